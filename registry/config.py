@@ -1,0 +1,49 @@
+"""Settings: the one place that reads the environment.
+
+Build a :class:`Settings` once (``Settings()`` reads ``PROVREG_*``) and pass it down; nothing else
+in provreg looks at ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "provreg"
+
+
+class Settings(BaseSettings):
+    """provreg's configuration, from ``PROVREG_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVREG_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="where local state lives")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in home"
+    )
+    url: str | None = Field(default=None, description="when set, the CLI talks to this server")
+    token: str | None = Field(default=None, description="bearer token for writes to a server")
+    hash_workers: int = Field(default=0, description="threads for hashing; 0 picks from the CPUs")
+    max_header_bytes: int = Field(
+        default=100 * 1024 * 1024, description="largest safetensors header accepted"
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force: the configured one or the SQLite file in ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'provreg.db'}"
+
+    @property
+    def effective_hash_workers(self) -> int:
+        if self.hash_workers > 0:
+            return self.hash_workers
+        return max(1, min(8, os.cpu_count() or 1))

@@ -1,0 +1,21 @@
+"""Storage: the engine and sessions, the SQLModel tables, and queries that need SQL.
+
+Alembic (top-level ``alembic/``) owns the schema; :func:`upgrade_database` brings any database to
+the newest revision.
+"""
+
+from registry.db.engine import make_engine, make_session_factory
+from registry.db.migrate import upgrade_database
+from registry.db.models import ApiToken, LineageEdge, Namespace, Tensor, Variant, VariantFile
+
+__all__ = [
+    "ApiToken",
+    "LineageEdge",
+    "Namespace",
+    "Tensor",
+    "Variant",
+    "VariantFile",
+    "make_engine",
+    "make_session_factory",
+    "upgrade_database",
+]

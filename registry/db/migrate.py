@@ -1,0 +1,58 @@
+"""Run Alembic programmatically: ``provreg init`` and the tests bring databases to head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from registry.errors import DatabaseError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at the project's migrations and at ``url``."""
+    if not (ALEMBIC_DIR / "env.py").is_file():
+        raise DatabaseError(
+            f"migrations not found at {ALEMBIC_DIR}",
+            hint="install provreg from its source tree (pip install -e .)",
+        )
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini")) if (PROJECT_ROOT / "alembic.ini").is_file() else Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def _url_of(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision`` (default: newest)."""
+    cfg = alembic_config(_url_of(engine))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+
+def downgrade_database(engine: Engine, revision: str = "base") -> None:
+    cfg = alembic_config(_url_of(engine))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(_url_of(engine))).get_current_head()

@@ -1,0 +1,186 @@
+"""One exception tree for the whole registry.
+
+Every error carries a stable ``code`` (used on the wire and mapped back by the client), an HTTP
+``status``, a one-line ``message`` and, where there is one, a ``hint`` that says how to fix it::
+
+    ProvregError
+    ├── InvalidInput (400)
+    │   ├── InvalidName                 invalid_name
+    │   ├── InvalidRelation             invalid_relation
+    │   ├── ModelCardInvalid            model_card_invalid
+    │   ├── CursorInvalid               cursor_invalid
+    │   └── WeightsError
+    │       ├── WeightsNotFound         weights_not_found
+    │       ├── UnsupportedFormat       unsupported_format
+    │       ├── PickleRefused           pickle_refused
+    │       ├── HeaderMalformed         header_malformed
+    │       └── ShardIndexMalformed     shard_index_malformed
+    ├── AuthError
+    │   ├── TokenMissing (401)          token_missing
+    │   ├── TokenInvalid (401)          token_invalid
+    │   └── PermissionDenied (403)      permission_denied
+    ├── NotFound (404)
+    │   └── VariantNotFound             variant_not_found
+    ├── Conflict (409)
+    │   ├── RevisionImmutable           revision_immutable
+    │   └── LineageCycle                lineage_cycle
+    ├── DatabaseError (500)
+    │   └── DatabaseNotInitialised      database_not_initialised
+    └── ServerUnreachable (503)         server_unreachable
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ProvregError(Exception):
+    """Base of every error provreg raises on purpose."""
+
+    code: ClassVar[str] = "provreg_error"
+    status: ClassVar[int] = 500
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.detail = dict(detail or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: ``{"code", "message", "detail"}`` (the hint travels in detail)."""
+        detail = dict(self.detail)
+        if self.hint:
+            detail.setdefault("hint", self.hint)
+        return {"code": self.code, "message": self.message, "detail": detail}
+
+
+class InvalidInput(ProvregError):
+    code = "invalid_input"
+    status = 400
+
+
+class InvalidName(InvalidInput):
+    code = "invalid_name"
+
+
+class InvalidRelation(InvalidInput):
+    code = "invalid_relation"
+
+
+class ModelCardInvalid(InvalidInput):
+    code = "model_card_invalid"
+
+
+class CursorInvalid(InvalidInput):
+    code = "cursor_invalid"
+
+
+class WeightsError(InvalidInput):
+    """Something is wrong with the model files themselves."""
+
+    code = "weights_invalid"
+
+
+class WeightsNotFound(WeightsError):
+    code = "weights_not_found"
+
+
+class UnsupportedFormat(WeightsError):
+    code = "unsupported_format"
+
+
+class PickleRefused(WeightsError):
+    code = "pickle_refused"
+
+
+class HeaderMalformed(WeightsError):
+    code = "header_malformed"
+
+
+class ShardIndexMalformed(WeightsError):
+    code = "shard_index_malformed"
+
+
+class AuthError(ProvregError):
+    code = "auth_error"
+    status = 401
+
+
+class TokenMissing(AuthError):
+    code = "token_missing"
+    status = 401
+
+
+class TokenInvalid(AuthError):
+    code = "token_invalid"
+    status = 401
+
+
+class PermissionDenied(AuthError):
+    code = "permission_denied"
+    status = 403
+
+
+class NotFound(ProvregError):
+    code = "not_found"
+    status = 404
+
+
+class VariantNotFound(NotFound):
+    code = "variant_not_found"
+
+
+class Conflict(ProvregError):
+    code = "conflict"
+    status = 409
+
+
+class RevisionImmutable(Conflict):
+    code = "revision_immutable"
+
+
+class LineageCycle(Conflict):
+    code = "lineage_cycle"
+
+
+class DatabaseError(ProvregError):
+    code = "database_error"
+    status = 500
+
+
+class DatabaseNotInitialised(DatabaseError):
+    code = "database_not_initialised"
+
+
+class ServerUnreachable(ProvregError):
+    code = "server_unreachable"
+    status = 503
+
+
+def _all_subclasses(cls: type[ProvregError]) -> list[type[ProvregError]]:
+    out: list[type[ProvregError]] = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def error_class_for(code: str) -> type[ProvregError]:
+    """The exception class for a wire ``code``; unknown codes map to :class:`ProvregError`."""
+    for cls in [ProvregError, *_all_subclasses(ProvregError)]:
+        if cls.code == code:
+            return cls
+    return ProvregError
+
+
+def from_wire(payload: dict[str, Any], status: int) -> ProvregError:
+    """Rebuild the registry error a server sent as ``{"error": {...}}``."""
+    body = payload.get("error", {}) if isinstance(payload, dict) else {}
+    code = str(body.get("code", "provreg_error"))
+    message = str(body.get("message") or f"server answered HTTP {status}")
+    detail = body.get("detail") or {}
+    hint = detail.get("hint") if isinstance(detail, dict) else None
+    cls = error_class_for(code)
+    return cls(message, hint=hint, detail=detail if isinstance(detail, dict) else {})

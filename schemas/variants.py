@@ -1,0 +1,92 @@
+"""Variants: the fingerprint a client computes, the registration request, the public view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from schemas.common import Relation
+from schemas.lineage import LineageEdgePublic
+
+SHA256_HEX = r"^[0-9a-f]{64}$"
+DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+
+class FileDigest(BaseModel):
+    path: str = Field(description="path relative to the model directory, '/'-separated")
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=SHA256_HEX, description="equal to sha256sum and the Hub's LFS oid")
+
+
+class TensorDigest(BaseModel):
+    name: str
+    dtype: str
+    shape: list[int]
+    digest: str = Field(description="blake3 over dtype, shape and the raw bytes")
+
+
+class WeightsFingerprint(BaseModel):
+    """What the client learns from local files; weights themselves never leave the machine."""
+
+    digest: str = Field(pattern=DIGEST, description="depends only on the multiset of tensors")
+    format: str
+    parameters: int = Field(ge=0)
+    dtypes: list[str] = Field(default_factory=list)
+    files: list[FileDigest]
+    tensors: list[TensorDigest]
+    architecture: str | None = None
+    config: dict[str, Any] | None = Field(default=None, description="config.json, when present")
+
+
+class DeclaredParent(BaseModel):
+    name: str = Field(description="NAME[@REVISION] of the parent")
+    relation: Relation
+
+
+class VariantCreate(BaseModel):
+    name: str = Field(description="namespace/name, as on the Hugging Face Hub")
+    revision: str = "main"
+    fingerprint: WeightsFingerprint
+    parents: list[DeclaredParent] = Field(default_factory=list)
+
+
+class VariantSummary(BaseModel):
+    name: str
+    revision: str
+    digest: str | None
+    format: str | None = None
+    parameters: int | None = None
+    registered: bool = Field(description="false for a parent known only by name")
+    created_at: datetime | None = None
+
+
+class VariantPublic(BaseModel):
+    name: str
+    revision: str
+    digest: str | None
+    format: str | None
+    parameters: int | None
+    dtypes: list[str] = Field(default_factory=list)
+    architecture: str | None = None
+    config: dict[str, Any] | None = None
+    registered: bool
+    files: list[FileDigest] = Field(default_factory=list)
+    tensor_count: int = 0
+    lineage: list[LineageEdgePublic] = Field(
+        default_factory=list, description="edges to this variant's parents"
+    )
+    children: list[LineageEdgePublic] = Field(
+        default_factory=list, description="edges from this variant's direct children"
+    )
+    created: bool | None = Field(
+        default=None, description="on register: false when the call changed nothing"
+    )
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class VariantPage(BaseModel):
+    items: list[VariantSummary]
+    next_cursor: str | None = None
