@@ -169,7 +169,8 @@ def _all_subclasses(cls: type[ProvregError]) -> list[type[ProvregError]]:
 
 def error_class_for(code: str) -> type[ProvregError]:
     """The exception class for a wire ``code``; unknown codes map to :class:`ProvregError`."""
-    for cls in [ProvregError, *_all_subclasses(ProvregError)]:
+    candidates: list[type[ProvregError]] = [ProvregError, *_all_subclasses(ProvregError)]
+    for cls in candidates:
         if cls.code == code:
             return cls
     return ProvregError

@@ -23,7 +23,11 @@ def alembic_config(url: str) -> Config:
             f"migrations not found at {ALEMBIC_DIR}",
             hint="install provreg from its source tree (pip install -e .)",
         )
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini")) if (PROJECT_ROOT / "alembic.ini").is_file() else Config()
+    cfg = (
+        Config(str(PROJECT_ROOT / "alembic.ini"))
+        if (PROJECT_ROOT / "alembic.ini").is_file()
+        else Config()
+    )
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False

@@ -72,7 +72,10 @@ class VariantFile(SQLModel, table=True):
 class Tensor(SQLModel, table=True):
     """A tensor of a variant: name, dtype, shape and a digest of its values."""
 
-    __table_args__ = (Index("ix_tensor_variant_id", "variant_id"), Index("ix_tensor_digest", "digest"))
+    __table_args__ = (
+        Index("ix_tensor_variant_id", "variant_id"),
+        Index("ix_tensor_digest", "digest"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     variant_id: int = Field(foreign_key="variant.id", ondelete="CASCADE")

@@ -1,0 +1,96 @@
+"""Recursive lineage walks in SQL, for SQLite and PostgreSQL alike.
+
+Every walk is depth-limited and uses ``UNION`` (not ``UNION ALL``), so it ends even if a cycle
+slipped into the data. Descendant walks are breadth first and stop after the rows asked for: on
+SQLite through a LIMIT inside the recursive term, on PostgreSQL because a recursive CTE is only
+evaluated as far as the outer query reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+
+@dataclass(frozen=True)
+class WalkRow:
+    """One traversed edge: ``id`` reached at ``depth`` steps through neighbour ``via``."""
+
+    id: int
+    depth: int
+    via: int
+
+
+def ancestors(session: Session, root_id: int, max_depth: int) -> list[WalkRow]:
+    """Edges walked upwards from ``root_id``: ``id`` is a parent of ``via``."""
+    rows = session.execute(
+        text(
+            """
+            WITH RECURSIVE up(id, depth, via) AS (
+                SELECT e.parent_id, 1, e.child_id FROM lineage_edge e WHERE e.child_id = :root
+                UNION
+                SELECT e.parent_id, up.depth + 1, e.child_id
+                FROM lineage_edge e JOIN up ON e.child_id = up.id
+                WHERE up.depth < :max_depth
+            )
+            SELECT id, depth, via FROM up
+            """
+        ),
+        {"root": root_id, "max_depth": max_depth},
+    ).all()
+    return [WalkRow(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+def descendants(
+    session: Session, root_id: int, max_depth: int, *, offset: int, limit: int
+) -> list[WalkRow]:
+    """Edges walked downwards, breadth first: ``id`` is a child of ``via``.
+
+    Returns at most ``limit`` rows after skipping ``offset``; the walk stops as soon as it has
+    produced ``offset + limit`` rows.
+    """
+    cap = offset + limit
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    inner_limit = "ORDER BY 2 LIMIT :cap" if sqlite else ""
+    rows = session.execute(
+        text(
+            f"""
+            WITH RECURSIVE down(id, depth, via) AS (
+                SELECT e.child_id, 1, e.parent_id FROM lineage_edge e WHERE e.parent_id = :root
+                UNION
+                SELECT e.child_id, down.depth + 1, e.parent_id
+                FROM lineage_edge e JOIN down ON e.parent_id = down.id
+                WHERE down.depth < :max_depth
+                {inner_limit}
+            )
+            SELECT id, depth, via FROM down LIMIT :cap
+            """
+        ),
+        {"root": root_id, "max_depth": max_depth, "cap": cap},
+    ).all()
+    return [WalkRow(int(r[0]), int(r[1]), int(r[2])) for r in rows[offset:cap]]
+
+
+def is_ancestor_or_self(session: Session, candidate_id: int, of_id: int) -> bool:
+    """True when ``candidate_id`` is ``of_id`` or one of its ancestors (any depth).
+
+    The walk keeps only ids, so ``UNION`` makes it finite on any graph.
+    """
+    if candidate_id == of_id:
+        return True
+    found = session.execute(
+        text(
+            """
+            WITH RECURSIVE up(id) AS (
+                SELECT e.parent_id FROM lineage_edge e WHERE e.child_id = :start
+                UNION
+                SELECT e.parent_id FROM lineage_edge e JOIN up ON e.child_id = up.id
+            )
+            SELECT 1 FROM up WHERE id = :candidate LIMIT 1
+            """
+        ),
+        {"start": of_id, "candidate": candidate_id},
+    ).first()
+    return found is not None

@@ -1,0 +1,63 @@
+"""Model cards: read the declared parents (``base_model``, ``base_model_relation``) from YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from huggingface_hub.repocard import metadata_load
+
+from registry.errors import ModelCardInvalid
+from schemas import RELATIONS, DeclaredParent
+
+
+def _card_metadata(path: Path) -> dict[str, object]:
+    """The card's YAML metadata block, parsed by huggingface_hub; {} when it has none."""
+    try:
+        return metadata_load(path) or {}
+    except FileNotFoundError:
+        raise ModelCardInvalid(
+            f"model card {path} not found", hint="pass the card's path"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" near line {mark.line + 2}" if mark is not None else ""
+        raise ModelCardInvalid(
+            f"{path}: the metadata block is not valid YAML{at}",
+            hint="fix the YAML between the --- lines at the top of the card",
+        ) from None
+    except ValueError:
+        raise ModelCardInvalid(
+            f"{path}: the metadata block is not a mapping",
+            hint="the block between the --- lines must hold key: value pairs",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelCardInvalid(f"cannot read model card {path}: {exc}") from None
+
+
+def declared_parents_from_card(path: Path) -> list[DeclaredParent]:
+    """The parents a model card declares, as :class:`DeclaredParent` items.
+
+    ``base_model`` may be a string or a list; ``base_model_relation`` is one of the Hub's values.
+    Without a relation, several base models mean ``merge`` and one means ``finetune``, as the Hub
+    infers. Raises :class:`ModelCardInvalid` naming the field at fault.
+    """
+    meta = _card_metadata(path)
+    base = meta.get("base_model")
+    if base is None:
+        return []
+    bases = [base] if isinstance(base, str) else base
+    if not isinstance(bases, list) or not all(isinstance(b, str) and b.strip() for b in bases):
+        raise ModelCardInvalid(
+            f"{path}: base_model must be a model id or a list of model ids",
+            hint="write base_model: namespace/name",
+        )
+    relation = meta.get("base_model_relation")
+    if relation is None:
+        relation = "merge" if len(bases) > 1 else "finetune"
+    if relation not in RELATIONS:
+        raise ModelCardInvalid(
+            f"{path}: base_model_relation {relation!r} is not a known relation",
+            hint="use one of " + ", ".join(RELATIONS),
+        )
+    return [DeclaredParent(name=b.strip(), relation=relation) for b in bases]

@@ -1,0 +1,54 @@
+"""Variant addresses: ``namespace/name[@revision]``, validated as the Hugging Face Hub does."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from registry.errors import InvalidName
+
+DEFAULT_REVISION = "main"
+_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+_REVISION = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._/+-]{0,199}$")
+
+
+@dataclass(frozen=True)
+class VariantRef:
+    name: str
+    revision: str = DEFAULT_REVISION
+
+    @property
+    def namespace(self) -> str:
+        return self.name.split("/", 1)[0]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.revision}"
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is ``namespace/name`` as on the Hub; raise :class:`InvalidName`."""
+    parts = name.split("/")
+    if len(parts) != 2 or not all(_PART.match(p) for p in parts) or ".." in name:
+        raise InvalidName(
+            f"invalid model name {name!r}",
+            hint="use namespace/name as on the Hugging Face Hub, e.g. acme/llama-7b-chat",
+        )
+    return name
+
+
+def validate_revision(revision: str) -> str:
+    """Return ``revision`` if it is a branch, tag or commit-like string; else raise."""
+    if not _REVISION.match(revision) or ".." in revision or revision.endswith("/"):
+        raise InvalidName(
+            f"invalid revision {revision!r}",
+            hint="use a branch, tag or commit id such as main, v1.0 or a 40-character sha",
+        )
+    return revision
+
+
+def parse_ref(text: str, *, default_revision: str = DEFAULT_REVISION) -> VariantRef:
+    """Parse ``NAME[@REVISION]``; raises :class:`InvalidName` on a malformed address."""
+    name, sep, revision = text.strip().partition("@")
+    if sep and not revision:
+        raise InvalidName(f"empty revision in {text!r}", hint="write NAME@REVISION or just NAME")
+    return VariantRef(validate_name(name), validate_revision(revision or default_revision))

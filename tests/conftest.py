@@ -1,0 +1,128 @@
+"""Shared fixtures: one migrated database per backend, a rolled-back transaction per test.
+
+Database tests run on SQLite and on PostgreSQL. PostgreSQL comes from
+``PROVREG_TEST_POSTGRES_URL`` (default: the local server's ``provreg_test`` database, created on
+demand). Where it cannot be reached the PostgreSQL half is skipped, except under ``CI=true``,
+where that is a failure. ``PROVREG_TEST_DATABASES=sqlite`` limits the run to one backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from registry.db import make_engine, upgrade_database
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/provreg_test"
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("PROVREG_TEST_DATABASES", "sqlite,postgresql").split(",")
+    if b.strip()
+]
+
+
+def postgres_url() -> str:
+    return os.environ.get("PROVREG_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def _unreachable(reason: str) -> None:
+    message = f"PostgreSQL is not reachable ({reason}); set PROVREG_TEST_POSTGRES_URL"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _ensure_postgres_database(url: str) -> None:
+    """Create the test database if the server is up and it is missing."""
+    parsed = make_url(url)
+    admin = make_engine(url=parsed.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+            ).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        admin.dispose()
+
+
+def _sqlite_savepoint_recipe(engine: Engine) -> None:
+    """SQLAlchemy's documented recipe: let SQLAlchemy, not pysqlite, emit BEGIN."""
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def build_database(backend: str, tmp_dir: Any) -> Engine:
+    """A fresh database of ``backend`` at the newest migration."""
+    if backend == "sqlite":
+        engine = make_engine(url=f"sqlite:///{tmp_dir / 'test.db'}")
+        _sqlite_savepoint_recipe(engine)
+    elif backend == "postgresql":
+        url = postgres_url()
+        try:
+            _ensure_postgres_database(url)
+            engine = make_engine(url=url)
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        except Exception as exc:  # noqa: BLE001 - any connection failure means unreachable
+            _unreachable(str(exc).splitlines()[0])
+            raise
+    else:
+        raise ValueError(f"unknown backend {backend}")
+    upgrade_database(engine)
+    return engine
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    engine = build_database(request.param, tmp_path_factory.mktemp(request.param))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_connection(db_engine: Engine) -> Iterator[Any]:
+    connection = db_engine.connect()
+    transaction = connection.begin()
+    try:
+        yield connection
+    finally:
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session_factory(db_connection: Any) -> Callable[[], Session]:
+    """Sessions inside the test's transaction: their commits become SAVEPOINT releases."""
+
+    def factory() -> Session:
+        return Session(
+            bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+    return factory
+
+
+@pytest.fixture
+def session(session_factory: Callable[[], Session]) -> Iterator[Session]:
+    s = session_factory()
+    try:
+        yield s
+    finally:
+        s.close()

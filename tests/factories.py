@@ -1,0 +1,97 @@
+"""Small objects for tests: fingerprints without files, and tiny safetensors models on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save_file
+
+from schemas import DeclaredParent, FileDigest, TensorDigest, VariantCreate, WeightsFingerprint
+
+
+def fake_fingerprint(seed: str, *, n_tensors: int = 3) -> WeightsFingerprint:
+    """A well-formed fingerprint whose digests derive from ``seed`` (no files involved)."""
+    tensors = [
+        TensorDigest(
+            name=f"layer.{i}.weight",
+            dtype="F32",
+            shape=[4, 4],
+            digest="blake3:" + hashlib.sha256(f"{seed}/{i}".encode()).hexdigest(),
+        )
+        for i in range(n_tensors)
+    ]
+    digest = hashlib.sha256("\n".join(sorted(t.digest for t in tensors)).encode()).hexdigest()
+    return WeightsFingerprint(
+        digest=f"sha256:{digest}",
+        format="safetensors",
+        parameters=16 * n_tensors,
+        dtypes=["F32"],
+        files=[
+            FileDigest(
+                path="model.safetensors",
+                size=64 * n_tensors + 100,
+                sha256=hashlib.sha256(f"file/{seed}".encode()).hexdigest(),
+            )
+        ],
+        tensors=tensors,
+        architecture="LlamaForCausalLM",
+        config={"model_type": "llama"},
+    )
+
+
+def variant_request(
+    name: str,
+    *,
+    seed: str | None = None,
+    revision: str = "main",
+    parents: dict[str, str] | None = None,
+) -> VariantCreate:
+    """A registration request for ``name`` with ``parents`` as {NAME[@REV]: relation}."""
+    return VariantCreate(
+        name=name,
+        revision=revision,
+        fingerprint=fake_fingerprint(seed or f"{name}@{revision}"),
+        parents=[DeclaredParent(name=p, relation=r) for p, r in (parents or {}).items()],  # type: ignore[arg-type]
+    )
+
+
+def tiny_tensors(seed: int, *, hidden: int = 16, layers: int = 2) -> dict[str, np.ndarray]:
+    """A tiny Llama-shaped state dict with deterministic values."""
+    rng = np.random.default_rng(seed)
+    tensors = {"model.embed_tokens.weight": rng.standard_normal((32, hidden), dtype=np.float32)}
+    for i in range(layers):
+        for part in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            tensors[f"model.layers.{i}.self_attn.{part}.weight"] = rng.standard_normal(
+                (hidden, hidden), dtype=np.float32
+            )
+        tensors[f"model.layers.{i}.mlp.up_proj.weight"] = rng.standard_normal(
+            (2 * hidden, hidden), dtype=np.float32
+        )
+    return tensors
+
+
+def write_model(
+    directory: Path, tensors: dict[str, np.ndarray], *, shards: int = 1, config: dict | None = None
+) -> Path:
+    """Write ``tensors`` as a safetensors model (sharded with an index when shards > 1)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = sorted(tensors)
+    if shards == 1:
+        save_file({n: tensors[n] for n in names}, str(directory / "model.safetensors"))
+    else:
+        weight_map: dict[str, str] = {}
+        for k in range(shards):
+            shard = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
+            part = names[k::shards]
+            save_file({n: tensors[n] for n in part}, str(directory / shard))
+            weight_map.update(dict.fromkeys(part, shard))
+        (directory / "model.safetensors.index.json").write_text(
+            json.dumps({"metadata": {}, "weight_map": weight_map})
+        )
+    (directory / "config.json").write_text(
+        json.dumps(config or {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    )
+    return directory
