@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from registry.api import create_app
+from registry.client import RegistryClient
+from registry.config import Settings
 from registry.db import make_engine, upgrade_database
+from registry.services import create_token
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/provreg_test"
 BACKENDS = [
@@ -126,3 +134,71 @@ def session(session_factory: Callable[[], Session]) -> Iterator[Session]:
         yield s
     finally:
         s.close()
+
+
+# --- the HTTP app, in process, and a requests-based client talking to it ---------------------
+
+
+class TestClientAdapter(requests.adapters.BaseAdapter):
+    """A requests transport adapter that hands each request to Starlette's TestClient."""
+
+    def __init__(self, client: TestClient) -> None:
+        super().__init__()
+        self.client = client
+
+    def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
+        answer = self.client.request(
+            request.method or "GET",
+            request.url or "/",
+            headers=dict(request.headers),
+            content=request.body,
+        )
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response._content = answer.content
+        response.headers = requests.structures.CaseInsensitiveDict(answer.headers)
+        response.url = request.url or ""
+        response.request = request
+        response.encoding = answer.encoding
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=None, url=None, token=None)
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: Callable[[], Session]) -> FastAPI:
+    return create_app(settings, session_factory=session_factory)
+
+
+@pytest.fixture
+def http(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def admin_token(session: Session) -> str:
+    return create_token(session, "admin")[0]
+
+
+@pytest.fixture
+def acme_token(session: Session) -> str:
+    return create_token(session, "publish", namespace="acme")[0]
+
+
+@pytest.fixture
+def client_for(http: TestClient) -> Callable[[str | None], RegistryClient]:
+    """A RegistryClient over the in-process app, with the given token."""
+
+    def make(token: str | None) -> RegistryClient:
+        transport = requests.Session()
+        transport.mount("http://testserver", TestClientAdapter(http))
+        return RegistryClient("http://testserver", token=token, http=transport)
+
+    return make

@@ -1,0 +1,88 @@
+"""The `provreg` entry point: builds the Typer app and maps every error to a message and exit code.
+
+Exit status: 0 done, 1 a handled error (one line on stderr, no traceback unless --debug),
+2 a usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+import typer
+
+from cli import admin, lineage, variants
+from cli.backend import CliState
+from cli.output import report_error
+from registry.errors import ProvregError
+
+app = typer.Typer(
+    name="provreg",
+    help="Where AI model weights come from and where they went.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks for errors"),
+) -> None:
+    if ctx.obj is None:
+        ctx.obj = CliState()
+
+
+app.command("init")(admin.init)
+app.command("register")(variants.register)
+app.command("show")(variants.show)
+app.command("lineage")(lineage.lineage)
+app.command("serve")(admin.serve)
+app.add_typer(admin.token_app, name="token")
+
+
+def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit status (tests call this directly)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:  # accepted anywhere on the line, as users type it
+        args = ["--debug", *[a for a in args if a != "--debug"]]
+    as_json = "--json" in args
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="provreg", standalone_mode=False, obj=state)
+        return result if isinstance(result, int) else 0
+    except ProvregError as exc:
+        if debug:
+            traceback.print_exc()
+        report_error(exc, as_json=as_json)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("provreg: aborted\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("provreg: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+        if debug:
+            traceback.print_exc()
+        report_error(
+            ProvregError(
+                f"internal error: {type(exc).__name__}: {exc}",
+                hint="re-run with --debug and report the traceback",
+            ),
+            as_json=as_json,
+        )
+        return 1
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,129 @@
+"""`provreg register` and `provreg show`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.backend import CliState
+from cli.options import JsonOption
+from cli.output import emit_json, human_count, human_size, stdout
+from cli.progress import progress_for
+from registry.services import declared_parents_from_card, parse_ref
+from registry.services.names import validate_name, validate_revision
+from schemas import RELATIONS, DeclaredParent, VariantCreate, VariantPublic
+
+_RELATION_HELP = "relation to the matching --parent: " + ", ".join(RELATIONS)
+
+
+def _declared_parents(
+    parents: list[str], relations: list[str], card: Path | None
+) -> list[DeclaredParent]:
+    if len(parents) != len(relations):
+        raise typer.BadParameter(
+            f"{len(parents)} --parent but {len(relations)} --relation: give one --relation "
+            "after each --parent",
+            param_hint="--relation",
+        )
+    for relation in relations:
+        if relation not in RELATIONS:
+            raise typer.BadParameter(
+                f"{relation!r} is not one of {', '.join(RELATIONS)}", param_hint="--relation"
+            )
+    declared = [
+        DeclaredParent(name=str(parse_ref(p)), relation=r)
+        for p, r in zip(parents, relations, strict=True)
+    ]
+    if card is not None:
+        declared.extend(declared_parents_from_card(card))
+    return declared
+
+
+def register(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="model file or directory")],
+    name: Annotated[str, typer.Option("--name", help="namespace/name, as on the Hub")],
+    revision: Annotated[str, typer.Option("--revision", help="branch, tag or commit")] = "main",
+    parent: Annotated[
+        list[str] | None, typer.Option("--parent", help="declared parent NAME[@REV], repeatable")
+    ] = None,
+    relation: Annotated[list[str] | None, typer.Option("--relation", help=_RELATION_HELP)] = None,
+    card: Annotated[
+        Path | None, typer.Option("--card", help="model card whose base_model to declare")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fingerprint a release and register it with its declared parents."""
+    from registry.weights import fingerprint_path
+
+    state: CliState = ctx.obj
+    validate_name(name)
+    validate_revision(revision)
+    parents = _declared_parents(parent or [], relation or [], card)
+    progress = progress_for(f"hashing {path.name}", as_json=as_json)
+    fingerprint = fingerprint_path(
+        path,
+        workers=state.settings.effective_hash_workers,
+        progress=progress,
+        max_header_bytes=state.settings.max_header_bytes,
+    )
+    request = VariantCreate(name=name, revision=revision, fingerprint=fingerprint, parents=parents)
+    result = state.backend().register(request)
+    if as_json:
+        emit_json(result)
+        return
+    verb = "registered" if result.created else "already registered, unchanged:"
+    console = stdout()
+    console.print(f"[green]{verb}[/] [bold]{result.name}@{result.revision}[/]")
+    _print_variant(result)
+
+
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a variant: digests, files and direct lineage."""
+    state: CliState = ctx.obj
+    result = state.backend().show(parse_ref(ref))
+    if as_json:
+        emit_json(result)
+        return
+    stdout().print(f"[bold]{result.name}@{result.revision}[/]")
+    _print_variant(result)
+
+
+def _print_variant(v: VariantPublic) -> None:
+    console = stdout()
+    if not v.registered:
+        console.print(
+            "  [yellow]known only by name[/]: declared as a parent, weights not registered"
+        )
+    else:
+        console.print(f"  digest      {v.digest}")
+        console.print(
+            f"  format      {v.format}   parameters {human_count(v.parameters)}   "
+            f"dtypes {', '.join(v.dtypes) or '-'}   tensors {v.tensor_count}"
+        )
+        if v.architecture:
+            console.print(f"  architecture {v.architecture}")
+    if v.files:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("  file")
+        table.add_column("size", justify="right")
+        table.add_column("sha256")
+        for f in v.files:
+            table.add_row(f"  {f.path}", human_size(f.size), f.sha256)
+        console.print(table)
+    for edge in v.lineage:
+        score = f" score {edge.score:.3f}" if edge.score is not None else ""
+        console.print(
+            f"  parent      {edge.parent}  [{edge.relation}, {edge.source}, {edge.status}{score}]"
+        )
+    for edge in v.children:
+        console.print(
+            f"  child       {edge.child}  [{edge.relation}, {edge.source}, {edge.status}]"
+        )

@@ -1,0 +1,51 @@
+"""The FastAPI app factory. Nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, FastAPI
+from sqlmodel import Session
+
+import registry
+from registry.api.errors import install_error_handlers
+from registry.api.routes import lineage, tokens, variants
+from registry.config import Settings
+from registry.db import make_engine, make_session_factory
+
+DESCRIPTION = """
+provreg tracks where AI model weights come from and where they went: exact fingerprints,
+declared and detected lineage, over a public read API. Writes need
+`Authorization: Bearer <token>` (`provreg token create`). Errors are
+`{"error": {"code", "message", "detail"}}`; lists are paginated with `limit` and `cursor`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, session_factory: Callable[[], Session] | None = None
+) -> FastAPI:
+    """Build the app for ``settings``; tests pass their own ``session_factory``."""
+    settings = settings or Settings()
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(settings))
+    app = FastAPI(
+        title="provreg",
+        version=registry.__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+    install_error_handlers(app)
+
+    v1 = APIRouter(prefix="/v1")
+
+    @v1.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": registry.__version__}
+
+    for module in (variants, lineage, tokens):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,37 @@
+"""Request dependencies: a database session per request and the caller's token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from registry.db.models import ApiToken
+from registry.services.tokens import authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `provreg token create`")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def require_token(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiToken:
+    """The authenticated token; raises TokenMissing or TokenInvalid (401)."""
+    return authenticate(session, credentials.credentials if credentials else None)
+
+
+TokenDep = Annotated[ApiToken, Depends(require_token)]

@@ -1,0 +1,26 @@
+"""Tokens: an admin mints scoped tokens over HTTP (the first one comes from the CLI)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from registry.api.deps import SessionDep, TokenDep
+from registry.api.routes.variants import _ERRORS
+from registry.errors import PermissionDenied
+from registry.services import create_token
+from schemas import TokenCreate, TokenPublic
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+@router.post("", response_model=TokenPublic, status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+def mint(body: TokenCreate, session: SessionDep, token: TokenDep) -> TokenPublic:
+    """Create a token (admin only); the secret appears in this response and nowhere else."""
+    if token.scope != "admin":
+        raise PermissionDenied("only an admin token can create tokens", hint="use an admin token")
+    secret, row = create_token(
+        session, body.scope, namespace=body.namespace, expires_days=body.expires_days
+    )
+    return TokenPublic(
+        token=secret, token_id=row.token_id, scope=row.scope, expires_at=row.expires_at
+    )

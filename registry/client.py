@@ -1,0 +1,126 @@
+"""A requests-based client for provreg's HTTP API.
+
+Speaks the wire models in ``schemas`` and turns every error response back into the registry
+exception with the same ``code``, so callers handle local and remote failures alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from pydantic import BaseModel
+
+from registry.errors import ProvregError, ServerUnreachable, from_wire
+from schemas import (
+    LineageGraph,
+    TokenCreate,
+    TokenPublic,
+    VariantCreate,
+    VariantPage,
+    VariantPublic,
+)
+
+M = TypeVar("M", bound=BaseModel)
+DEFAULT_TIMEOUT = 60.0
+
+
+class RegistryClient:
+    """Talks to a provreg server at ``base_url``; ``token`` is sent on writes."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        http: requests.Session | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.http = http or requests.Session()
+        self.timeout = timeout
+
+    def _request(
+        self, method: str, path: str, model: type[M], *, auth: bool = False, **kwargs: Any
+    ) -> M:
+        headers = {"Accept": "application/json"}
+        if auth and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        url = f"{self.base_url}/v1{path}"
+        try:
+            response = self.http.request(
+                method, url, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise ServerUnreachable(
+                f"cannot reach the provreg server at {self.base_url}: {type(exc).__name__}",
+                hint="check PROVREG_URL and that `provreg serve` is running",
+            ) from None
+        if response.status_code >= 400:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = {}
+            raise from_wire(payload, response.status_code)
+        try:
+            return model.model_validate(response.json())
+        except ValueError as exc:
+            raise ProvregError(
+                f"the server at {self.base_url} sent an answer provreg cannot read",
+                hint="is PROVREG_URL a provreg server of a compatible version?",
+            ) from exc
+
+    @staticmethod
+    def _split(name: str) -> str:
+        namespace, _, short = name.partition("/")
+        return f"{quote(namespace, safe='')}/{quote(short, safe='')}"
+
+    def register(self, request: VariantCreate) -> VariantPublic:
+        return self._request(
+            "POST", "/variants", VariantPublic, auth=True, json=request.model_dump(mode="json")
+        )
+
+    def show(self, name: str, revision: str = "main") -> VariantPublic:
+        return self._request(
+            "GET", f"/variants/{self._split(name)}", VariantPublic, params={"revision": revision}
+        )
+
+    def list_variants(
+        self,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        namespace: str | None = None,
+        digest: str | None = None,
+    ) -> VariantPage:
+        params = {"limit": limit, "cursor": cursor, "namespace": namespace, "digest": digest}
+        return self._request(
+            "GET", "/variants", VariantPage, params={k: v for k, v in params.items() if v}
+        )
+
+    def lineage(
+        self,
+        name: str,
+        revision: str = "main",
+        *,
+        direction: str = "both",
+        depth: int = 10,
+        limit: int = 200,
+        cursor: str | None = None,
+    ) -> LineageGraph:
+        params: dict[str, Any] = {
+            "revision": revision,
+            "direction": direction,
+            "depth": depth,
+            "limit": limit,
+        }
+        if cursor:
+            params["cursor"] = cursor
+        return self._request("GET", f"/lineage/{self._split(name)}", LineageGraph, params=params)
+
+    def create_token(self, request: TokenCreate) -> TokenPublic:
+        return self._request(
+            "POST", "/tokens", TokenPublic, auth=True, json=request.model_dump(mode="json")
+        )
