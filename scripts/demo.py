@@ -1,0 +1,245 @@
+"""provreg's demo: build a small model family on the fly and register it in a throwaway home.
+
+Run by `make demo`. Everything goes through the real `provreg` command line on SQLite in a
+temporary PROVREG_HOME; the weights are tiny Llama-shaped models written with safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save_file
+
+HIDDEN, LAYERS, VOCAB = 64, 4, 512
+BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
+
+
+def base_weights(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+
+    def w(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32)
+
+    t = {"model.embed_tokens.weight": w(VOCAB, HIDDEN), "lm_head.weight": w(VOCAB, HIDDEN)}
+    for i in range(LAYERS):
+        p = f"model.layers.{i}"
+        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            t[f"{p}.self_attn.{proj}.weight"] = w(HIDDEN, HIDDEN)
+        t[f"{p}.mlp.gate_proj.weight"] = w(4 * HIDDEN, HIDDEN)
+        t[f"{p}.mlp.up_proj.weight"] = w(4 * HIDDEN, HIDDEN)
+        t[f"{p}.mlp.down_proj.weight"] = w(HIDDEN, 4 * HIDDEN)
+        t[f"{p}.input_layernorm.weight"] = np.ones(HIDDEN, np.float32)
+    t["model.norm.weight"] = np.ones(HIDDEN, np.float32)
+    return t
+
+
+def finetune(
+    weights: dict[str, np.ndarray], seed: int, scale: float = 0.02
+) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        k: (v + scale * rng.standard_normal(v.shape) * v.std()).astype(np.float32)
+        for k, v in weights.items()
+    }
+
+
+def quantize_int8(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-row symmetric int8 for matrices, with their scales beside them."""
+    out: dict[str, np.ndarray] = {}
+    for k, v in weights.items():
+        if v.ndim == 2:
+            scale = np.abs(v).max(axis=1, keepdims=True) / 127.0
+            out[k] = np.round(v / scale).astype(np.int8)
+            out[k.replace(".weight", ".weight_scale")] = scale.astype(np.float32)
+        else:
+            out[k] = v
+    return out
+
+
+MERGE_CARD = """---
+base_model:
+- acme/tiny-chat
+- acme/tiny-code
+base_model_relation: merge
+license: apache-2.0
+---
+
+# A linear merge of tiny-chat and tiny-code
+"""
+
+CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": HIDDEN,
+    "num_hidden_layers": LAYERS,
+    "vocab_size": VOCAB,
+}
+
+
+def write(
+    directory: Path, weights: dict[str, np.ndarray], *, shards: int = 1, card: str | None = None
+) -> Path:
+    directory.mkdir(parents=True)
+    names = sorted(weights)
+    if shards == 1:
+        save_file(weights, str(directory / "model.safetensors"))
+    else:
+        weight_map = {}
+        for s in range(shards):
+            shard = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+            part = {n: weights[n] for n in names[s::shards]}
+            save_file(part, str(directory / shard))
+            weight_map.update(dict.fromkeys(part, shard))
+        (directory / "model.safetensors.index.json").write_text(
+            json.dumps({"metadata": {}, "weight_map": weight_map}, indent=1)
+        )
+    (directory / "config.json").write_text(json.dumps(CONFIG, indent=1))
+    if card:
+        (directory / "README.md").write_text(card)
+    return directory
+
+
+def provreg(env: dict[str, str], *args: str, check: bool = True) -> str:
+    exe = shutil.which("provreg", path=str(Path(sys.executable).parent)) or "provreg"
+    print(f"\n{BOLD}$ provreg {' '.join(args)}{RESET}", flush=True)
+    done = subprocess.run([exe, *args], env=env, text=True, capture_output=True)
+    sys.stdout.write(done.stdout)
+    sys.stdout.write(f"{DIM}{done.stderr}{RESET}" if done.stderr else "")
+    sys.stdout.flush()
+    if check and done.returncode != 0:
+        sys.exit(f"demo: `provreg {' '.join(args)}` failed with status {done.returncode}")
+    if not check:
+        print(f"{DIM}(exit status {done.returncode}){RESET}")
+    return done.stdout
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="provreg-demo-"))
+    env = {**os.environ, "PROVREG_HOME": str(home / "state")}
+    for var in ("PROVREG_DATABASE_URL", "PROVREG_URL", "PROVREG_TOKEN"):
+        env.pop(var, None)
+    models = home / "models"
+    print(f"{BOLD}provreg demo{RESET}: a small model family, registered in {home}")
+
+    base = base_weights(seed=1)
+    chat = finetune(base, seed=2)
+    code = finetune(base, seed=3)
+    merge = {k: (chat[k] + code[k]) / 2 for k in base}
+    write(models / "base", base)
+    write(models / "chat", chat)
+    write(models / "code", code)
+    write(models / "chat-int8", quantize_int8(chat))
+    write(
+        models / "chat-sharded",
+        {k.replace("model.", "transformer."): v for k, v in chat.items()},
+        shards=3,
+    )
+    write(
+        models / "chat-code-merge",
+        merge,
+        card=MERGE_CARD,
+    )
+
+    provreg(env, "init")
+    provreg(env, "register", str(models / "base"), "--name", "acme/tiny-base", "--revision", "v1.0")
+    provreg(
+        env,
+        "register",
+        str(models / "chat"),
+        "--name",
+        "acme/tiny-chat",
+        "--parent",
+        "acme/tiny-base@v1.0",
+        "--relation",
+        "finetune",
+    )
+    provreg(
+        env,
+        "register",
+        str(models / "code"),
+        "--name",
+        "acme/tiny-code",
+        "--parent",
+        "acme/tiny-base@v1.0",
+        "--relation",
+        "finetune",
+    )
+    provreg(
+        env,
+        "register",
+        str(models / "chat-int8"),
+        "--name",
+        "community/tiny-chat-int8",
+        "--parent",
+        "acme/tiny-chat",
+        "--relation",
+        "quantized",
+    )
+    provreg(
+        env,
+        "register",
+        str(models / "chat-code-merge"),
+        "--name",
+        "community/tiny-chat-code-merge",
+        "--card",
+        str(models / "chat-code-merge" / "README.md"),
+    )
+
+    print(f"\n{BOLD}A re-sharded copy with renamed tensors keeps the digest of its weights:{RESET}")
+    out = json.loads(
+        provreg(
+            env,
+            "register",
+            str(models / "chat-sharded"),
+            "--name",
+            "mirror/tiny-chat-sharded",
+            "--parent",
+            "acme/tiny-chat",
+            "--relation",
+            "repackaged",
+            "--json",
+        )
+    )
+    chat_digest = json.loads(provreg(env, "show", "acme/tiny-chat", "--json"))["digest"]
+    same = "the same" if out["digest"] == chat_digest else "a DIFFERENT"
+    print(
+        f"{BOLD}-> mirror/tiny-chat-sharded has {same} digest as acme/tiny-chat:{RESET}\n"
+        f"   {out['digest']}"
+    )
+
+    print(f"\n{BOLD}Lineage questions:{RESET}")
+    provreg(env, "lineage", "acme/tiny-base@v1.0", "--down")
+    provreg(env, "lineage", "community/tiny-chat-code-merge", "--up", "--format", "mermaid")
+    provreg(env, "show", "community/tiny-chat-int8")
+
+    print(f"\n{BOLD}Registered revisions are immutable, and pickles are never opened:{RESET}")
+    provreg(env, "register", str(models / "code"), "--name", "acme/tiny-chat", check=False)
+    pickled = models / "legacy"
+    pickled.mkdir()
+    (pickled / "pytorch_model.bin").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    provreg(env, "register", str(pickled), "--name", "acme/legacy", check=False)
+
+    print(f"""
+{BOLD}Done.{RESET} The demo's registry lives in {home / "state"}. To explore it over HTTP:
+
+    export PROVREG_HOME={home / "state"}
+    .venv/bin/provreg serve            # then open http://127.0.0.1:8000/docs
+
+and in another shell, the same commands work through the server:
+
+    PROVREG_URL=http://127.0.0.1:8000 .venv/bin/provreg lineage acme/tiny-base@v1.0 --down
+
+Writes over HTTP need a token: .venv/bin/provreg token create --scope publish --namespace acme
+""")
+
+
+if __name__ == "__main__":
+    main()
