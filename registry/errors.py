@@ -9,6 +9,7 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── InvalidRelation             invalid_relation
     │   ├── ModelCardInvalid            model_card_invalid
     │   ├── CursorInvalid               cursor_invalid
+    │   ├── SketchInvalid               sketch_invalid
     │   └── WeightsError
     │       ├── WeightsNotFound         weights_not_found
     │       ├── UnsupportedFormat       unsupported_format
@@ -75,6 +76,10 @@ class ModelCardInvalid(InvalidInput):
 
 class CursorInvalid(InvalidInput):
     code = "cursor_invalid"
+
+
+class SketchInvalid(InvalidInput):
+    code = "sketch_invalid"
 
 
 class WeightsError(InvalidInput):

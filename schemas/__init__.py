@@ -13,6 +13,7 @@ from schemas.common import (
     ErrorEnvelope,
     Relation,
 )
+from schemas.identify import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
 from schemas.lineage import LineageEdgePublic, LineageGraph, LineageNode
 from schemas.tokens import TokenCreate, TokenPublic
 from schemas.variants import (
@@ -36,9 +37,13 @@ __all__ = [
     "ErrorBody",
     "ErrorEnvelope",
     "FileDigest",
+    "IdentifyMatch",
+    "IdentifyQuery",
+    "IdentifyResult",
     "LineageEdgePublic",
     "LineageGraph",
     "LineageNode",
+    "QuerySummary",
     "Relation",
     "TensorDigest",
     "TokenCreate",

@@ -38,6 +38,9 @@ class WeightsFingerprint(BaseModel):
     tensors: list[TensorDigest]
     architecture: str | None = None
     config: dict[str, Any] | None = Field(default=None, description="config.json, when present")
+    sketch: str | None = Field(
+        default=None, description="similarity sketch, base64; what identify and checks compare"
+    )
 
 
 class DeclaredParent(BaseModel):

@@ -6,15 +6,26 @@ the newest revision.
 
 from registry.db.engine import make_engine, make_session_factory
 from registry.db.migrate import upgrade_database
-from registry.db.models import ApiToken, LineageEdge, Namespace, Tensor, Variant, VariantFile
+from registry.db.models import (
+    ApiToken,
+    LineageEdge,
+    Namespace,
+    SketchBand,
+    Tensor,
+    Variant,
+    VariantFile,
+    VariantSketch,
+)
 
 __all__ = [
     "ApiToken",
     "LineageEdge",
     "Namespace",
+    "SketchBand",
     "Tensor",
     "Variant",
     "VariantFile",
+    "VariantSketch",
     "make_engine",
     "make_session_factory",
     "upgrade_database",

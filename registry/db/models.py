@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -118,3 +118,29 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _timestamp()
     expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class VariantSketch(SQLModel, table=True):
+    """A variant's similarity sketch, stored whole, with its retrieval code beside it."""
+
+    __tablename__ = "variant_sketch"
+
+    variant_id: int = Field(foreign_key="variant.id", primary_key=True, ondelete="CASCADE")
+    version: int
+    digest: str = Field(max_length=80, description="sha256 of the stored bytes")
+    code: str = Field(max_length=64, description="SimHash of the anchor Gram, hex")
+    residual: int
+    vocab: int
+    data: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = _timestamp()
+
+
+class SketchBand(SQLModel, table=True):
+    """Banded LSH over sketch codes: variants sharing any band value are candidates."""
+
+    __tablename__ = "sketch_band"
+    __table_args__ = (Index("ix_sketch_band_variant", "variant_id"),)
+
+    band: int = Field(primary_key=True)
+    value: int = Field(primary_key=True)
+    variant_id: int = Field(foreign_key="variant.id", primary_key=True, ondelete="CASCADE")

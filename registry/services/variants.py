@@ -13,8 +13,10 @@ from sqlmodel import Session, col, select
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, Namespace, Tensor, Variant, VariantFile, utcnow
 from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, VariantNotFound
+from registry.services.lineage_checks import check_lineage
 from registry.services.names import VariantRef, parse_ref, validate_name, validate_revision
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
+from registry.services.sketch_index import decode_sketch, store_sketch
 from schemas import (
     FileDigest,
     LineageEdgePublic,
@@ -120,6 +122,10 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
             session.execute(
                 insert(Tensor), [{"variant_id": variant.id, **t.model_dump()} for t in fp.tensors]
             )
+        sketch = None
+        if fp.sketch:
+            sketch, blob = decode_sketch(fp.sketch)
+            store_sketch(session, variant.id, sketch, blob)
         for parent_ref, relation in parents:
             parent = _variant_or_placeholder(session, parent_ref)
             assert parent.id is not None
@@ -137,6 +143,8 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
                     status="unverified",
                 )
             )
+        session.flush()
+        check_lineage(session, variant, sketch)
         session.commit()
     except BaseException:
         session.rollback()

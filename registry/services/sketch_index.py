@@ -1,0 +1,94 @@
+"""Storing sketches and finding candidates for a query sketch through banded LSH in SQL.
+
+A sketch's 256-bit code is cut into 32 bands of 8 bits; each (band, value) is a row. Variants
+sharing many bands with the query are fetched, ranked by Hamming distance on the whole code, and
+only the closest few are compared in full. The index lives in the database, so every process
+and both backends see the same one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from sqlalchemy import func, insert, tuple_
+from sqlmodel import Session, col, select
+
+from registry.db.models import SketchBand, VariantSketch
+from registry.errors import SketchInvalid
+from registry.weights.sketch import Sketch, hamming
+
+BANDS = 32
+CANDIDATE_POOL = 200  # band-matched variants ranked by Hamming distance
+COMPARE_LIMIT = 12  # of those, compared in full
+MAX_HAMMING = 110  # of 256 bits; independent models sit near 128
+
+
+def decode_sketch(encoded: str) -> tuple[Sketch, bytes]:
+    """Parse a base64 sketch from the wire; raises :class:`SketchInvalid`."""
+    try:
+        blob = base64.b64decode(encoded, validate=True)
+        return Sketch.from_bytes(blob), blob
+    except (binascii.Error, ValueError) as exc:
+        raise SketchInvalid(
+            f"the sketch is not valid: {exc}",
+            hint="compute it with this provreg version (`provreg register` or `identify`)",
+        ) from None
+
+
+def encode_sketch(sketch: Sketch) -> str:
+    return base64.b64encode(sketch.to_bytes()).decode()
+
+
+def bands_of(code: bytes) -> list[tuple[int, int]]:
+    return [(i, int(b)) for i, b in enumerate(code[:BANDS])]
+
+
+def store_sketch(session: Session, variant_id: int, sketch: Sketch, blob: bytes) -> None:
+    """Add the sketch and its band rows (the caller commits)."""
+    session.add(
+        VariantSketch(
+            variant_id=variant_id,
+            version=sketch.version,
+            digest=sketch.digest(),
+            code=sketch.code.hex(),
+            residual=sketch.residual,
+            vocab=sketch.vocab,
+            data=blob,
+        )
+    )
+    session.execute(
+        insert(SketchBand),
+        [{"band": b, "value": v, "variant_id": variant_id} for b, v in bands_of(sketch.code)],
+    )
+
+
+def load_sketch(session: Session, variant_id: int) -> Sketch | None:
+    row = session.get(VariantSketch, variant_id)
+    return Sketch.from_bytes(row.data) if row is not None else None
+
+
+def candidates(
+    session: Session, code: bytes, *, exclude: set[int] | None = None, limit: int = COMPARE_LIMIT
+) -> list[tuple[int, int]]:
+    """``(variant_id, hamming)`` of the closest stored sketches, closest first."""
+    hits = func.count().label("hits")
+    rows = session.exec(
+        select(SketchBand.variant_id, hits)
+        .where(tuple_(SketchBand.band, SketchBand.value).in_(bands_of(code)))
+        .group_by(col(SketchBand.variant_id))
+        .order_by(hits.desc(), col(SketchBand.variant_id))
+        .limit(CANDIDATE_POOL)
+    ).all()
+    ids = [r[0] for r in rows if not exclude or r[0] not in exclude]
+    if not ids:
+        return []
+    codes = session.exec(
+        select(VariantSketch.variant_id, VariantSketch.code).where(
+            col(VariantSketch.variant_id).in_(ids)
+        )
+    ).all()
+    ranked = sorted(
+        ((vid, hamming(code, bytes.fromhex(c))) for vid, c in codes), key=lambda t: (t[1], t[0])
+    )
+    return [(vid, d) for vid, d in ranked if d <= MAX_HAMMING][:limit]

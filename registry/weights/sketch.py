@@ -1,0 +1,352 @@
+"""Similarity sketches: a compact summary of a model that survives what derivatives do to it.
+
+A sketch never depends on tensor names, orientation, dtype, quantization or sharding, and it
+survives permutation of hidden units, heads and residual dimensions with paired rescaling,
+dropped or repeated layers and appended vocabulary rows. It holds:
+
+* **anchor signatures**: the vocabulary matrix's rows at fixed token ids (token ids are
+  canonical, so they mean the same thing in every model of a tokenizer). Column ``i`` of those
+  rows identifies residual dimension ``i`` wherever a permutation moved it. Their Gram matrix
+  (token by token) is invariant outright and feeds a SimHash code for candidate retrieval.
+* **matrix records**: for every other matrix with an axis as wide as the residual stream, the
+  correlation Gram over its other axis, restricted to a subset of residual dimensions. Summing
+  over hidden units makes it blind to their order and scale; correlation makes it blind to
+  per-dimension scaling (folded norm gains). A small raw block at fixed indices adds evidence for
+  the un-obfuscated case: cosine, low-rank deltas, exact zeros.
+
+Only the anchor rows and a slice of each matrix are read, so sketching touches a fraction of
+the bytes. :func:`build_sketch` makes a sketch; :meth:`Sketch.to_bytes` and
+:meth:`Sketch.from_bytes` give a deterministic, versioned binary form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+
+SKETCH_VERSION = 1
+MAX_ANCHORS = 128
+RESIDUAL_SUBSET = 40
+BLOCK = 16
+CODE_BITS = 256
+GROUP = 128  # elements per group when looking for a quantization grid
+_SEED = 0x5EED_C0DE
+_VOCAB_HINT = re.compile(r"(embed|wte|word_embeddings|token_embd|tok_embeddings|shared)", re.I)
+_HEAD_HINT = re.compile(r"(lm_head|^output\.weight|classifier|decoder\.weight)", re.I)
+_LAYER_NUMBER = re.compile(r"(?:^|[._/])(\d+)(?:[._/]|$)")
+QUANTIZED_BITS = {
+    "F64": 64, "F32": 32, "F16": 16, "BF16": 16, "F8_E4M3": 8, "F8_E5M2": 8,
+    "I8": 8, "U8": 8, "INT8": 8, "UINT8": 8, "Q8_0": 8, "Q8_1": 8, "Q8_K": 8,
+    "Q6_K": 6, "Q5_0": 5, "Q5_1": 5, "Q5_K": 5, "Q4_0": 4, "Q4_1": 4, "Q4_K": 4,
+    "IQ4_NL": 4, "IQ4_XS": 4, "Q3_K": 3, "IQ3_S": 3, "IQ3_XXS": 3, "Q2_K": 2, "IQ2_XXS": 2,
+    "IQ2_XS": 2, "IQ2_S": 2, "IQ1_S": 1, "IQ1_M": 1, "TQ1_0": 2, "TQ2_0": 2, "MXFP4": 4,
+}  # fmt: skip
+
+
+class SketchTensor(Protocol):
+    """What sketching needs from a reader: shape, storage type, and float32 rows or columns."""
+
+    name: str
+    shape: tuple[int, ...]
+    storage: str
+
+    def read_rows(self, index: np.ndarray | None = None) -> np.ndarray:
+        """Rows of the 2-D tensor as float32 (all rows when ``index`` is None)."""
+        ...
+
+    def read_columns(self, index: np.ndarray) -> np.ndarray:
+        """Columns of the 2-D tensor as float32, shape (rows, len(index))."""
+        ...
+
+
+@dataclass
+class MatrixRecord:
+    """One matrix with a residual-wide axis, summarised."""
+
+    order: int
+    layer: int | None
+    other: int  # width of the non-residual axis
+    storage: str
+    grams: list[np.ndarray]  # int8 upper triangles, one per residual-axis reading (1 or 2)
+    block: np.ndarray | None  # BLOCK x BLOCK float16 at fixed indices, residual as columns
+    zero_fraction: float
+    grid: float  # median distinct fraction in groups of GROUP values; low = a quantization grid
+
+
+@dataclass
+class Sketch:
+    """A model's similarity sketch; see the module docstring."""
+
+    version: int
+    residual: int
+    vocab: int
+    anchors: np.ndarray  # int32 token ids
+    dims: np.ndarray  # int32 residual indices kept
+    signatures: np.ndarray  # float16 (len(dims), len(anchors)), unit rows
+    anchor_gram: np.ndarray  # float16 upper triangle of the anchors' cosine Gram
+    code: bytes  # CODE_BITS SimHash of the centred anchor Gram
+    records: list[MatrixRecord] = field(default_factory=list)
+    vocab_storage: str = "F32"
+    parameters: int = 0
+
+    @property
+    def bits(self) -> int:
+        """Lowest storage precision among the matrices: evidence of quantization."""
+        widths = [QUANTIZED_BITS.get(r.storage.upper(), 32) for r in self.records]
+        return min(widths, default=32)
+
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.to_bytes()).hexdigest()
+
+    def to_bytes(self) -> bytes:
+        """Deterministic binary form: a JSON header and raw arrays, zlib-compressed."""
+        arrays: list[np.ndarray] = [self.anchors, self.dims, self.signatures, self.anchor_gram]
+        recs = []
+        for r in self.records:
+            recs.append(
+                {
+                    "order": r.order,
+                    "layer": r.layer,
+                    "other": r.other,
+                    "storage": r.storage,
+                    "grams": len(r.grams),
+                    "block": r.block is not None,
+                    "zero_fraction": round(r.zero_fraction, 6),
+                    "grid": round(r.grid, 6),
+                }
+            )
+            arrays.extend(r.grams)
+            if r.block is not None:
+                arrays.append(r.block)
+        header = {
+            "version": self.version,
+            "residual": self.residual,
+            "vocab": self.vocab,
+            "code": self.code.hex(),
+            "vocab_storage": self.vocab_storage,
+            "parameters": self.parameters,
+            "records": recs,
+            "arrays": [[a.dtype.str, list(a.shape)] for a in arrays],
+        }
+        head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        body = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+        return zlib.compress(len(head).to_bytes(4, "little") + head + body, 6)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Sketch:
+        """Parse :meth:`to_bytes` output; raises ValueError on anything else."""
+        try:
+            raw = zlib.decompress(blob)
+            n = int.from_bytes(raw[:4], "little")
+            header = json.loads(raw[4 : 4 + n])
+            arrays, offset = [], 4 + n
+            for dtype, shape in header["arrays"]:
+                dt = np.dtype(dtype)
+                count = int(np.prod(shape)) if shape else 1
+                arrays.append(np.frombuffer(raw, dt, count, offset).reshape(shape).copy())
+                offset += count * dt.itemsize
+        except (zlib.error, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a provreg sketch: {exc}") from None
+        if header.get("version") != SKETCH_VERSION:
+            raise ValueError(f"unsupported sketch version {header.get('version')}")
+        it = iter(arrays)
+        anchors, dims, signatures, anchor_gram = next(it), next(it), next(it), next(it)
+        records = []
+        for r in header["records"]:
+            grams = [next(it) for _ in range(r["grams"])]
+            block = next(it) if r["block"] else None
+            records.append(
+                MatrixRecord(
+                    r["order"], r["layer"], r["other"], r["storage"], grams, block,
+                    r["zero_fraction"], r["grid"],
+                )
+            )  # fmt: skip
+        return cls(
+            version=header["version"],
+            residual=header["residual"],
+            vocab=header["vocab"],
+            anchors=anchors,
+            dims=dims,
+            signatures=signatures,
+            anchor_gram=anchor_gram,
+            code=bytes.fromhex(header["code"]),
+            records=records,
+            vocab_storage=header["vocab_storage"],
+            parameters=header["parameters"],
+        )
+
+
+class SketchError(ValueError):
+    """The tensors do not look like a model provreg can sketch (no vocabulary matrix)."""
+
+
+def anchor_range(vocab: int) -> int:
+    """Token ids below this are anchors' pool: vocab rounded down to 1/8 of its power of two.
+
+    Appending a few rows (vocabulary extension, padding) keeps the same pool.
+    """
+    if vocab < 16:
+        return vocab
+    step = 1 << max(0, vocab.bit_length() - 1 - 3)
+    return (vocab // step) * step
+
+
+def anchor_ids(vocab: int) -> np.ndarray:
+    pool = anchor_range(vocab)
+    rng = np.random.default_rng(_SEED)
+    k = min(MAX_ANCHORS, pool)
+    return np.sort(rng.choice(pool, size=k, replace=False)).astype(np.int32)
+
+
+@lru_cache(maxsize=4)
+def _hyperplanes(length: int) -> np.ndarray:
+    rng = np.random.default_rng(_SEED + length)
+    return rng.standard_normal((CODE_BITS, length)).astype(np.float32)
+
+
+def simhash(vector: np.ndarray) -> bytes:
+    """CODE_BITS sign bits of random projections of a centred vector."""
+    v = vector.astype(np.float32) - float(vector.mean())
+    return np.packbits(_hyperplanes(v.size) @ v > 0).tobytes()
+
+
+def upper(matrix: np.ndarray) -> np.ndarray:
+    i, j = np.triu_indices(matrix.shape[0], k=1)
+    return matrix[i, j]
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def _correlation_gram(columns: np.ndarray) -> np.ndarray:
+    """int8 upper triangle of the correlation between columns (summed over rows)."""
+    g = columns.T.astype(np.float64) @ columns.astype(np.float64)
+    d = np.sqrt(np.clip(np.diag(g), 1e-30, None))
+    corr = g / d[:, None] / d[None, :]
+    return np.clip(np.round(upper(corr) * 127), -127, 127).astype(np.int8)
+
+
+def _grid(sample: np.ndarray) -> float:
+    """Median fraction of distinct values per GROUP-long run: ~1 for trained floats."""
+    flat = sample.reshape(-1)
+    groups = flat[: (flat.size // GROUP) * GROUP].reshape(-1, GROUP)[:64]
+    if groups.size == 0:
+        return 1.0
+    return float(np.median([np.unique(g).size / GROUP for g in groups]))
+
+
+def _layer_of(name: str) -> int | None:
+    numbers = _LAYER_NUMBER.findall(name)
+    return int(numbers[0]) if numbers else None
+
+
+def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
+    """The vocabulary matrices: by name hint when there is one, else the widest axis."""
+    widest = max(max(t.shape) for t in matrices)
+    hinted = [t for t in matrices if _VOCAB_HINT.search(t.name) and max(t.shape) == widest]
+    by_size = [t for t in matrices if max(t.shape) == widest and min(t.shape) < widest]
+    ordered = hinted + [t for t in by_size if t not in hinted]
+    heads = [t for t in ordered if _HEAD_HINT.search(t.name)]
+    return [t for t in ordered if t not in heads] + heads
+
+
+def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Sketch:
+    """Sketch a model from its tensors; raises :class:`SketchError` if it has no vocabulary."""
+    matrices = [t for t in tensors if len(t.shape) == 2 and min(t.shape) > 1]
+    if not matrices:
+        raise SketchError("no 2-D weight matrices to sketch")
+    vocab_tensors = _pick_vocab(matrices)
+    if not vocab_tensors:
+        raise SketchError("no vocabulary (embedding) matrix found")
+    embedding = vocab_tensors[0]
+    vocab = max(embedding.shape)
+    residual = min(embedding.shape)
+    anchors = anchor_ids(vocab)
+    if embedding.shape[0] == vocab:
+        x = embedding.read_rows(anchors)
+    else:
+        x = embedding.read_columns(anchors).T
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=0)
+    keep = min(residual, RESIDUAL_SUBSET)
+    dims = np.sort(np.argsort(-norms, kind="stable")[:keep]).astype(np.int32)
+    signatures = _unit_rows(x[:, dims].T).astype(np.float16)
+    xn = _unit_rows(x)
+    gram = upper(xn @ xn.T)
+    rng = np.random.default_rng(_SEED + 1)
+    block_cols = np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
+
+    records: list[MatrixRecord] = []
+    skip = {id(t) for t in vocab_tensors}
+    for order, t in enumerate(matrices):
+        if id(t) in skip or residual not in t.shape:
+            continue
+        rows, cols = t.shape
+        grams = []
+        if cols == residual:
+            grams.append(_correlation_gram(t.read_columns(dims)))
+        if rows == residual:
+            grams.append(_correlation_gram(t.read_rows(dims).T))
+        other = rows if cols == residual else cols
+        row_pick = np.sort(
+            np.random.default_rng(_SEED + other).choice(
+                other, size=min(BLOCK, other), replace=False
+            )
+        )
+        if cols == residual:
+            sample_rows = t.read_rows(row_pick)
+            block = sample_rows[:, block_cols]
+        else:
+            sample_rows = t.read_columns(row_pick).T
+            block = sample_rows[:, block_cols]
+        records.append(
+            MatrixRecord(
+                order=order,
+                layer=_layer_of(t.name),
+                other=other,
+                storage=t.storage,
+                grams=grams,
+                block=np.asarray(block, dtype=np.float16),
+                zero_fraction=float(np.mean(sample_rows == 0)),
+                grid=_grid(sample_rows),
+            )
+        )
+    records.sort(key=lambda r: (r.layer if r.layer is not None else -1, r.order))
+    return Sketch(
+        version=SKETCH_VERSION,
+        residual=residual,
+        vocab=vocab,
+        anchors=anchors,
+        dims=dims,
+        signatures=signatures,
+        anchor_gram=gram.astype(np.float16),
+        code=simhash(gram),
+        records=records,
+        vocab_storage=embedding.storage,
+        parameters=parameters,
+    )
+
+
+def hamming(a: bytes, b: bytes) -> int:
+    return int(np.unpackbits(np.frombuffer(a, np.uint8) ^ np.frombuffer(b, np.uint8)).sum())
+
+
+def describe(sketch: Sketch) -> dict[str, Any]:
+    """A short JSON-able description, for evidence and debugging."""
+    return {
+        "residual": sketch.residual,
+        "vocab": sketch.vocab,
+        "records": len(sketch.records),
+        "bits": sketch.bits,
+        "bytes": len(sketch.to_bytes()),
+    }
