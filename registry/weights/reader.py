@@ -126,6 +126,8 @@ def open_model(path: Path, *, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) 
         raise WeightsNotFound(f"{path}: no such file or directory", hint=_supported_hint())
     if path.is_dir():
         return _open_directory(path, max_header_bytes)
+    if not path.is_file():
+        raise WeightsNotFound(f"{path}: not a regular file", hint=_supported_hint())
     head = _read_head(path)
     if path.suffix.lower() in PICKLE_SUFFIXES or _looks_pickled(path, head):
         raise PickleRefused(
