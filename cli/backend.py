@@ -15,9 +15,10 @@ from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.db.migrate import current_revision, head_revision
 from registry.errors import DatabaseNotInitialised
 from registry.services import lineage_graph, register_variant, show_variant
+from registry.services.identify import identify
 from registry.services.lineage import Direction
 from registry.services.names import VariantRef
-from schemas import LineageGraph, VariantCreate, VariantPublic
+from schemas import IdentifyQuery, IdentifyResult, LineageGraph, VariantCreate, VariantPublic
 
 
 class Backend(Protocol):
@@ -30,6 +31,8 @@ class Backend(Protocol):
     def lineage(
         self, ref: VariantRef, *, direction: Direction, depth: int, limit: int, cursor: str | None
     ) -> LineageGraph: ...
+
+    def identify(self, query: IdentifyQuery) -> IdentifyResult: ...
 
 
 class LocalBackend:
@@ -59,6 +62,10 @@ class LocalBackend:
                 cursor=cursor,
             )
 
+    def identify(self, query: IdentifyQuery) -> IdentifyResult:
+        with self.session_factory() as session:
+            return identify(session, query)
+
 
 class RemoteBackend:
     """Goes through :class:`RegistryClient` to a provreg server."""
@@ -78,6 +85,9 @@ class RemoteBackend:
         return self.client.lineage(
             ref.name, ref.revision, direction=direction, depth=depth, limit=limit, cursor=cursor
         )
+
+    def identify(self, query: IdentifyQuery) -> IdentifyResult:
+        return self.client.identify(query)
 
 
 def ready_engine(settings: Settings) -> Engine:

@@ -10,10 +10,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-import click
 import typer
 
-from cli import admin, lineage, variants
+from cli import admin, identify, lineage, variants
 from cli.backend import CliState
 from cli.output import report_error
 from registry.errors import ProvregError
@@ -40,6 +39,7 @@ app.command("init")(admin.init)
 app.command("register")(variants.register)
 app.command("show")(variants.show)
 app.command("lineage")(lineage.lineage)
+app.command("identify")(identify.identify)
 app.command("serve")(admin.serve)
 app.add_typer(admin.token_app, name="token")
 
@@ -60,12 +60,16 @@ def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> 
             traceback.print_exc()
         report_error(exc, as_json=as_json)
         return 1
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.TyperException as exc:  # usage errors: typer's own click exceptions
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"provreg: {exc.format_message()}\n")
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
         sys.stderr.write("provreg: aborted\n")
         return 1
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from rich.table import Table
 from cli.backend import CliState
 from cli.options import JsonOption
 from cli.output import emit_json, human_count, human_size, stdout
-from cli.progress import progress_for
+from cli.weights_io import read_release
 from registry.services import declared_parents_from_card, parse_ref
 from registry.services.names import validate_name, validate_revision
 from schemas import RELATIONS, DeclaredParent, VariantCreate, VariantPublic
@@ -57,19 +57,11 @@ def register(
     as_json: JsonOption = False,
 ) -> None:
     """Fingerprint a release and register it with its declared parents."""
-    from registry.weights import fingerprint_path
-
     state: CliState = ctx.obj
     validate_name(name)
     validate_revision(revision)
     parents = _declared_parents(parent or [], relation or [], card)
-    progress = progress_for(f"hashing {path.name}", as_json=as_json)
-    fingerprint = fingerprint_path(
-        path,
-        workers=state.settings.effective_hash_workers,
-        progress=progress,
-        max_header_bytes=state.settings.max_header_bytes,
-    )
+    fingerprint = read_release(path, state.settings, as_json=as_json)
     request = VariantCreate(name=name, revision=revision, fingerprint=fingerprint, parents=parents)
     result = state.backend().register(request)
     if as_json:

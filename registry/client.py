@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from registry.errors import ProvregError, ServerUnreachable, from_wire
 from schemas import (
+    IdentifyQuery,
+    IdentifyResult,
     LineageGraph,
     TokenCreate,
     TokenPublic,
@@ -119,6 +121,11 @@ class RegistryClient:
         if cursor:
             params["cursor"] = cursor
         return self._request("GET", f"/lineage/{self._split(name)}", LineageGraph, params=params)
+
+    def identify(self, query: IdentifyQuery) -> IdentifyResult:
+        return self._request(
+            "POST", "/identify", IdentifyResult, json=query.model_dump(mode="json")
+        )
 
     def create_token(self, request: TokenCreate) -> TokenPublic:
         return self._request(

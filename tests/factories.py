@@ -73,6 +73,17 @@ def tiny_tensors(seed: int, *, hidden: int = 16, layers: int = 2) -> dict[str, n
     return tensors
 
 
+def finetuned(
+    tensors: dict[str, np.ndarray], seed: int, scale: float = 0.05
+) -> dict[str, np.ndarray]:
+    """``tensors`` moved a little, as further training would."""
+    rng = np.random.default_rng(seed)
+    return {
+        k: (v + scale * v.std() * rng.standard_normal(v.shape)).astype(np.float32)
+        for k, v in tensors.items()
+    }
+
+
 def write_model(
     directory: Path, tensors: dict[str, np.ndarray], *, shards: int = 1, config: dict | None = None
 ) -> Path:

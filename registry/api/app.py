@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 import registry
 from registry.api.errors import install_error_handlers
-from registry.api.routes import lineage, tokens, variants
+from registry.api.routes import identify, lineage, tokens, variants
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory
 
@@ -45,7 +45,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": registry.__version__}
 
-    for module in (variants, lineage, tokens):
+    for module in (variants, lineage, identify, tokens):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

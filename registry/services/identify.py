@@ -24,7 +24,7 @@ from schemas import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
 DETECT_MAX_FPR = 1e-6  # a detected edge needs at least this much confidence
 _DIRECTION = {"a_is_child": "query_is_child", "b_is_child": "query_is_parent"}
 _VERDICT_RANK = {"identical": 0, "derived": 1, "related": 2, "unrelated": 3}
-MERGE_RESIDUAL = 0.6
+MERGE_RESIDUAL = 0.5
 
 
 @dataclass
@@ -67,43 +67,62 @@ def _merge_fit(query: Sketch, p1: Sketch, p2: Sketch) -> float | None:
     return float(fit / nearest) if nearest > 0 else None
 
 
+def _connected(session: Session, a: Variant, b: Variant) -> bool:
+    assert a.id is not None and b.id is not None
+    return is_ancestor_or_self(session, a.id, b.id) or is_ancestor_or_self(session, b.id, a.id)
+
+
+def _find_merge(session: Session, query: Sketch, scored: list[Scored]) -> set[int]:
+    """Mark the best pair of unconnected candidates whose blend explains the query as a merge."""
+    derived = [
+        s for s in scored if s.verdict == "derived" and s.relation in ("finetune", "adapter")
+    ]
+    best: tuple[float, Scored, Scored] | None = None
+    for i, s1 in enumerate(derived):
+        for s2 in derived[i + 1 :]:
+            if (
+                s1.sketch is None
+                or s2.sketch is None
+                or _connected(session, s1.variant, s2.variant)
+            ):
+                continue
+            residual = _merge_fit(query, s1.sketch, s2.sketch)
+            if (
+                residual is not None
+                and residual <= MERGE_RESIDUAL
+                and (best is None or residual < best[0])
+            ):
+                best = (residual, s1, s2)
+    if best is None:
+        return set()
+    residual, s1, s2 = best
+    parents = sorted([s1.variant.ref, s2.variant.ref])
+    for s in (s1, s2):
+        s.relation, s.direction, s.parents = "merge", "query_is_child", parents
+        if s.comparison is not None:
+            s.comparison.evidence["merge_residual"] = round(residual, 4)
+    return {id(s1), id(s2)}
+
+
 def _refine_with_lineage(session: Session, query: Sketch, scored: list[Scored]) -> None:
-    """Siblings become related; two unconnected parents that blend into the query, a merge."""
-    derived = [s for s in scored if s.verdict == "derived"]
-    for s in derived:
-        for other in derived:
-            if other is s or other.verdict != "derived":
+    """Find merges first; then a candidate whose registered ancestor (or an exact copy of one)
+    matches at least as well is a sibling of the query: ``related``, not its parent."""
+    merge_parents = _find_merge(session, query, scored)
+    strong = [s for s in scored if s.verdict in ("identical", "derived")]
+    for s in strong:
+        if s.verdict != "derived" or id(s) in merge_parents:
+            continue
+        for other in strong:
+            if other is s or other.score < s.score:
                 continue
             assert other.variant.id is not None and s.variant.id is not None
-            if other.score >= s.score and is_ancestor_or_self(
-                session, other.variant.id, s.variant.id
-            ):
+            if is_ancestor_or_self(session, other.variant.id, s.variant.id):
                 s.verdict, s.relation, s.direction = "related", None, "unknown"
                 if s.comparison is not None:
                     s.comparison.evidence.setdefault("reasons", []).append(
                         f"sibling: its ancestor {other.variant.ref} matches at least as well"
                     )
                 break
-    derived = [
-        s for s in scored if s.verdict == "derived" and s.relation in ("finetune", "adapter")
-    ]
-    for i, s1 in enumerate(derived):
-        for s2 in derived[i + 1 :]:
-            if s1.sketch is None or s2.sketch is None:
-                continue
-            assert s1.variant.id is not None and s2.variant.id is not None
-            if is_ancestor_or_self(session, s1.variant.id, s2.variant.id) or is_ancestor_or_self(
-                session, s2.variant.id, s1.variant.id
-            ):
-                continue
-            residual = _merge_fit(query, s1.sketch, s2.sketch)
-            if residual is not None and residual <= MERGE_RESIDUAL:
-                parents = sorted([s1.variant.ref, s2.variant.ref])
-                for s in (s1, s2):
-                    s.relation, s.direction, s.parents = "merge", "query_is_child", parents
-                    if s.comparison is not None:
-                        s.comparison.evidence["merge_residual"] = round(residual, 4)
-                return
 
 
 def compare_with_registry(

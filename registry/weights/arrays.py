@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from registry.weights.reader import ModelSource, TensorInfo
+
 
 @dataclass
 class ArrayTensor:
@@ -38,3 +40,41 @@ class ArrayTensor:
 
     def read_columns(self, index: np.ndarray) -> np.ndarray:
         return np.asarray(self.values()[:, index], dtype=np.float32)
+
+
+def _numpy_dtype(dtype: str) -> np.dtype | None:
+    """The numpy dtype for a safetensors dtype name; None for ones sketching skips."""
+    import ml_dtypes
+
+    table: dict[str, np.dtype] = {
+        "F64": np.dtype(np.float64),
+        "F32": np.dtype(np.float32),
+        "F16": np.dtype(np.float16),
+        "BF16": np.dtype(ml_dtypes.bfloat16),
+        "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
+        "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
+        "I8": np.dtype(np.int8),
+        "U8": np.dtype(np.uint8),
+        "I16": np.dtype(np.int16),
+        "I32": np.dtype(np.int32),
+    }
+    return table.get(dtype)
+
+
+def safetensors_arrays(source: ModelSource) -> list[ArrayTensor]:
+    """Memory-mapped safetensors tensors: only the slices sketching reads get paged in."""
+    maps: dict[str, np.memmap] = {}
+    out: list[ArrayTensor] = []
+    for t in source.tensors:
+        dt = _numpy_dtype(t.dtype)
+        if dt is None or t.numel == 0:
+            continue
+        if t.file not in maps:
+            maps[t.file] = np.memmap(source.path_of(t), dtype=np.uint8, mode="r")
+
+        def load(t: TensorInfo = t, dt: np.dtype = dt) -> np.ndarray:
+            raw = maps[t.file][t.start : t.end]
+            return raw.view(dt).reshape(t.shape)
+
+        out.append(ArrayTensor(t.name, tuple(t.shape), t.dtype, load))
+    return out

@@ -111,20 +111,29 @@ def _record_views(
 
 def record_correlations(
     a: Sketch, b: Sketch, ia: np.ndarray, ib: np.ndarray, signs: np.ndarray
-) -> tuple[np.ndarray, int]:
-    """Correlation of every record of ``a`` with every record of ``b`` (best reading); n."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Correlation of every record of ``a`` with every record of ``b`` at their best reading.
+
+    Returns ``(r, same_orientation, n)``: ``same_orientation`` is false where the best reading
+    pairs a matrix with the transpose of the other (square matrices only).
+    """
     va, oa = _record_views(a, ia, None)
     vb, ob = _record_views(b, ib, signs)
     n = va.shape[1]
-    r = np.full((len(a.records), len(b.records)), 0.0, dtype=np.float32)
+    shape = (len(a.records), len(b.records))
+    r = np.zeros(shape, dtype=np.float32)
+    same = np.ones(shape, dtype=bool)
     if n < 3 or not len(oa) or not len(ob):
-        return r, n
+        return r, same, n
     views = (va @ vb.T) / n
+    reading_a = [oa[:x].count(oa[x]) for x in range(len(oa))]
+    reading_b = [ob[:y].count(ob[y]) for y in range(len(ob))]
     for x, ra in enumerate(oa):
         for y, rb in enumerate(ob):
             if views[x, y] > r[ra, rb]:
                 r[ra, rb] = views[x, y]
-    return r, n
+                same[ra, rb] = reading_a[x] == reading_b[y]
+    return r, same, n
 
 
 def _groups(records: list[MatrixRecord]) -> list[list[int]]:
@@ -217,13 +226,19 @@ def _signature_log10_p(cosines: np.ndarray, k: int, choices: int) -> float:
 
 
 def _block_evidence(
-    a: Sketch, b: Sketch, pairs: list[tuple[int, int, float]], by_index: bool
+    a: Sketch,
+    b: Sketch,
+    pairs: list[tuple[int, int, float]],
+    by_index: bool,
+    same_orientation: np.ndarray,
 ) -> dict[str, Any]:
     """Un-obfuscated evidence from raw blocks: cosine, unchanged matrices, rank of changes."""
     if not by_index:
         return {}
     cosines, unchanged, ranks = [], 0, []
     for ra, rb, _ in pairs:
+        if not same_orientation[ra, rb]:
+            continue
         xa, xb = a.records[ra].block, b.records[rb].block
         if (
             xa is None
@@ -300,7 +315,9 @@ def _relation(
     bits_differ = QUANTIZED_BITS.get(a.vocab_storage.upper(), 32) != QUANTIZED_BITS.get(
         b.vocab_storage.upper(), 32
     )
-    if mean_r >= 0.995 and blocks.get("changed_matrices", 1) == 0 or mean_r >= 0.999:
+    # raw values at the same indices decide "unchanged"; without them only the Grams speak
+    same_values = blocks["changed_matrices"] == 0 if blocks else mean_r >= REPACKAGED_R
+    if same_values:
         if bits_a != bits_b or bits_differ:
             child = "a_is_child" if bits_a < bits_b else "b_is_child"
             reasons.append("same weights at lower precision")
@@ -320,6 +337,7 @@ def _relation(
 
 
 BLOCK_LOW_RANK = 10
+REPACKAGED_R = 0.9995
 
 
 def compare_sketches(a: Sketch, b: Sketch) -> Comparison:
@@ -341,9 +359,10 @@ def compare_sketches(a: Sketch, b: Sketch) -> Comparison:
         )
     sig_log_p = _signature_log10_p(sig_cos, a.anchors.size, a.dims.size)
     r = np.zeros((len(a.records), len(b.records)), np.float32)
+    same = np.ones_like(r, dtype=bool)
     n = 0
     if ia.size >= 8:
-        r, n = record_correlations(a, b, ia, ib, signs)
+        r, same, n = record_correlations(a, b, ia, ib, signs)
     pairs = align_depth(r, a, b) if n else []
     strong = [p for p in pairs if p[2] >= MATCH_R]
     smaller = max(1, min(len(a.records), len(b.records)))
@@ -357,7 +376,7 @@ def compare_sketches(a: Sketch, b: Sketch) -> Comparison:
     by_index = (
         ia.size > 0 and float(np.mean(a.dims[ia] == b.dims[ib])) >= 0.9 and a.residual == b.residual
     )
-    blocks = _block_evidence(a, b, strong, by_index)
+    blocks = _block_evidence(a, b, strong, by_index, same)
     evidence.update(
         {
             "matched_records": len(strong),

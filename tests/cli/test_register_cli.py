@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.cli.conftest import CliRunner
-from tests.factories import tiny_tensors, write_model
+from tests.factories import finetuned, tiny_tensors, write_model
 
 
 def _one_line(err: str) -> str:
@@ -41,7 +41,7 @@ def test_register_json_matches_the_interface(provreg: CliRunner, tmp_path: Path)
 
 def test_declared_parents_and_lineage_formats(provreg: CliRunner, tmp_path: Path) -> None:
     base = write_model(tmp_path / "base", tiny_tensors(1))
-    chat = write_model(tmp_path / "chat", tiny_tensors(2))
+    chat = write_model(tmp_path / "chat", finetuned(tiny_tensors(1), seed=2))
     assert provreg("register", base, "--name", "acme/base", "--revision", "v1").code == 0
     r = provreg(
         "register",
@@ -60,8 +60,9 @@ def test_declared_parents_and_lineage_formats(provreg: CliRunner, tmp_path: Path
         "parent": "acme/base@v1",
         "relation": "finetune",
         "source": "declared",
-        "status": "unverified",
+        "status": "verified",
     }
+    assert edge["score"] > 0.9
     g = provreg("lineage", "acme/chat", "--format", "json").json()
     assert g["root"] == "acme/chat@main"
     assert [(e["child"], e["parent"], e["relation"]) for e in g["edges"]] == [
@@ -75,6 +76,28 @@ def test_declared_parents_and_lineage_formats(provreg: CliRunner, tmp_path: Path
     tree = provreg("lineage", "acme/base@v1")
     assert tree.code == 0 and "acme/chat@main" in tree.out and "descendants" in tree.out
     assert provreg("lineage", "acme/chat", "--up", "--down").code == 2
+
+
+def test_declared_parent_the_weights_contradict_is_disputed(
+    provreg: CliRunner, tmp_path: Path
+) -> None:
+    base = write_model(tmp_path / "base", tiny_tensors(1))
+    stranger = write_model(tmp_path / "stranger", tiny_tensors(99))
+    assert provreg("register", base, "--name", "acme/base").code == 0
+    doc = provreg(
+        "register",
+        stranger,
+        "--name",
+        "acme/claims-base",
+        "--parent",
+        "acme/base",
+        "--relation",
+        "finetune",
+        "--json",
+    ).json()
+    edge = doc["lineage"][0]
+    assert (edge["source"], edge["status"]) == ("declared", "disputed")
+    assert edge["evidence"]["verdict"] == "unrelated"
 
 
 def test_card_declares_parents(provreg: CliRunner, tmp_path: Path) -> None:

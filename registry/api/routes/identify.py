@@ -1,0 +1,18 @@
+"""Identify: the client sends a sketch and digests, never weights."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from registry.api.deps import SessionDep
+from registry.api.routes.variants import _ERRORS
+from registry.services.identify import identify
+from schemas import IdentifyQuery, IdentifyResult
+
+router = APIRouter(tags=["identify"])
+
+
+@router.post("/identify", response_model=IdentifyResult, responses=_ERRORS)
+def identify_route(body: IdentifyQuery, session: SessionDep) -> IdentifyResult:
+    """Registered variants the query is identical to, derived from or related to, best first."""
+    return identify(session, body)
