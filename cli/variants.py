@@ -102,6 +102,7 @@ def _print_variant(v: VariantPublic) -> None:
         )
         if v.architecture:
             console.print(f"  architecture {v.architecture}")
+        console.print(f"  sketch      {v.sketch_digest or 'none (exact digests only)'}")
     if v.files:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("  file")

@@ -77,6 +77,9 @@ class VariantPublic(BaseModel):
     registered: bool
     files: list[FileDigest] = Field(default_factory=list)
     tensor_count: int = 0
+    sketch_digest: str | None = Field(
+        default=None, description="sha256 of the stored similarity sketch, when there is one"
+    )
     lineage: list[LineageEdgePublic] = Field(
         default_factory=list, description="edges to this variant's parents"
     )

@@ -11,7 +11,15 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from registry.db.lineage_queries import is_ancestor_or_self
-from registry.db.models import LineageEdge, Namespace, Tensor, Variant, VariantFile, utcnow
+from registry.db.models import (
+    LineageEdge,
+    Namespace,
+    Tensor,
+    Variant,
+    VariantFile,
+    VariantSketch,
+    utcnow,
+)
 from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, VariantNotFound
 from registry.services.lineage_checks import check_lineage
 from registry.services.names import VariantRef, parse_ref, validate_name, validate_revision
@@ -187,6 +195,7 @@ def variant_public(
         .order_by(Variant.name, Variant.revision)
         .limit(CHILDREN_SHOWN)
     ).all()
+    sketch = session.get(VariantSketch, variant.id)
     return VariantPublic(
         name=variant.name,
         revision=variant.revision,
@@ -199,6 +208,7 @@ def variant_public(
         registered=variant.digest is not None,
         files=[FileDigest(path=f.path, size=f.size, sha256=f.sha256) for f in files],
         tensor_count=int(tensor_count),
+        sketch_digest=sketch.digest if sketch is not None else None,
         lineage=[_edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
         children=[_edge_public(e, c.ref, variant.ref) for e, c in child_rows],
         created=created,
