@@ -35,6 +35,21 @@ class Settings(BaseSettings):
         default=100 * 1024 * 1024, description="largest safetensors header accepted"
     )
 
+    log_key_path: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs the transparency log's checkpoints; default: "
+        "log-key.pem in home, created on first use",
+    )
+    log_origin: str | None = Field(
+        default=None, description="the log's checkpoint origin line; default: derived from its key"
+    )
+    write_rate: float = Field(default=5.0, gt=0, description="writes per second per token")
+    write_burst: int = Field(default=60, ge=1, description="writes a token may make at once")
+
+    @property
+    def effective_log_key_path(self) -> Path:
+        return self.log_key_path or self.home / "log-key.pem"
+
     @property
     def effective_database_url(self) -> str:
         """The database URL in force: the configured one or the SQLite file in ``home``."""

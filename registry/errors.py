@@ -10,6 +10,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── ModelCardInvalid            model_card_invalid
     │   ├── CursorInvalid               cursor_invalid
     │   ├── SketchInvalid               sketch_invalid
+    │   ├── KeyInvalid                  key_invalid
+    │   ├── LogRangeInvalid             log_range_invalid
     │   └── WeightsError
     │       ├── WeightsNotFound         weights_not_found
     │       ├── UnsupportedFormat       unsupported_format
@@ -20,11 +22,26 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── TokenMissing (401)          token_missing
     │   ├── TokenInvalid (401)          token_invalid
     │   └── PermissionDenied (403)      permission_denied
+    ├── RateLimited (429)               rate_limited          detail.retry_after (seconds)
+    ├── VerificationFailed (422)        verification_failed   a check of trust did not pass
+    │   ├── SignatureInvalid            signature_invalid
+    │   ├── KeyRevoked                  key_revoked
+    │   ├── StatementMismatch           statement_mismatch
+    │   ├── BundleInvalid               bundle_invalid
+    │   ├── ProofInvalid                proof_invalid
+    │   ├── ConsistencyFailed           consistency_failed
+    │   ├── FilesMismatch               files_mismatch
+    │   └── AuditFailed                 audit_failed
     ├── NotFound (404)
-    │   └── VariantNotFound             variant_not_found
+    │   ├── VariantNotFound             variant_not_found
+    │   ├── KeyNotFound                 key_not_found
+    │   ├── TokenNotFound               token_not_found
+    │   └── LogEntryNotFound            log_entry_not_found
     ├── Conflict (409)
     │   ├── RevisionImmutable           revision_immutable
-    │   └── LineageCycle                lineage_cycle
+    │   ├── LineageCycle                lineage_cycle
+    │   ├── KeyExists                   key_exists
+    │   └── StatementReplayed           statement_replayed
     ├── DatabaseError (500)
     │   └── DatabaseNotInitialised      database_not_initialised
     └── ServerUnreachable (503)         server_unreachable
@@ -82,6 +99,14 @@ class SketchInvalid(InvalidInput):
     code = "sketch_invalid"
 
 
+class KeyInvalid(InvalidInput):
+    code = "key_invalid"
+
+
+class LogRangeInvalid(InvalidInput):
+    code = "log_range_invalid"
+
+
 class WeightsError(InvalidInput):
     """Something is wrong with the model files themselves."""
 
@@ -128,6 +153,52 @@ class PermissionDenied(AuthError):
     status = 403
 
 
+class RateLimited(ProvregError):
+    """Too many writes for one token; ``detail["retry_after"]`` says when to try again."""
+
+    code = "rate_limited"
+    status = 429
+
+
+class VerificationFailed(ProvregError):
+    """A signature, statement, proof, checkpoint or file did not check out."""
+
+    code = "verification_failed"
+    status = 422
+
+
+class SignatureInvalid(VerificationFailed):
+    code = "signature_invalid"
+
+
+class KeyRevoked(VerificationFailed):
+    code = "key_revoked"
+
+
+class StatementMismatch(VerificationFailed):
+    code = "statement_mismatch"
+
+
+class BundleInvalid(VerificationFailed):
+    code = "bundle_invalid"
+
+
+class ProofInvalid(VerificationFailed):
+    code = "proof_invalid"
+
+
+class ConsistencyFailed(VerificationFailed):
+    code = "consistency_failed"
+
+
+class FilesMismatch(VerificationFailed):
+    code = "files_mismatch"
+
+
+class AuditFailed(VerificationFailed):
+    code = "audit_failed"
+
+
 class NotFound(ProvregError):
     code = "not_found"
     status = 404
@@ -135,6 +206,18 @@ class NotFound(ProvregError):
 
 class VariantNotFound(NotFound):
     code = "variant_not_found"
+
+
+class KeyNotFound(NotFound):
+    code = "key_not_found"
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
+class LogEntryNotFound(NotFound):
+    code = "log_entry_not_found"
 
 
 class Conflict(ProvregError):
@@ -148,6 +231,14 @@ class RevisionImmutable(Conflict):
 
 class LineageCycle(Conflict):
     code = "lineage_cycle"
+
+
+class KeyExists(Conflict):
+    code = "key_exists"
+
+
+class StatementReplayed(Conflict):
+    code = "statement_replayed"
 
 
 class DatabaseError(ProvregError):
