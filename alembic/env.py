@@ -16,9 +16,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name)
 
 if not config.get_main_option("sqlalchemy.url"):
-    config.set_main_option(
-        "sqlalchemy.url", Settings().effective_database_url.replace("%", "%%")
-    )
+    config.set_main_option("sqlalchemy.url", Settings().effective_database_url.replace("%", "%%"))
 
 target_metadata = SQLModel.metadata
 
