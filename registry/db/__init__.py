@@ -8,8 +8,13 @@ from registry.db.engine import make_engine, make_session_factory
 from registry.db.migrate import upgrade_database
 from registry.db.models import (
     ApiToken,
+    AttachedSignature,
     LineageEdge,
+    LogLeaf,
+    LogNode,
     Namespace,
+    SignedStatement,
+    SigningKey,
     SketchBand,
     Tensor,
     Variant,
@@ -19,8 +24,13 @@ from registry.db.models import (
 
 __all__ = [
     "ApiToken",
+    "AttachedSignature",
     "LineageEdge",
+    "LogLeaf",
+    "LogNode",
     "Namespace",
+    "SignedStatement",
+    "SigningKey",
     "SketchBand",
     "Tensor",
     "Variant",
