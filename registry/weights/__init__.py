@@ -1,4 +1,4 @@
-"""Model files in, exact fingerprints out: safe readers (safetensors now; GGUF and ONNX later)
+"""Model files in, exact fingerprints out: safe readers (safetensors, GGUF, ONNX)
 and streaming digests. Knows nothing about databases or HTTP; never unpickles anything.
 """
 
@@ -9,6 +9,8 @@ from registry.weights.digests import (
     variant_digest,
 )
 from registry.weights.fingerprint import fingerprint_path, fingerprint_source
+from registry.weights.gguf_reader import GGUFReader, gguf_arrays
+from registry.weights.onnx_reader import OnnxReader, OnnxSource, onnx_arrays
 from registry.weights.reader import (
     ModelSource,
     TensorInfo,
@@ -19,6 +21,11 @@ from registry.weights.reader import (
 )
 
 __all__ = [
+    "GGUFReader",
+    "OnnxReader",
+    "OnnxSource",
+    "gguf_arrays",
+    "onnx_arrays",
     "ModelSource",
     "NullProgress",
     "ProgressReporter",

@@ -7,10 +7,11 @@ for the digest formats.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from registry.weights.digests import NullProgress, ProgressReporter, hash_file, variant_digest
 from registry.weights.reader import (
@@ -21,6 +22,16 @@ from registry.weights.reader import (
     open_model,
 )
 from schemas.variants import FileDigest, TensorDigest, WeightsFingerprint
+
+
+@runtime_checkable
+class InlineTensors(Protocol):
+    """A source whose tensors named in ``inline`` are not byte ranges of a file (ONNX
+    initializers inside protobuf); it computes their digests itself, one at a time."""
+
+    inline: frozenset[str]
+
+    def inline_digests(self) -> Iterator[tuple[str, str]]: ...
 
 
 def fingerprint_path(
@@ -48,8 +59,10 @@ def fingerprint_source(
     """The fingerprint of a model already opened with :func:`open_model`."""
     report = progress or NullProgress()
     by_file: dict[str, list[TensorInfo]] = {f.name: [] for f in source.files}
+    inline = source.inline if isinstance(source, InlineTensors) else frozenset()
     for t in source.tensors:
-        by_file[t.file].append(t)
+        if t.name not in inline:
+            by_file[t.file].append(t)
     jobs: list[tuple[WeightFile, list[TensorInfo]]] = [
         (f, by_file[f.name]) for f in source.files
     ] + [(f, []) for f in source.extra_files]
@@ -88,6 +101,11 @@ def fingerprint_source(
             TensorDigest(name=t.name, dtype=t.dtype, shape=list(t.shape), digest=d)
             for t, d in zip(ts, digests, strict=True)
         )
+    if isinstance(source, InlineTensors) and source.inline:
+        by_name = {t.name: t for t in source.tensors}
+        for name, d in source.inline_digests():
+            t = by_name[name]
+            tensors.append(TensorDigest(name=name, dtype=t.dtype, shape=list(t.shape), digest=d))
     files.sort(key=lambda fd: fd.path)
     tensors.sort(key=lambda td: (td.name, td.digest))
     return WeightsFingerprint(
@@ -105,6 +123,9 @@ def fingerprint_source(
 def _architecture(config: dict[str, Any] | None) -> str | None:
     if not config:
         return None
+    gguf_arch = config.get("general.architecture")  # GGUF metadata (see gguf_reader)
+    if isinstance(gguf_arch, str):
+        return gguf_arch
     archs = config.get("architectures")
     if isinstance(archs, list) and archs and isinstance(archs[0], str):
         return archs[0]

@@ -104,9 +104,11 @@ class WeightReader(ABC):
 
 def _readers() -> tuple[WeightReader, ...]:
     # Imported here to keep reader.py free of format modules; GGUF and ONNX join this tuple.
+    from registry.weights.gguf_reader import GGUFReader
+    from registry.weights.onnx_reader import OnnxReader
     from registry.weights.safetensors_reader import SafetensorsReader
 
-    return (SafetensorsReader(),)
+    return (SafetensorsReader(), GGUFReader(), OnnxReader())
 
 
 def supported_formats() -> list[str]:
@@ -158,8 +160,9 @@ def _open_directory(directory: Path, max_header_bytes: int) -> ModelSource:
 
 def _supported_hint() -> str:
     return (
-        "give one .safetensors file, a directory of .safetensors files, or a sharded directory "
-        f"with model.safetensors.index.json (supported formats: {', '.join(supported_formats())})"
+        "give one .safetensors, .gguf or .onnx file, a directory of .safetensors files, or a "
+        "sharded directory with model.safetensors.index.json "
+        f"(supported formats: {', '.join(supported_formats())})"
     )
 
 
