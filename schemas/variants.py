@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from schemas.common import Relation
 from schemas.lineage import LineageEdgePublic
+from schemas.trust import SignatureInfo
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 DIGEST = r"^sha256:[0-9a-f]{64}$"
@@ -53,6 +54,11 @@ class VariantCreate(BaseModel):
     revision: str = "main"
     fingerprint: WeightsFingerprint
     parents: list[DeclaredParent] = Field(default_factory=list)
+    signed_statement: str | None = Field(
+        default=None,
+        description="DSSE envelope of the release statement (JSON text, stored byte for byte); "
+        "null registers unsigned",
+    )
 
 
 class VariantSummary(BaseModel):
@@ -88,6 +94,12 @@ class VariantPublic(BaseModel):
     )
     created: bool | None = Field(
         default=None, description="on register: false when the call changed nothing"
+    )
+    signature: SignatureInfo | None = Field(
+        default=None, description="the signed release statement; null when registered unsigned"
+    )
+    log_index: int | None = Field(
+        default=None, description="transparency-log leaf of the registration"
     )
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -24,6 +24,7 @@ from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, Varia
 from registry.services.lineage_checks import check_lineage
 from registry.services.names import VariantRef, parse_ref, validate_name, validate_revision
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
+from registry.services.signatures import record_registration, registration_index, signature_info
 from registry.services.sketch_index import decode_sketch, store_sketch
 from schemas import (
     FileDigest,
@@ -91,8 +92,9 @@ def _declared_parents(request: VariantCreate) -> list[tuple[VariantRef, str]]:
 def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     """Store a variant, its files, tensors and declared parents; return its public view.
 
-    Raises :class:`RevisionImmutable` when ``name@revision`` already holds other weights and
-    :class:`LineageCycle` when a declared parent descends from the variant.
+    Raises :class:`RevisionImmutable` when ``name@revision`` already holds other weights,
+    :class:`LineageCycle` when a declared parent descends from the variant, and the errors of
+    :func:`record_registration` when a signed release statement does not check out.
     """
     ref = VariantRef(validate_name(request.name), validate_revision(request.revision))
     parents = _declared_parents(request)
@@ -153,6 +155,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
             )
         session.flush()
         check_lineage(session, variant, sketch)
+        record_registration(session, variant, request, parents)  # signature check and log
         session.commit()
     except BaseException:
         session.rollback()
@@ -212,6 +215,8 @@ def variant_public(
         lineage=[_edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
         children=[_edge_public(e, c.ref, variant.ref) for e, c in child_rows],
         created=created,
+        signature=signature_info(session, variant.id),
+        log_index=registration_index(session, variant.id),
         created_at=variant.created_at,
         updated_at=variant.updated_at,
     )

@@ -1,0 +1,166 @@
+"""Audit: re-derive every log leaf from the stored records and recompute the whole tree.
+
+Reports every mismatch rather than stopping at the first: a record changed after it was logged
+(``record_changed``), a leaf's stored hash that is not the hash of its data
+(``leaf_hash_changed``), a missing or out-of-place leaf (``leaf_missing``), a record that should
+have been logged and was not (``unlogged_record``) and stored subtree hashes that disagree with
+the recomputed tree (``node_changed``, ``node_missing``). Comparing the recomputed root with a
+checkpoint someone saw earlier is the caller's part (the CLI does it with its saved checkpoint).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from registry.db.models import (
+    AttachedSignature,
+    LogLeaf,
+    LogNode,
+    SignedStatement,
+    SigningKey,
+    Variant,
+)
+from registry.services.log_records import RecordMissing, leaf_data
+from registry.trust import merkle
+from schemas.trust import AuditProblem, AuditReport
+
+_BATCH = 5000
+
+
+def _leaves(
+    session: Session, problems: list[AuditProblem]
+) -> tuple[list[bytes], set[tuple[str, int]]]:
+    hashes: list[bytes] = []
+    logged: set[tuple[str, int]] = set()
+    expected = 0
+    query = select(LogLeaf).order_by(col(LogLeaf.leaf_index))
+    for leaf in session.exec(query.execution_options(yield_per=_BATCH)):
+        if leaf.leaf_index != expected:
+            problems.append(
+                AuditProblem(
+                    index=expected,
+                    kind="leaf_missing",
+                    message=f"leaves {expected}..{leaf.leaf_index - 1} are missing",
+                )
+            )
+            expected = leaf.leaf_index
+        data = bytes(leaf.data)
+        digest = merkle.leaf_hash(data)
+        if digest != bytes(leaf.leaf_hash):
+            problems.append(
+                AuditProblem(
+                    index=leaf.leaf_index,
+                    kind="leaf_hash_changed",
+                    message=f"leaf {leaf.leaf_index}'s stored hash is not the hash of its data",
+                )
+            )
+        try:
+            derived = leaf_data(session, leaf.kind, leaf.record_id, leaf.logged_at)
+        except RecordMissing as exc:
+            problems.append(
+                AuditProblem(
+                    index=leaf.leaf_index,
+                    kind="record_missing",
+                    message=f"leaf {leaf.leaf_index} ({leaf.kind}): {exc} no longer exists",
+                )
+            )
+        except KeyError:
+            problems.append(
+                AuditProblem(
+                    index=leaf.leaf_index,
+                    kind="leaf_kind_unknown",
+                    message=f"leaf {leaf.leaf_index} has unknown kind {leaf.kind!r}",
+                )
+            )
+        else:
+            if derived != data:
+                problems.append(
+                    AuditProblem(
+                        index=leaf.leaf_index,
+                        kind="record_changed",
+                        message=f"leaf {leaf.leaf_index} ({leaf.kind} #{leaf.record_id}) does "
+                        "not match the stored record any more",
+                    )
+                )
+        hashes.append(digest)
+        logged.add((leaf.kind, leaf.record_id))
+        expected += 1
+    return hashes, logged
+
+
+def _ids(session: Session, model: type, *where: Any) -> list[int]:
+    return [int(i) for i in session.execute(sa_select(model.id).where(*where)).scalars()]  # type: ignore[attr-defined]
+
+
+def _unlogged(session: Session, logged: set[tuple[str, int]], problems: list[AuditProblem]) -> None:
+    checks: list[tuple[str, list[int]]] = [
+        ("variant.registered", _ids(session, Variant, col(Variant.digest).is_not(None))),
+        ("key.added", _ids(session, SigningKey)),
+        ("key.revoked", _ids(session, SigningKey, col(SigningKey.revoked_at).is_not(None))),
+        ("signature.attached", _ids(session, AttachedSignature)),
+        ("lineage.claimed", _ids(session, SignedStatement, SignedStatement.kind == "lineage")),
+    ]
+    for kind, ids in checks:
+        for record_id in ids:
+            if record_id is not None and (kind, record_id) not in logged:
+                problems.append(
+                    AuditProblem(
+                        kind="unlogged_record",
+                        message=f"{kind} #{record_id} is stored but not in the log",
+                    )
+                )
+
+
+def _nodes(session: Session, hashes: list[bytes], problems: list[AuditProblem]) -> int:
+    """Recompute every complete subtree and compare with the stored ones; returns the count."""
+    stored = {
+        (n.level, n.node_index): bytes(n.hash)
+        for n in session.exec(select(LogNode).execution_options(yield_per=_BATCH))
+    }
+    level, current, checked = 0, hashes, 0
+    while current:
+        for i, digest in enumerate(current):
+            checked += 1
+            found = stored.pop((level, i), None)
+            if found is None:
+                problems.append(
+                    AuditProblem(kind="node_missing", message=f"subtree ({level}, {i}) is missing")
+                )
+            elif found != digest:
+                problems.append(
+                    AuditProblem(
+                        index=i << level,
+                        kind="node_changed",
+                        message=f"stored subtree ({level}, {i}) covering leaves from {i << level} "
+                        "differs from the recomputed one",
+                    )
+                )
+        current = [
+            merkle.node_hash(current[i], current[i + 1]) for i in range(0, len(current) - 1, 2)
+        ]
+        level += 1
+    for key in sorted(stored):
+        problems.append(
+            AuditProblem(kind="node_extra", message=f"subtree {key} is not in the tree")
+        )
+    return checked
+
+
+def audit_log(session: Session) -> AuditReport:
+    """Re-derive and recompute the whole log; ``ok`` is False with every problem listed."""
+    problems: list[AuditProblem] = []
+    hashes, logged = _leaves(session, problems)
+    _unlogged(session, logged, problems)
+    nodes = _nodes(session, hashes, problems)
+    root = merkle.root_from_leaves(hashes)
+    return AuditReport(
+        ok=not problems,
+        tree_size=len(hashes),
+        root_hash=root.hex(),
+        leaves_checked=len(hashes),
+        nodes_checked=nodes,
+        problems=problems,
+    )
