@@ -230,7 +230,8 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 def _correlation_gram(columns: np.ndarray) -> np.ndarray:
     """int8 upper triangle of the correlation between columns (summed over rows)."""
-    g = columns.T.astype(np.float64) @ columns.astype(np.float64)
+    c = np.ascontiguousarray(columns.T, dtype=np.float32)  # (k, rows): one BLAS call
+    g = (c @ c.T).astype(np.float64)
     d = np.sqrt(np.clip(np.diag(g), 1e-30, None))
     corr = g / d[:, None] / d[None, :]
     return np.clip(np.round(upper(corr) * 127), -127, 127).astype(np.int8)
