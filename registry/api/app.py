@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 import registry
 from registry.api.errors import install_error_handlers
-from registry.api.routes import identify, lineage, tokens, variants
+from registry.api.ratelimit import TokenBucket
+from registry.api.routes import identify, keys, lineage, log, signatures, tokens, variants
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory
 
@@ -37,6 +38,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
+    app.state.rate_limiter = TokenBucket(settings.write_rate, settings.write_burst)
     install_error_handlers(app)
 
     v1 = APIRouter(prefix="/v1")
@@ -45,7 +47,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": registry.__version__}
 
-    for module in (variants, lineage, identify, tokens):
+    for module in (variants, lineage, identify, tokens, keys, signatures, log):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

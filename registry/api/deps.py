@@ -27,11 +27,17 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def require_token(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiToken:
-    """The authenticated token; raises TokenMissing or TokenInvalid (401)."""
-    return authenticate(session, credentials.credentials if credentials else None)
+    """The authenticated token; raises TokenMissing or TokenInvalid (401), and RateLimited
+    (429) when a write exceeds the token's rate."""
+    token = authenticate(session, credentials.credentials if credentials else None)
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None and request.method not in ("GET", "HEAD"):
+        limiter.take(token.token_id)
+    return token
 
 
 TokenDep = Annotated[ApiToken, Depends(require_token)]

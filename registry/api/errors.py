@@ -15,6 +15,8 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "token_missing"
 def _envelope(status: int, code: str, message: str, detail: dict | None = None) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "detail": detail or {}}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and detail and "retry_after" in detail:
+        headers = {"Retry-After": str(detail["retry_after"])}
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 

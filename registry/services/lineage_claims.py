@@ -24,7 +24,7 @@ from schemas.statements import LINEAGE_PREDICATE, LineageStatement
 from schemas.trust import StatementPublic
 
 
-def _child_namespace(envelope: str) -> str:
+def claim_namespace(envelope: str) -> str:
     """The namespace whose keys must have signed, read from the payload before it is trusted
     (the signature is checked against exactly that namespace's keys next)."""
     try:
@@ -40,7 +40,7 @@ def _child_namespace(envelope: str) -> str:
 def claim_lineage(session: Session, envelope: str) -> StatementPublic:
     """Accept a signed lineage claim; raises SignatureInvalid, KeyRevoked, StatementMismatch,
     StatementReplayed, VariantNotFound, LineageCycle or Conflict."""
-    namespace = _child_namespace(envelope)
+    namespace = claim_namespace(envelope)
     try:
         kid, statement, payload_sha = verified_statement(
             session, envelope, namespace, LineageStatement

@@ -15,7 +15,13 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, select
 
 from registry.db.models import ApiToken
-from registry.errors import InvalidInput, PermissionDenied, TokenInvalid, TokenMissing
+from registry.errors import (
+    InvalidInput,
+    PermissionDenied,
+    TokenInvalid,
+    TokenMissing,
+    TokenNotFound,
+)
 from registry.services.names import _PART
 
 TOKEN_PREFIX = "provreg_"
@@ -96,3 +102,18 @@ def require_publish(token: ApiToken, namespace: str) -> None:
         f"token scope {token.scope!r} cannot publish in namespace {namespace!r}",
         hint=f"use a token with scope publish:{namespace} or admin",
     )
+
+
+def revoke_token(session: Session, token_id: str) -> ApiToken:
+    """Revoke a token by its id (the 12 hex digits after ``provreg_``); revoking twice changes
+    nothing. Raises :class:`TokenNotFound`."""
+    token_id = token_id.removeprefix(TOKEN_PREFIX).split("_", 1)[0]
+    row = session.exec(select(ApiToken).where(ApiToken.token_id == token_id)).first()
+    if row is None:
+        raise TokenNotFound(f"no token {token_id}", hint="pass the token_id printed at creation")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    return row

@@ -8,7 +8,8 @@ from registry.api.deps import SessionDep, TokenDep
 from registry.api.routes.variants import _ERRORS
 from registry.errors import PermissionDenied
 from registry.services import create_token
-from schemas import TokenCreate, TokenPublic
+from registry.services.tokens import revoke_token
+from schemas import TokenCreate, TokenPublic, TokenRevoked
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -24,3 +25,12 @@ def mint(body: TokenCreate, session: SessionDep, token: TokenDep) -> TokenPublic
     return TokenPublic(
         token=secret, token_id=row.token_id, scope=row.scope, expires_at=row.expires_at
     )
+
+
+@router.post("/{token_id}/revoke", response_model=TokenRevoked, responses=_ERRORS)
+def revoke(token_id: str, session: SessionDep, token: TokenDep) -> TokenRevoked:
+    """Revoke a token (admin only); it is refused from then on."""
+    if token.scope != "admin":
+        raise PermissionDenied("only an admin token can revoke tokens", hint="use an admin token")
+    row = revoke_token(session, token_id)
+    return TokenRevoked(token_id=row.token_id, revoked_at=row.revoked_at)

@@ -1,0 +1,40 @@
+"""Keys: namespaces register and revoke the keys their statements are checked against."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from registry.api.deps import SessionDep, TokenDep
+from registry.api.routes.variants import _ERRORS
+from registry.services import keys as keys_service
+from schemas import KeyCreate, KeyPublic
+
+router = APIRouter(prefix="/keys", tags=["keys"])
+
+
+@router.get("", response_model=list[KeyPublic], responses=_ERRORS)
+def list_(session: SessionDep, namespace: str | None = None) -> list[KeyPublic]:
+    """Registered keys, oldest first, active and revoked; filter by namespace."""
+    return keys_service.list_keys(session, namespace)
+
+
+@router.get("/{key_id}", response_model=KeyPublic, responses=_ERRORS)
+def show(key_id: str, session: SessionDep) -> KeyPublic:
+    """One key with the log indexes of its addition and revocation."""
+    return keys_service.key_public(session, keys_service.find_key(session, key_id))
+
+
+@router.post("", response_model=KeyPublic, status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+def add(body: KeyCreate, session: SessionDep, token: TokenDep) -> KeyPublic:
+    """Register a public key (publish:<namespace> for publisher keys, evaluate for evaluator
+    keys, or admin)."""
+    keys_service.require_key_scope(token.scope, body.namespace, body.role)
+    return keys_service.add_key(session, body.namespace, body.public_key, body.role)
+
+
+@router.post("/{key_id}/revoke", response_model=KeyPublic, responses=_ERRORS)
+def revoke(key_id: str, session: SessionDep, token: TokenDep) -> KeyPublic:
+    """Revoke a key: it signs nothing new; what it signed before stays valid."""
+    namespace, role = keys_service.namespace_of_key(session, key_id)
+    keys_service.require_key_scope(token.scope, namespace, role)
+    return keys_service.revoke_key(session, key_id)

@@ -1,0 +1,70 @@
+"""The transparency log: checkpoints, proofs, entries and the audit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from registry.api.deps import SessionDep, TokenDep
+from registry.api.routes.variants import _ERRORS
+from registry.errors import PermissionDenied
+from registry.services import translog
+from registry.services.audit import audit_log
+from schemas import (
+    AuditReport,
+    CheckpointPublic,
+    ConsistencyProof,
+    InclusionProof,
+    LogEntryPublic,
+    LogKey,
+)
+
+router = APIRouter(prefix="/log", tags=["log"])
+
+
+@router.get("/key", response_model=LogKey, responses=_ERRORS)
+def key(request: Request) -> LogKey:
+    """The log's origin and the Ed25519 public key that signs its checkpoints."""
+    return translog.log_key(request.app.state.settings)
+
+
+@router.get("/checkpoint", response_model=CheckpointPublic, responses=_ERRORS)
+def checkpoint(request: Request, session: SessionDep) -> CheckpointPublic:
+    """A fresh checkpoint signed as a C2SP signed note."""
+    return translog.checkpoint(session, request.app.state.settings)
+
+
+@router.get("/proof/inclusion", response_model=InclusionProof, responses=_ERRORS)
+def inclusion(
+    session: SessionDep,
+    index: Annotated[int, Query(ge=0)],
+    tree_size: Annotated[int | None, Query(ge=1)] = None,
+) -> InclusionProof:
+    """The audit path of leaf ``index`` in the tree of ``tree_size`` leaves (default: now)."""
+    return translog.inclusion_proof(session, index, tree_size)
+
+
+@router.get("/proof/consistency", response_model=ConsistencyProof, responses=_ERRORS)
+def consistency(
+    session: SessionDep,
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int | None, Query(ge=1)] = None,
+) -> ConsistencyProof:
+    """The proof that the tree of ``second`` leaves (default: now) extends the first ``first``."""
+    return translog.consistency_proof(session, first, second)
+
+
+@router.get("/entries/{index}", response_model=LogEntryPublic, responses=_ERRORS)
+def entry(index: int, session: SessionDep) -> LogEntryPublic:
+    """One leaf's data (canonical JSON of the event) and hash."""
+    return translog.get_entry(session, index)
+
+
+@router.get("/audit", response_model=AuditReport, responses=_ERRORS)
+def audit(session: SessionDep, token: TokenDep) -> AuditReport:
+    """Re-derive every leaf from the stored records and recompute the tree (admin: it reads
+    everything)."""
+    if token.scope != "admin":
+        raise PermissionDenied("only an admin token can run the audit", hint="use an admin token")
+    return audit_log(session)

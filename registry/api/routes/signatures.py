@@ -1,0 +1,59 @@
+"""Signatures: a variant's release statement, attached OpenSSF bundles, lineage claims."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from registry.api.deps import SessionDep, TokenDep
+from registry.api.routes.variants import _ERRORS, variant_ref
+from registry.services import require_publish
+from registry.services.lineage_claims import claim_lineage, claim_namespace
+from registry.services.signatures import attach_bundle, get_release_statement
+from registry.services.variants import get_variant
+from schemas import AttachedSignaturePublic, AttachSignature, LineageClaimCreate, StatementPublic
+
+router = APIRouter(tags=["signatures"])
+
+
+@router.get(
+    "/variants/{namespace}/{name}/statement", response_model=StatementPublic, responses=_ERRORS
+)
+def statement(
+    namespace: str, name: str, session: SessionDep, revision: str = "main"
+) -> StatementPublic:
+    """The signed release statement, byte for byte as the publisher signed it."""
+    return get_release_statement(
+        session, get_variant(session, variant_ref(namespace, name, revision))
+    )
+
+
+@router.post(
+    "/variants/{namespace}/{name}/signatures",
+    response_model=AttachedSignaturePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def attach(
+    namespace: str,
+    name: str,
+    body: AttachSignature,
+    session: SessionDep,
+    token: TokenDep,
+    revision: str = "main",
+) -> AttachedSignaturePublic:
+    """Attach an OpenSSF model-signing bundle after checking it against the registered files."""
+    require_publish(token, namespace)
+    variant = get_variant(session, variant_ref(namespace, name, revision))
+    return attach_bundle(session, variant, body.bundle, body.public_key)
+
+
+@router.post(
+    "/lineage/claims",
+    response_model=StatementPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def claim(body: LineageClaimCreate, session: SessionDep, token: TokenDep) -> StatementPublic:
+    """Accept a signed lineage claim about a registered child (publish:<child namespace>)."""
+    require_publish(token, claim_namespace(body.envelope))
+    return claim_lineage(session, body.envelope)
