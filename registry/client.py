@@ -14,11 +14,24 @@ from pydantic import BaseModel
 
 from registry.errors import ProvregError, ServerUnreachable, from_wire
 from schemas import (
+    AttachedSignaturePublic,
+    AttachSignature,
+    AuditReport,
+    CheckpointPublic,
+    ConsistencyProof,
     IdentifyQuery,
     IdentifyResult,
+    InclusionProof,
+    KeyCreate,
+    KeyPublic,
+    LineageClaimCreate,
     LineageGraph,
+    LogEntryPublic,
+    LogKey,
+    StatementPublic,
     TokenCreate,
     TokenPublic,
+    TokenRevoked,
     VariantCreate,
     VariantPage,
     VariantPublic,
@@ -131,3 +144,66 @@ class RegistryClient:
         return self._request(
             "POST", "/tokens", TokenPublic, auth=True, json=request.model_dump(mode="json")
         )
+
+    def revoke_token(self, token_id: str) -> TokenRevoked:
+        return self._request(
+            "POST", f"/tokens/{quote(token_id, safe='')}/revoke", TokenRevoked, auth=True
+        )
+
+    # --- trust: keys, signatures, the transparency log -----------------------------------------
+
+    def add_key(self, request: KeyCreate) -> KeyPublic:
+        return self._request(
+            "POST", "/keys", KeyPublic, auth=True, json=request.model_dump(mode="json")
+        )
+
+    def revoke_key(self, key_id: str) -> KeyPublic:
+        return self._request("POST", f"/keys/{quote(key_id, safe='')}/revoke", KeyPublic, auth=True)
+
+    def get_key(self, key_id: str) -> KeyPublic:
+        return self._request("GET", f"/keys/{quote(key_id, safe='')}", KeyPublic)
+
+    def statement(self, name: str, revision: str = "main") -> StatementPublic:
+        return self._request(
+            "GET",
+            f"/variants/{self._split(name)}/statement",
+            StatementPublic,
+            params={"revision": revision},
+        )
+
+    def attach_signature(
+        self, name: str, revision: str, request: AttachSignature
+    ) -> AttachedSignaturePublic:
+        return self._request(
+            "POST",
+            f"/variants/{self._split(name)}/signatures",
+            AttachedSignaturePublic,
+            auth=True,
+            params={"revision": revision},
+            json=request.model_dump(mode="json"),
+        )
+
+    def claim_lineage(self, request: LineageClaimCreate) -> StatementPublic:
+        return self._request(
+            "POST", "/lineage/claims", StatementPublic, auth=True, json=request.model_dump()
+        )
+
+    def log_key(self) -> LogKey:
+        return self._request("GET", "/log/key", LogKey)
+
+    def checkpoint(self) -> CheckpointPublic:
+        return self._request("GET", "/log/checkpoint", CheckpointPublic)
+
+    def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
+        params = {"index": index, **({"tree_size": tree_size} if tree_size else {})}
+        return self._request("GET", "/log/proof/inclusion", InclusionProof, params=params)
+
+    def consistency_proof(self, first: int, second: int | None = None) -> ConsistencyProof:
+        params = {"first": first, **({"second": second} if second else {})}
+        return self._request("GET", "/log/proof/consistency", ConsistencyProof, params=params)
+
+    def log_entry(self, index: int) -> LogEntryPublic:
+        return self._request("GET", f"/log/entries/{int(index)}", LogEntryPublic)
+
+    def audit(self) -> AuditReport:
+        return self._request("GET", "/log/audit", AuditReport, auth=True)
