@@ -9,6 +9,7 @@ import typer
 from cli.backend import CliState, ready_engine
 from cli.options import JsonOption
 from cli.output import emit_json, stderr, stdout
+from cli.trust_backend import trust_backend
 from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.db.migrate import current_revision
 from registry.services import create_token
@@ -78,3 +79,18 @@ def token_create(
     else:
         emit_json({"token": secret})
         stderr().print(f"[dim]scope {row.scope}; store it now, it is not shown again[/]")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="the token's id")],
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a token (on the server with PROVREG_URL, else on the local database)."""
+    state: CliState = ctx.obj
+    doc = trust_backend(state).revoke_token(token_id)
+    if as_json:
+        emit_json(doc)
+    else:
+        stdout().print(f"token {doc.token_id} revoked at {doc.revoked_at}")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import typer
 
-from cli import admin, identify, lineage, variants
+from cli import admin, identify, keys, lineage, log, trust, variants
 from cli.backend import CliState
 from cli.output import report_error
 from registry.errors import ProvregError
@@ -42,6 +42,11 @@ app.command("lineage")(lineage.lineage)
 app.command("identify")(identify.identify)
 app.command("serve")(admin.serve)
 app.add_typer(admin.token_app, name="token")
+app.add_typer(keys.keys_app, name="keys")
+app.add_typer(log.log_app, name="log")
+app.command("attach-signature")(trust.attach_signature)
+app.command("verify")(trust.verify)
+app.command("audit")(trust.audit)
 
 
 def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> int:

@@ -11,6 +11,7 @@ from rich.table import Table
 from cli.backend import CliState
 from cli.options import JsonOption
 from cli.output import emit_json, human_count, human_size, stdout
+from cli.signing import load_signing_key, sign_release
 from cli.weights_io import read_release
 from registry.services import declared_parents_from_card, parse_ref
 from registry.services.names import validate_name, validate_revision
@@ -54,6 +55,10 @@ def register(
     card: Annotated[
         Path | None, typer.Option("--card", help="model card whose base_model to declare")
     ] = None,
+    sign: Annotated[
+        Path | None,
+        typer.Option("--sign", metavar="KEYFILE", help="sign a release statement with this key"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fingerprint a release and register it with its declared parents."""
@@ -61,8 +66,11 @@ def register(
     validate_name(name)
     validate_revision(revision)
     parents = _declared_parents(parent or [], relation or [], card)
+    signing_key = load_signing_key(sign) if sign is not None else None
     fingerprint = read_release(path, state.settings, as_json=as_json)
     request = VariantCreate(name=name, revision=revision, fingerprint=fingerprint, parents=parents)
+    if signing_key is not None:
+        request.signed_statement = sign_release(request, signing_key)
     result = state.backend().register(request)
     if as_json:
         emit_json(result)
@@ -103,6 +111,12 @@ def _print_variant(v: VariantPublic) -> None:
         if v.architecture:
             console.print(f"  architecture {v.architecture}")
         console.print(f"  sketch      {v.sketch_digest or 'none (exact digests only)'}")
+        if v.signature is not None:
+            console.print(
+                f"  signature   key {v.signature.key_id[:16]}…  log leaf {v.signature.log_index}"
+            )
+        else:
+            console.print("  signature   [yellow]unsigned[/]")
     if v.files:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("  file")
