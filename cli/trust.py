@@ -59,13 +59,14 @@ class _Checks:
 
 
 def _signature(
-    trust: TrustBackend, v: VariantPublic, allow_unsigned: bool
-) -> tuple[str, str | None]:
+    trust: TrustBackend, v: VariantPublic, allow_unsigned: bool, envelope: list[str | None]
+) -> str:
     if v.signature is None:
         if allow_unsigned:
-            return "registered unsigned (allowed by --allow-unsigned)", None
+            return "registered unsigned (allowed by --allow-unsigned)"
         raise SignatureInvalid(f"{v.name}@{v.revision} was registered unsigned")
     st = trust.statement(parse_ref(f"{v.name}@{v.revision}"))
+    envelope[0] = st.envelope
     key = trust.get_key(st.key_id)
     namespace = v.name.split("/", 1)[0]
     if key.namespace != namespace or key.role != "publisher":
@@ -84,13 +85,14 @@ def _signature(
             f"(leaf {v.log_index})"
         )
     revoked = f", revoked later at leaf {key.revoked_log_index}" if not key.active else ""
-    return f"signed by {key.key_id[:16]}… ({namespace} publisher{revoked})", st.envelope
+    return f"signed by {key.key_id[:16]}… ({namespace} publisher{revoked})"
 
 
-def _entry(trust: TrustBackend, v: VariantPublic, envelope: str | None) -> tuple[str, bytes]:
+def _entry(trust: TrustBackend, v: VariantPublic, envelope: str | None, leaf: list[bytes]) -> str:
     if v.log_index is None:
         raise ProofInvalid(f"{v.name}@{v.revision} has no registration in the log")
     entry = trust.log_entry(v.log_index)
+    leaf.append(leaf_hash(entry.data.encode()))
     data = json.loads(entry.data)
     record = data.get("record", {})
     want = {
@@ -105,7 +107,7 @@ def _entry(trust: TrustBackend, v: VariantPublic, envelope: str | None) -> tuple
     differ = [k for k in want if want[k] != got[k]]
     if differ:
         raise ProofInvalid(f"log entry {v.log_index} says other {', '.join(differ)}")
-    return f"leaf {v.log_index} records this registration", leaf_hash(entry.data.encode())
+    return f"leaf {v.log_index} records this registration"
 
 
 def _files(v: VariantPublic, path: Path) -> str:
@@ -151,17 +153,8 @@ def verify(
     envelope: list[str | None] = [None]
     leaf: list[bytes] = []
 
-    def signature() -> str:
-        detail, envelope[0] = _signature(trust, v, allow_unsigned)
-        return detail
-
-    def entry() -> str:
-        detail, digest = _entry(trust, v, envelope[0])
-        leaf.append(digest)
-        return detail
-
-    checks.run("signature", signature)
-    checks.run("log_entry", entry)
+    checks.run("signature", lambda: _signature(trust, v, allow_unsigned, envelope))
+    checks.run("log_entry", lambda: _entry(trust, v, envelope[0], leaf))
     view = None
     try:
         view = fresh_view(trust, state.settings)
