@@ -1,0 +1,1 @@
+"""Scripts that measure provreg and write their figures into BENCHMARKS.md."""
