@@ -355,8 +355,8 @@ def run(size_gib: float, shards: int, rounds: int, workdir: Path | None) -> int:
         ),
         "provreg hashes every byte twice (SHA-256 per file, the Hub's LFS oid, and BLAKE3 per "
         "tensor); model_signing only once (SHA-256 per file). When the cores are saturated "
-        "(both sides run every file at once on this 2-core machine) the ratio cannot drop below "
-        "about the floor above, whatever the threading (model_signing's own overheads, reads "
+        "(both sides run every file at once on this 2-core machine) the ratio cannot drop much "
+        "below about the floor above, whatever the threading (model_signing's own overheads, reads "
         "into fresh buffers and the signing, can pull it a little below).",
         "Page cache: **warm** for every timed run and every RSS run (each model had just been "
         "written, and each side ran once untimed first), so the times measure hashing, not the "
