@@ -49,28 +49,45 @@ def descendants(
     """Edges walked downwards, breadth first: ``id`` is a child of ``via``.
 
     Returns at most ``limit`` rows after skipping ``offset``; the walk stops as soon as it has
-    produced ``offset + limit`` rows.
+    produced ``offset + limit`` rows. On PostgreSQL each parent contributes at most that many
+    children (a LATERAL ... LIMIT), which keeps the planner's estimates small for hub models
+    with tens of thousands of children; the rows returned are the same.
     """
     cap = offset + limit
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    inner_limit = "ORDER BY 2 LIMIT :cap" if sqlite else ""
-    rows = session.execute(
-        text(
-            f"""
+    if session.get_bind().dialect.name == "sqlite":
+        query = """
             WITH RECURSIVE down(id, depth, via) AS (
                 SELECT e.child_id, 1, e.parent_id FROM lineage_edge e WHERE e.parent_id = :root
                 UNION
                 SELECT e.child_id, down.depth + 1, e.parent_id
                 FROM lineage_edge e JOIN down ON e.parent_id = down.id
                 WHERE down.depth < :max_depth
-                {inner_limit}
+                ORDER BY 2 LIMIT :cap
             )
-            SELECT id, depth, via FROM down LIMIT :cap
-            """
-        ),
-        {"root": root_id, "max_depth": max_depth, "cap": cap},
+            SELECT id, depth, via FROM down LIMIT :limit OFFSET :offset
+        """
+    else:
+        query = """
+            WITH RECURSIVE down(id, depth, via) AS (
+                SELECT c.child_id, 1, c.parent_id FROM (
+                    SELECT child_id, parent_id FROM lineage_edge
+                    WHERE parent_id = :root LIMIT :cap
+                ) c
+                UNION
+                SELECT c.child_id, down.depth + 1, c.parent_id
+                FROM down CROSS JOIN LATERAL (
+                    SELECT child_id, parent_id FROM lineage_edge e
+                    WHERE e.parent_id = down.id LIMIT :cap
+                ) c
+                WHERE down.depth < :max_depth
+            )
+            SELECT id, depth, via FROM down LIMIT :limit OFFSET :offset
+        """
+    rows = session.execute(
+        text(query),
+        {"root": root_id, "max_depth": max_depth, "cap": cap, "limit": limit, "offset": offset},
     ).all()
-    return [WalkRow(int(r[0]), int(r[1]), int(r[2])) for r in rows[offset:cap]]
+    return [WalkRow(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
 def is_ancestor_or_self(session: Session, candidate_id: int, of_id: int) -> bool:
