@@ -136,8 +136,12 @@ class _Cursor:
 
 def _walk(
     name: str, cur: _Cursor, size: int
-) -> tuple[int, list[tuple[str, tuple[int, ...], str, int, int]]]:
-    """Validate the header; return (alignment, [(tensor, ne, type, offset, nbytes)])."""
+) -> tuple[int, list[tuple[str, tuple[int, ...], str, int, int]], dict[str, Any]]:
+    """Validate the header; return (alignment, [(tensor, ne, type, offset, nbytes)], metadata).
+
+    ``metadata`` holds every scalar and string value, and the length of every array (as
+    ``_ArrayLength``), so opening never materialises a vocabulary of 100k+ strings.
+    """
     if cur.take(4) != MAGIC:
         _bad(name, "bad magic (not a GGUF file)")
     version = cur.unpack("I")
@@ -154,21 +158,27 @@ def _walk(
             name, f"header counts absurd for a {size}-byte file ({n_tensors} tensors, {n_kv} keys)"
         )
     alignment = gguf.GGUF_DEFAULT_ALIGNMENT
-    keys: set[str] = set()
+    metadata: dict[str, Any] = {}
     for _ in range(n_kv):
         key = cur.text("a key")
-        if key in keys:
+        if key in metadata:
             _bad(name, f"duplicate key {key!r}")
-        keys.add(key)
         vtype = cur.unpack("I")
         if key == "general.alignment":
             if vtype != 4:
                 _bad(name, "general.alignment is not a uint32")
-            alignment = cur.unpack("I")
+            alignment = metadata[key] = cur.unpack("I")
             if alignment == 0 or alignment & (alignment - 1):
                 _bad(name, f"general.alignment {alignment} is not a power of two")
             continue
-        _skip_value(name, cur, vtype, key, top=True)
+        if vtype in _SCALARS:
+            metadata[key] = cur.unpack(_SCALARS[vtype])
+        elif vtype == _STRING:
+            metadata[key] = cur.text(f"the value of {key!r}")
+        else:
+            start = cur.pos
+            _skip_value(name, cur, vtype, key, top=True)
+            metadata[key] = _ArrayLength(int.from_bytes(cur.buf[start + 4 : start + 12], "little"))
     tensors = []
     seen: set[str] = set()
     for _ in range(n_tensors):
@@ -197,7 +207,7 @@ def _walk(
         if offset % alignment:
             _bad(name, f"tensor {tname!r}: data offset {offset} is not {alignment}-aligned")
         tensors.append((tname, ne, qtype.name, offset, numel // block * type_size))
-    return alignment, tensors
+    return alignment, tensors, metadata
 
 
 def _skip_value(name: str, cur: _Cursor, vtype: int, key: str, *, top: bool) -> None:
@@ -234,7 +244,7 @@ def read_file(
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         cur = _Cursor(buf, min(size, max_header_bytes))
         try:
-            alignment, specs = _walk(name, cur, size)
+            alignment, specs, metadata = _walk(name, cur, size)
         except _Truncated as e:
             if cur.limit < size:
                 _bad(name, f"header exceeds the cap of {max_header_bytes} bytes")
@@ -249,15 +259,7 @@ def read_file(
     _check_layout(
         name, sorted(tensors, key=lambda t: (t.start, t.end)), data_start, size, alignment
     )
-    try:
-        reader = gguf.GGUFReader(path, "r")
-        offsets = {t.name: int(t.data_offset) for t in reader.tensors}
-        config = _config(reader.fields)
-    except Exception as e:  # the gguf package raises anything; never let it out raw
-        _bad(name, f"the gguf package could not parse it ({type(e).__name__}: {e})")
-    if offsets != {t.name: t.start for t in tensors}:
-        _bad(name, "the gguf package disagrees with the header walk about tensor offsets")
-    return WeightFile(path, name, size), tensors, config
+    return WeightFile(path, name, size), tensors, _config(metadata)
 
 
 def _check_layout(
@@ -277,31 +279,32 @@ def _check_layout(
         _bad(name, f"{size - end} unexplained bytes after the last tensor")
 
 
-def _config(fields: Any) -> dict[str, Any]:
+class _ArrayLength(int):
+    """An array-valued key, remembered by its length only."""
+
+
+def _config(metadata: dict[str, Any]) -> dict[str, Any]:
     """Architecture and tokenizer metadata; scalars only, no vocabulary arrays."""
-    arch = _scalar(fields, "general.architecture")
+
+    def scalar(key: str) -> Any:
+        value = metadata.get(key)
+        return None if isinstance(value, _ArrayLength) else value
+
+    arch = scalar("general.architecture")
     config: dict[str, Any] = {}
     for key in ("general.architecture", "general.name", "general.file_type"):
-        if (value := _scalar(fields, key)) is not None:
+        if (value := scalar(key)) is not None:
             config[key] = value
     if isinstance(arch, str):
-        for key in fields:
-            if key.startswith(arch + ".") and (value := _scalar(fields, key)) is not None:
+        for key in metadata:
+            if key.startswith(arch + ".") and (value := scalar(key)) is not None:
                 config[key] = value
-    if (model := _scalar(fields, "tokenizer.ggml.model")) is not None:
+    if (model := scalar("tokenizer.ggml.model")) is not None:
         config["tokenizer.ggml.model"] = model
-    tokens = fields.get("tokenizer.ggml.tokens")
-    if tokens is not None:
-        config["vocab_size"] = len(tokens.data)
+    tokens = metadata.get("tokenizer.ggml.tokens")
+    if isinstance(tokens, _ArrayLength):
+        config["vocab_size"] = int(tokens)
     return config
-
-
-def _scalar(fields: Any, key: str) -> Any:
-    field = fields.get(key)
-    if field is None or not field.types or field.types[0] == gguf.GGUFValueType.ARRAY:
-        return None
-    value = field.contents()
-    return value if isinstance(value, str | int | float | bool) else None
 
 
 class GGUFArray(ArrayTensor):

@@ -273,7 +273,7 @@ MALFORMED = [
     (
         raw_gguf(kvs=[_kv(b"general.name", 8, _text(b"\xff\xfe"))]),
         HeaderMalformed,
-        "gguf package could not parse",
+        "is not UTF-8",
     ),
     (raw_gguf(kvs=[_kv(b"\xff", 4, b"\0" * 4)]), HeaderMalformed, "not UTF-8"),
 ]
