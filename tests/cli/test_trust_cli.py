@@ -3,7 +3,6 @@ and over HTTP."""
 
 from __future__ import annotations
 
-import json
 import stat
 from pathlib import Path
 
@@ -30,14 +29,7 @@ def _publisher(provreg: CliRunner, tmp_path: Path) -> Path:
     assert len(r.json()["key_id"]) == 64
     r = provreg("keys", "add", "acme", f"{key}.pub", "--json")
     assert r.code == 0, r.err
-    assert (
-        r.json()["active"] is True
-        and r.json()["key_id"]
-        == json.loads(provreg("keys", "generate", "--out", tmp_path / "x.key", "--json").out)[
-            "key_id"
-        ]
-        or True
-    )
+    assert r.json()["active"] is True and r.json()["namespace"] == "acme"
     return key
 
 
@@ -134,7 +126,6 @@ def test_a_rewritten_log_fails_consistency_with_what_the_client_saw(
     assert provreg("register", model, "--name", "acme/a").code == 0
     assert provreg("log", "checkpoint").code == 0  # pinned: 1 leaf
     # rewrite history consistently: a new leaf 0 with its node, as a dishonest server would
-    session.execute(text("UPDATE log_leaf SET logged_at = logged_at"))
     from registry.db.models import LogLeaf, LogNode
     from registry.trust.merkle import leaf_hash
 
