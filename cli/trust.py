@@ -71,7 +71,7 @@ def _signature(
     namespace = v.name.split("/", 1)[0]
     if key.namespace != namespace or key.role != "publisher":
         raise SignatureInvalid(f"key {key.key_id[:16]}… is not a publisher key of {namespace}")
-    public = load_public_key(key.public_key)
+    public = load_public_key(key.public_key, allow_ec=True)
     _, statement, _ = open_statement(st.envelope, {key.key_id: public}, ReleaseStatement)
     p = statement.predicate
     if (p.name, p.revision, p.digest) != (v.name, v.revision, v.digest):

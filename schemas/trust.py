@@ -12,7 +12,9 @@ KeyRole = Literal["publisher", "evaluator"]
 
 class KeyCreate(BaseModel):
     namespace: str
-    public_key: str = Field(description="SubjectPublicKeyInfo PEM of an Ed25519 key")
+    public_key: str = Field(
+        description="SubjectPublicKeyInfo PEM: Ed25519, or ECDSA P-256/384/521 (model-signing)"
+    )
     role: KeyRole = "publisher"
 
 

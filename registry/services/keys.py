@@ -61,7 +61,7 @@ def add_key(session: Session, namespace: str, pem: str, role: str = "publisher")
     """Register ``pem`` for ``namespace`` and log it; raises KeyInvalid or KeyExists."""
     if role not in ROLES:
         raise InvalidInput(f"unknown key role {role!r}", hint="use publisher or evaluator")
-    public = load_public_key(pem)
+    public = load_public_key(pem, allow_ec=True)
     kid = key_id(public)
     try:
         if session.exec(select(SigningKey).where(SigningKey.key_id == kid)).first():
@@ -141,7 +141,7 @@ def active_keys(session: Session, namespace: str, role: str = "publisher") -> di
             col(SigningKey.revoked_at).is_(None),
         )
     ).all()
-    return {k.key_id: load_public_key(k.public_key) for k in rows}
+    return {k.key_id: load_public_key(k.public_key, allow_ec=True) for k in rows}
 
 
 def refuse_revoked(session: Session, key_ids: list[str], namespace: str) -> None:

@@ -19,7 +19,6 @@ from registry.db.models import (
     LineageEdge,
     LogLeaf,
     SignedStatement,
-    SigningKey,
     Variant,
     VariantFile,
 )
@@ -208,14 +207,12 @@ def attach_bundle(
     except BaseException:
         session.rollback()
         raise
-    registered = session.exec(
-        select(SigningKey).where(SigningKey.key_id == kid, col(SigningKey.revoked_at).is_(None))
-    ).first()
+    registered = kid in keys_service.active_keys(session, variant.name.split("/", 1)[0])
     return AttachedSignaturePublic(
         name=variant.name,
         revision=variant.revision,
         key_id=kid,
-        key_registered=registered is not None,
+        key_registered=registered,
         files_checked=len(files),
         unregistered_files=sorted(p for p in manifest.files if p not in files),
         bundle_sha256=digest,
