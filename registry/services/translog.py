@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import func, insert, text, tuple_
+from sqlalchemy import and_, func, insert, or_, text
 from sqlmodel import Session, col, select
 
 from registry.config import Settings
@@ -89,9 +89,19 @@ def _fetch(session: Session) -> Callable[[set[merkle.NodeKey]], dict[merkle.Node
     def fetch(keys: set[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
         if not keys:
             return {}
+        by_level: dict[int, list[int]] = {}
+        for level, index in keys:
+            by_level.setdefault(level, []).append(index)
+        # one (level = ? AND node_index IN (...)) term per level: each term is a primary-key
+        # range lookup on SQLite and PostgreSQL alike (a row-value IN is not, on SQLite)
         rows = session.exec(
             select(LogNode).where(
-                tuple_(col(LogNode.level), col(LogNode.node_index)).in_(sorted(keys))
+                or_(
+                    *(
+                        and_(col(LogNode.level) == level, col(LogNode.node_index).in_(indexes))
+                        for level, indexes in by_level.items()
+                    )
+                )
             )
         ).all()
         found = {(r.level, r.node_index): bytes(r.hash) for r in rows}
