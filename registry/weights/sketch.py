@@ -34,6 +34,7 @@ import numpy as np
 
 SKETCH_VERSION = 1
 MAX_ANCHORS = 128
+ANCHOR_POOL_CAP = 4096
 RESIDUAL_SUBSET = 40
 BLOCK = 16
 CODE_BITS = 256
@@ -41,7 +42,12 @@ GROUP = 128  # elements per group when looking for a quantization grid
 _SEED = 0x5EED_C0DE
 _VOCAB_HINT = re.compile(r"(embed|wte|word_embeddings|token_embd|tok_embeddings|shared)", re.I)
 _HEAD_HINT = re.compile(r"(lm_head|^output\.weight|classifier|decoder\.weight)", re.I)
-_LAYER_NUMBER = re.compile(r"(?:^|[._/])(\d+)(?:[._/]|$)")
+# A block number after a block-ish prefix (HF, GGUF, GPT-2, T5, BERT, ONNX node paths). Auto-made
+# names such as ``onnx::MatMul_1234`` carry no layer and are grouped by position instead.
+_LAYER_NUMBER = re.compile(
+    r"(?:^|[._/])(?:layers?|blk|blocks?|h|layer_|decoder_layers|encoder_layers)[._/]?(\d+)(?:[._/]|$)",
+    re.IGNORECASE,
+)
 QUANTIZED_BITS = {
     "F64": 64, "F32": 32, "F16": 16, "BF16": 16, "F8_E4M3": 8, "F8_E5M2": 8,
     "I8": 8, "U8": 8, "INT8": 8, "UINT8": 8, "Q8_0": 8, "Q8_1": 8, "Q8_K": 8,
@@ -189,14 +195,12 @@ class SketchError(ValueError):
 
 
 def anchor_range(vocab: int) -> int:
-    """Token ids below this are anchors' pool: vocab rounded down to 1/8 of its power of two.
-
-    Appending a few rows (vocabulary extension, padding) keeps the same pool.
-    """
+    """Anchors are drawn from token ids below this: the largest power of two within the
+    vocabulary, capped at ANCHOR_POOL_CAP. Vocabulary extension appends rows at the end and
+    never moves the low ids, so a derivative with a grown vocabulary keeps the same anchors."""
     if vocab < 16:
         return vocab
-    step = 1 << max(0, vocab.bit_length() - 1 - 3)
-    return (vocab // step) * step
+    return min(1 << (vocab.bit_length() - 1), ANCHOR_POOL_CAP)
 
 
 def anchor_ids(vocab: int) -> np.ndarray:
@@ -251,6 +255,19 @@ def _layer_of(name: str) -> int | None:
     return int(numbers[0]) if numbers else None
 
 
+def _layer_hints(tensors: Sequence[SketchTensor]) -> dict[int, int | None]:
+    """Each tensor's layer: the number in its name, else that of the nearest named tensor
+    before it in file order (exporters name a layer's biases but not its MatMul weights)."""
+    hints: dict[int, int | None] = {}
+    last: int | None = None
+    for t in tensors:
+        layer = _layer_of(t.name)
+        if layer is not None:
+            last = layer
+        hints[id(t)] = layer if layer is not None else last
+    return hints
+
+
 def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
     """The vocabulary matrices: by name hint when there is one, else the widest axis."""
     widest = max(max(t.shape) for t in matrices)
@@ -287,6 +304,7 @@ def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Ske
     rng = np.random.default_rng(_SEED + 1)
     block_cols = np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
 
+    layers = _layer_hints(tensors)
     records: list[MatrixRecord] = []
     skip = {id(t) for t in vocab_tensors}
     for order, t in enumerate(matrices):
@@ -313,7 +331,7 @@ def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Ske
         records.append(
             MatrixRecord(
                 order=order,
-                layer=_layer_of(t.name),
+                layer=layers[id(t)],
                 other=other,
                 storage=t.storage,
                 grams=grams,
