@@ -146,20 +146,44 @@ def _period(records: list[MatrixRecord]) -> int | None:
     return None
 
 
-def _groups(records: list[MatrixRecord]) -> list[list[int]]:
-    """Records grouped by layer: by the number in their names, else by the shape pattern."""
-    numbered = [i for i, r in enumerate(records) if r.layer is not None]
-    if len(numbered) >= len(records) / 2:
-        by_layer: dict[Any, list[int]] = defaultdict(list)
-        keys: list[Any] = []
-        for i, rec in enumerate(records):
-            key = rec.layer if rec.layer is not None else ("solo", i)
-            if key not in by_layer:
-                keys.append(key)
-            by_layer[key].append(i)
-        return [by_layer[k] for k in keys]
+def _group_by(keys: list[Any]) -> list[list[int]]:
+    by_key: dict[Any, list[int]] = defaultdict(list)
+    order: list[Any] = []
+    for i, key in enumerate(keys):
+        key = key if key is not None else ("solo", i)
+        if key not in by_key:
+            order.append(key)
+        by_key[key].append(i)
+    return [by_key[k] for k in order]
+
+
+def _groupings(records: list[MatrixRecord]) -> list[list[list[int]]]:
+    """Candidate groupings of records into layers.
+
+    Records named with a layer number group by it. When most are not (exported graphs name
+    biases and norms but not MatMul weights), try the layer of the nearest named tensor before,
+    after, and the period of the shape pattern; the comparison keeps whichever aligns best.
+    """
+    own = [r.layer for r in records]
+    if sum(x is not None for x in own) >= len(records) / 2:
+        return [_group_by(own)]
+    out = [
+        _group_by([r.layer if r.layer is not None else r.layer_before for r in records]),
+        _group_by([r.layer if r.layer is not None else r.layer_after for r in records]),
+    ]
     period = _period(records) or 1
-    return [list(range(i, min(i + period, len(records)))) for i in range(0, len(records), period)]
+    out.append(
+        [list(range(i, min(i + period, len(records)))) for i in range(0, len(records), period)]
+    )
+    unique: list[list[list[int]]] = []
+    for g in out:
+        if g not in unique:
+            unique.append(g)
+    return unique
+
+
+def _groups(records: list[MatrixRecord]) -> list[list[int]]:
+    return _groupings(records)[0]
 
 
 def _group_match(r: np.ndarray, ga: list[int], gb: list[int]) -> list[tuple[int, int, float]]:
@@ -172,13 +196,25 @@ def align_depth(r: np.ndarray, a: Sketch, b: Sketch) -> list[tuple[int, int, flo
     """Record pairs along the best one-to-one, order-keeping alignment of layers.
 
     Local alignment (Smith-Waterman without gap costs) over layer groups: a layer pair adds
-    its similarity minus CHAIN_THRESHOLD, so dropped or repeated layers become gaps and layers
+    each matched record's similarity beyond CHAIN_THRESHOLD, so dropped or repeated layers
+    become gaps and layers
     that merely resemble each other (a model's layers share its residual structure) never beat
-    the true diagonal.
+    the true diagonal. Every candidate grouping of either side is tried; the best alignment wins.
     """
-    ga, gb = _groups(a.records), _groups(b.records)
+    best: tuple[float, list[tuple[int, int, float]]] = (0.0, [])
+    for ga in _groupings(a.records):
+        for gb in _groupings(b.records):
+            total, pairs = _align_groups(r, ga, gb)
+            if total > best[0]:
+                best = (total, pairs)
+    return best[1]
+
+
+def _align_groups(
+    r: np.ndarray, ga: list[list[int]], gb: list[list[int]]
+) -> tuple[float, list[tuple[int, int, float]]]:
     if not ga or not gb:
-        return []
+        return 0.0, []
     na, nb = len(ga), len(gb)
     sim = np.zeros((na, nb))
     matches: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
@@ -186,8 +222,8 @@ def align_depth(r: np.ndarray, a: Sketch, b: Sketch) -> list[tuple[int, int, flo
         for y, g2 in enumerate(gb):
             m = _group_match(r, g1, g2)
             matches[x, y] = m
-            sim[x, y] = sum(v for _, _, v in m) / max(1, min(len(g1), len(g2)))
-    gain = sim - CHAIN_THRESHOLD
+            sim[x, y] = sum(max(0.0, v - CHAIN_THRESHOLD) for _, _, v in m)
+    gain = sim  # summed over records, so a grouping that matches more records scores more
     score = np.zeros((na + 1, nb + 1))
     for x in range(na):
         for y in range(nb):
@@ -206,7 +242,7 @@ def align_depth(r: np.ndarray, a: Sketch, b: Sketch) -> list[tuple[int, int, flo
                 pairs.extend(matches[x - 1, y - 1])
             x, y = x - 1, y - 1
     pairs.reverse()
-    return pairs
+    return float(score[na, nb]), pairs
 
 
 def _log10_pvalue(pairs: list[tuple[int, int, float]], n: int, choices: int) -> float:
@@ -306,10 +342,13 @@ def _relation(
         hi, lo = max(zeros_a, zeros_b), min(zeros_a, zeros_b)
         reasons.append(f"exact zeros: {hi:.0%} of sampled weights vs {lo:.0%}")
         return "pruned", child, reasons
-    la, lb = len(_groups(a.records)), len(_groups(b.records))
-    if la != lb and len(pairs) >= 0.9 * min(len(a.records), len(b.records)):
+    la, lb = len(a.records), len(b.records)
+    if la != lb and len(pairs) >= 0.9 * min(la, lb):
         child = "a_is_child" if la < lb else "b_is_child"
-        reasons.append(f"layer subset: {min(la, lb)} of {max(la, lb)} layers")
+        ga, gb = len(_groups(a.records)), len(_groups(b.records))
+        reasons.append(
+            f"layer subset: {min(la, lb)} of {max(la, lb)} matrices ({ga} vs {gb} layers)"
+        )
         return "pruned", child, reasons
     widths_a = sorted(r.other for r in a.records)
     widths_b = sorted(r.other for r in b.records)

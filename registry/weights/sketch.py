@@ -85,6 +85,10 @@ class MatrixRecord:
     block: np.ndarray | None  # BLOCK x BLOCK float16 at fixed indices, residual as columns
     zero_fraction: float
     grid: float  # median distinct fraction in groups of GROUP values; low = a quantization grid
+    # for tensors whose names carry no layer: the layers of the nearest named tensors before and
+    # after it in file order (exporters name a layer's biases or norms, not its MatMul weights)
+    layer_before: int | None = None
+    layer_after: int | None = None
 
 
 @dataclass
@@ -127,6 +131,8 @@ class Sketch:
                     "block": r.block is not None,
                     "zero_fraction": round(r.zero_fraction, 6),
                     "grid": round(r.grid, 6),
+                    "layer_before": r.layer_before,
+                    "layer_after": r.layer_after,
                 }
             )
             arrays.extend(r.grams)
@@ -172,7 +178,7 @@ class Sketch:
             records.append(
                 MatrixRecord(
                     r["order"], r["layer"], r["other"], r["storage"], grams, block,
-                    r["zero_fraction"], r["grid"],
+                    r["zero_fraction"], r["grid"], r.get("layer_before"), r.get("layer_after"),
                 )
             )  # fmt: skip
         return cls(
@@ -255,17 +261,20 @@ def _layer_of(name: str) -> int | None:
     return int(numbers[0]) if numbers else None
 
 
-def _layer_hints(tensors: Sequence[SketchTensor]) -> dict[int, int | None]:
-    """Each tensor's layer: the number in its name, else that of the nearest named tensor
-    before it in file order (exporters name a layer's biases but not its MatMul weights)."""
-    hints: dict[int, int | None] = {}
+def _layer_hints(tensors: Sequence[SketchTensor]) -> dict[int, tuple[int | None, ...]]:
+    """Each tensor's (own layer, layer of the nearest named tensor before, and after it)."""
+    own = [_layer_of(t.name) for t in tensors]
+    before: list[int | None] = []
     last: int | None = None
-    for t in tensors:
-        layer = _layer_of(t.name)
-        if layer is not None:
-            last = layer
-        hints[id(t)] = layer if layer is not None else last
-    return hints
+    for layer in own:
+        before.append(last)
+        last = layer if layer is not None else last
+    after: list[int | None] = [None] * len(own)
+    last = None
+    for i in range(len(own) - 1, -1, -1):
+        after[i] = last
+        last = own[i] if own[i] is not None else last
+    return {id(t): (own[i], before[i], after[i]) for i, t in enumerate(tensors)}
 
 
 def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
@@ -331,7 +340,9 @@ def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Ske
         records.append(
             MatrixRecord(
                 order=order,
-                layer=layers[id(t)],
+                layer=layers[id(t)][0],
+                layer_before=layers[id(t)][1],
+                layer_after=layers[id(t)][2],
                 other=other,
                 storage=t.storage,
                 grams=grams,
