@@ -10,12 +10,13 @@ query make a ``merge``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlmodel import Session, col, select
 
 from registry.db.lineage_queries import is_ancestor_or_self
-from registry.db.models import Variant
+from registry.db.models import LineageEdge, Variant, VariantSketch
 from registry.services.sketch_index import candidates, decode_sketch, load_sketch
 from registry.weights.compare import Comparison, compare_sketches
 from registry.weights.sketch import Sketch
@@ -24,7 +25,10 @@ from schemas import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
 DETECT_MAX_FPR = 1e-6  # a detected edge needs at least this much confidence
 _DIRECTION = {"a_is_child": "query_is_child", "b_is_child": "query_is_parent"}
 _VERDICT_RANK = {"identical": 0, "derived": 1, "related": 2, "unrelated": 3}
-MERGE_RESIDUAL = 0.5
+MERGE_RESIDUAL = 0.5  # blend of the parents' values, no common ancestor known
+MERGE_RESIDUAL_FROM_ANCESTOR = 0.75  # blend of the parents' changes from their ancestor
+MERGE_MIN_SHARE = 0.2  # each parent must contribute at least this much
+NEIGHBOUR_BUDGET = 32  # candidates compared in all, counting lineage neighbours
 
 
 @dataclass
@@ -44,27 +48,44 @@ def _blocks(s: Sketch) -> list[np.ndarray | None]:
     return [None if r.block is None else r.block.astype(np.float32) for r in s.records]
 
 
-def _merge_fit(query: Sketch, p1: Sketch, p2: Sketch) -> float | None:
-    """Residual of the best blend a*p1 + b*p2 of raw blocks, relative to the nearer parent."""
-    if not (len(query.records) == len(p1.records) == len(p2.records)):
+def _block_vectors(*sketches: Sketch) -> list[np.ndarray] | None:
+    """The sketches' raw blocks flattened side by side, where all of them have one."""
+    if len({len(x.records) for x in sketches}) != 1:
         return None
-    q, a, b = [], [], []
-    for x, y, z in zip(_blocks(query), _blocks(p1), _blocks(p2), strict=True):
-        if x is None or y is None or z is None or not (x.shape == y.shape == z.shape):
+    columns: list[list[np.ndarray]] = [[] for _ in sketches]
+    for blocks in zip(*(_blocks(x) for x in sketches), strict=True):
+        if any(b is None for b in blocks) or len({b.shape for b in blocks if b is not None}) != 1:
             continue
-        q.append(x.ravel())
-        a.append(y.ravel())
-        b.append(z.ravel())
-    if not q:
+        for column, b in zip(columns, blocks, strict=True):
+            assert b is not None
+            column.append(b.ravel())
+    if not columns[0]:
         return None
-    qv, av, bv = np.concatenate(q), np.concatenate(a), np.concatenate(b)
-    design = np.stack([av, bv], axis=1)
-    coef, *_ = np.linalg.lstsq(design, qv, rcond=None)
-    if min(coef) < 0.05:
+    return [np.concatenate(c) for c in columns]
+
+
+def _merge_fit(query: Sketch, p1: Sketch, p2: Sketch, base: Sketch | None) -> float | None:
+    """How well a positive blend of two parents explains the query (0 = exactly).
+
+    With their common ancestor registered, the blend is fitted to the query's change from it
+    (a TIES merge keeps trimmed parts of each parent's change); otherwise the parents' raw
+    values are blended directly. Returns the residual relative to the fitted signal.
+    """
+    vectors = _block_vectors(query, p1, p2, *([base] if base is not None else []))
+    if vectors is None:
         return None
-    fit = np.linalg.norm(qv - design @ coef)
-    nearest = min(np.linalg.norm(qv - av), np.linalg.norm(qv - bv))
-    return float(fit / nearest) if nearest > 0 else None
+    q, a, b = vectors[:3]
+    if base is not None:
+        origin = vectors[3]
+        q, a, b = q - origin, a - origin, b - origin
+        reference = np.linalg.norm(q)
+    else:
+        reference = min(np.linalg.norm(q - a), np.linalg.norm(q - b))
+    design = np.stack([a, b], axis=1)
+    coef, *_ = np.linalg.lstsq(design, q, rcond=None)
+    if min(coef) < MERGE_MIN_SHARE or reference == 0:
+        return None
+    return float(np.linalg.norm(q - design @ coef) / reference)
 
 
 def _connected(session: Session, a: Variant, b: Variant) -> bool:
@@ -77,6 +98,7 @@ def _find_merge(session: Session, query: Sketch, scored: list[Scored]) -> set[in
     derived = [
         s for s in scored if s.verdict == "derived" and s.relation in ("finetune", "adapter")
     ]
+    strong = [s for s in scored if s.verdict in ("identical", "derived") and s.sketch is not None]
     best: tuple[float, Scored, Scored] | None = None
     for i, s1 in enumerate(derived):
         for s2 in derived[i + 1 :]:
@@ -86,12 +108,17 @@ def _find_merge(session: Session, query: Sketch, scored: list[Scored]) -> set[in
                 or _connected(session, s1.variant, s2.variant)
             ):
                 continue
-            residual = _merge_fit(query, s1.sketch, s2.sketch)
-            if (
-                residual is not None
-                and residual <= MERGE_RESIDUAL
-                and (best is None or residual < best[0])
-            ):
+            ancestors = [
+                c
+                for c in strong
+                if c not in (s1, s2)
+                and _is_ancestor(session, c.variant, s1.variant)
+                and _is_ancestor(session, c.variant, s2.variant)
+            ]
+            base = max(ancestors, key=lambda c: c.score).sketch if ancestors else None
+            limit = MERGE_RESIDUAL_FROM_ANCESTOR if base is not None else MERGE_RESIDUAL
+            residual = _merge_fit(query, s1.sketch, s2.sketch, base)
+            if residual is not None and residual <= limit and (best is None or residual < best[0]):
                 best = (residual, s1, s2)
     if best is None:
         return set()
@@ -104,6 +131,11 @@ def _find_merge(session: Session, query: Sketch, scored: list[Scored]) -> set[in
     return {id(s1), id(s2)}
 
 
+def _is_ancestor(session: Session, a: Variant, b: Variant) -> bool:
+    assert a.id is not None and b.id is not None
+    return a.id != b.id and is_ancestor_or_self(session, a.id, b.id)
+
+
 def _refine_with_lineage(session: Session, query: Sketch, scored: list[Scored]) -> None:
     """Find merges first; then a candidate whose registered ancestor (or an exact copy of one)
     matches at least as well is a sibling of the query: ``related``, not its parent."""
@@ -113,7 +145,8 @@ def _refine_with_lineage(session: Session, query: Sketch, scored: list[Scored]) 
         if s.verdict != "derived" or id(s) in merge_parents:
             continue
         for other in strong:
-            if other is s or other.score < s.score:
+            # a strictly better-matching ancestor, or one of the query's own merge parents
+            if other is s or (other.score <= s.score and id(other) not in merge_parents):
                 continue
             assert other.variant.id is not None and s.variant.id is not None
             if is_ancestor_or_self(session, other.variant.id, s.variant.id):
@@ -123,6 +156,19 @@ def _refine_with_lineage(session: Session, query: Sketch, scored: list[Scored]) 
                         f"sibling: its ancestor {other.variant.ref} matches at least as well"
                     )
                 break
+
+
+def _neighbours(session: Session, variant_id: int) -> list[int]:
+    """Registered parents and children of a variant (those that have a sketch)."""
+    rows = session.exec(
+        select(LineageEdge.parent_id, LineageEdge.child_id).where(
+            (LineageEdge.child_id == variant_id) | (LineageEdge.parent_id == variant_id)
+        )
+    ).all()
+    ids = {p if c == variant_id else c for p, c in rows}
+    return sorted(
+        session.exec(select(VariantSketch.variant_id).where(col(VariantSketch.variant_id).in_(ids)))
+    )
 
 
 def compare_with_registry(
@@ -145,20 +191,39 @@ def compare_with_registry(
         v.id: v
         for v in session.exec(select(Variant).where(col(Variant.id).in_([i for i, _ in found])))
     }
-    for vid, distance in found:
+    queue: list[tuple[int, dict[str, Any]]] = [
+        (vid, {"code_hamming": distance}) for vid, distance in found
+    ]
+    compared: set[int] = set()
+    while queue and len(compared) < NEIGHBOUR_BUDGET:
+        vid, note = queue.pop(0)
+        if vid in compared or vid in seen:
+            continue
+        compared.add(vid)
         other = load_sketch(session, vid)
-        if other is None:
+        variant = by_id.get(vid) or session.get(Variant, vid)
+        if other is None or variant is None:
             continue
         c = compare_sketches(sketch, other)
-        c.evidence["code_hamming"] = distance
+        c.evidence.update(note)
         scored.append(
             Scored(
-                by_id[vid], other, c, c.verdict, c.relation,
-                _DIRECTION.get(c.direction, "unknown"), c.score,
-                c.false_positive_rate(max(1, len(found))),
+                variant, other, c, c.verdict, c.relation,
+                _DIRECTION.get(c.direction, "unknown"), c.score, 1.0,
             )
         )  # fmt: skip
+        if c.verdict in ("derived", "related"):
+            # a registry knows more than one code: the lineage around a match is worth a look
+            queue.extend((n, {"via_lineage_of": variant.ref}) for n in _neighbours(session, vid))
+    for s in scored:
+        if s.comparison is not None:
+            s.fpr = s.comparison.false_positive_rate(max(1, len(compared)))
     _refine_with_lineage(session, sketch, scored)
+    for s in scored:
+        if s.verdict == "derived" and s.direction == "unknown" and s.comparison is not None:
+            # no structural evidence: the variant already registered came first
+            s.direction = "query_is_child"
+            s.comparison.evidence["direction_from"] = "registration order"
     scored.sort(key=lambda s: (_VERDICT_RANK[s.verdict], -s.score, s.variant.name))
     return scored
 
