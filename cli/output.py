@@ -11,9 +11,13 @@ from rich.console import Console
 
 from registry.errors import ProvregError
 
+# Rich assumes 80 columns when output goes to a pipe or file; trees and tables cut there.
+_PIPE_WIDTH = 200
+
 
 def stdout() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    width = None if sys.stdout.isatty() else _PIPE_WIDTH
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width)
 
 
 def stderr() -> Console:

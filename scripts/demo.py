@@ -88,6 +88,8 @@ def write(
     directory: Path, weights: dict[str, np.ndarray], *, shards: int = 1, card: str | None = None
 ) -> Path:
     directory.mkdir(parents=True)
+    # safetensors writes a non-C-contiguous array's raw memory; permuted columns are Fortran-ordered
+    weights = {k: np.ascontiguousarray(v) for k, v in weights.items()}
     names = sorted(weights)
     if shards == 1:
         save_file(weights, str(directory / "model.safetensors"))
@@ -105,6 +107,26 @@ def write(
     if card:
         (directory / "README.md").write_text(card)
     return directory
+
+
+def obfuscated(weights: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """The same function under new names: residual dimensions and MLP units permuted."""
+    rng = np.random.default_rng(seed)
+    residual, hidden = rng.permutation(HIDDEN), rng.permutation(4 * HIDDEN)
+    out: dict[str, np.ndarray] = {}
+    for name, w in weights.items():
+        if name.endswith(("embed_tokens.weight", "lm_head.weight")):
+            w = w[:, residual]
+        elif w.ndim == 1 or name.endswith(("o_proj.weight", "down_proj.weight")):
+            w = w[residual]
+        else:
+            w = w[:, residual]
+        if name.endswith(("gate_proj.weight", "up_proj.weight")):
+            w = w[hidden]
+        if name.endswith("down_proj.weight"):
+            w = w[:, hidden]
+        out[name.replace("model.layers.", "blk.").replace("self_attn.", "")] = w
+    return out
 
 
 def provreg(env: dict[str, str], *args: str, check: bool = True) -> str:
@@ -137,6 +159,7 @@ def main() -> None:
     write(models / "chat", chat)
     write(models / "code", code)
     write(models / "chat-int8", quantize_int8(chat))
+    write(models / "mystery", quantize_int8(obfuscated(chat, seed=7)))
     write(
         models / "chat-sharded",
         {k.replace("model.", "transformer."): v for k, v in chat.items()},
@@ -149,7 +172,20 @@ def main() -> None:
     )
 
     provreg(env, "init")
-    provreg(env, "register", str(models / "base"), "--name", "acme/tiny-base", "--revision", "v1.0")
+    key = home / "acme.key"
+    provreg(env, "keys", "generate", "--out", str(key))
+    provreg(env, "keys", "add", "acme", str(key) + ".pub")
+    provreg(
+        env,
+        "register",
+        str(models / "base"),
+        "--name",
+        "acme/tiny-base",
+        "--revision",
+        "v1.0",
+        "--sign",
+        str(key),
+    )
     provreg(
         env,
         "register",
@@ -219,6 +255,12 @@ def main() -> None:
     provreg(env, "lineage", "acme/tiny-base@v1.0", "--down")
     provreg(env, "lineage", "community/tiny-chat-code-merge", "--up", "--format", "mermaid")
     provreg(env, "show", "community/tiny-chat-int8")
+
+    print(f"\n{BOLD}An unknown file, renamed, permuted and quantized to int8, identified:{RESET}")
+    provreg(env, "identify", str(models / "mystery"))
+
+    print(f"\n{BOLD}The signed base release, checked against the transparency log:{RESET}")
+    provreg(env, "verify", "acme/tiny-base@v1.0", "--path", str(models / "base"))
 
     print(f"\n{BOLD}Registered revisions are immutable, and pickles are never opened:{RESET}")
     provreg(env, "register", str(models / "code"), "--name", "acme/tiny-chat", check=False)
