@@ -1,7 +1,10 @@
-"""Model files in, exact fingerprints out: safe readers (safetensors, GGUF, ONNX)
-and streaming digests. Knows nothing about databases or HTTP; never unpickles anything.
+"""Model files in; exact fingerprints and similarity sketches out, and two sketches into evidence.
+
+Safe readers (safetensors, GGUF, ONNX), streaming digests, sketches and their comparison. Knows
+nothing about databases or HTTP; never unpickles anything.
 """
 
+from registry.weights.compare import Comparison, compare_sketches
 from registry.weights.digests import (
     NullProgress,
     ProgressReporter,
@@ -19,8 +22,17 @@ from registry.weights.reader import (
     open_model,
     supported_formats,
 )
+from registry.weights.sketch import Sketch, SketchError, build_sketch
+from registry.weights.sketching import sketch_path, sketch_source
 
 __all__ = [
+    "Comparison",
+    "Sketch",
+    "SketchError",
+    "build_sketch",
+    "compare_sketches",
+    "sketch_path",
+    "sketch_source",
     "GGUFReader",
     "OnnxReader",
     "OnnxSource",

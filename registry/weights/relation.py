@@ -1,0 +1,145 @@
+"""Structural evidence between two derived sketches: which relation, and who is the child.
+
+Quantization grids, exact zeros, layer subsets, narrower matrices, appended vocabulary rows,
+precision, permuted residual dimensions, and the rank of changes in raw blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from registry.weights.alignment import groups
+from registry.weights.sketch import QUANTIZED_BITS, Sketch
+
+Direction = Literal["a_is_child", "b_is_child", "unknown"]
+BLOCK_LOW_RANK = 10  # a changed block of at most this rank is a low-rank (adapter) update
+REPACKAGED_R = 0.9995
+PERMUTED_SIGNATURE = 0.9999  # embeddings equal up to a permutation of residual dimensions
+
+
+def block_evidence(
+    a: Sketch,
+    b: Sketch,
+    pairs: list[tuple[int, int, float]],
+    by_index: bool,
+    same_orientation: np.ndarray,
+) -> dict[str, Any]:
+    """Un-obfuscated evidence from raw blocks: cosine, unchanged matrices, rank of changes."""
+    if not by_index:
+        return {}
+    cosines, unchanged, ranks = [], 0, []
+    for ra, rb, _ in pairs:
+        if not same_orientation[ra, rb]:
+            continue
+        xa, xb = a.records[ra].block, b.records[rb].block
+        if (
+            xa is None
+            or xb is None
+            or xa.shape != xb.shape
+            or a.records[ra].other != b.records[rb].other
+        ):
+            continue
+        fa, fb = xa.astype(np.float32), xb.astype(np.float32)
+        na, nb = np.linalg.norm(fa), np.linalg.norm(fb)
+        if na == 0 or nb == 0:
+            continue
+        cosines.append(float((fa * fb).sum() / (na * nb)))
+        delta = fa - fb
+        low = min(QUANTIZED_BITS.get(r.storage.upper(), 32) for r in (a.records[ra], b.records[rb]))
+        tolerance = 1e-3 if low >= 32 else 5e-3  # a 16-bit copy rounds every value a little
+        if np.linalg.norm(delta) <= tolerance * max(na, nb):
+            unchanged += 1
+            continue
+        s = np.linalg.svd(delta, compute_uv=False)
+        ranks.append(int((s > 0.1 * s[0]).sum()))
+    if not cosines:
+        return {}
+    return {
+        "block_cosine": round(float(np.mean(cosines)), 6),
+        "unchanged_matrices": unchanged,
+        "changed_matrices": len(ranks),
+        "delta_ranks": sorted(set(ranks)),
+        "compared_matrices": len(cosines),
+    }
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0
+
+
+def guess_relation(
+    a: Sketch,
+    b: Sketch,
+    pairs: list[tuple[int, int, float]],
+    blocks: dict[str, Any],
+    mean_r: float,
+    permuted: bool,
+) -> tuple[str, Direction, list[str]]:
+    """Guess the relation and who is the child from structural evidence."""
+    reasons: list[str] = []
+    bits_a, bits_b = a.bits, b.bits
+    grid_a = _mean([r.grid for r in a.records])
+    grid_b = _mean([r.grid for r in b.records])
+    zeros_a = _mean([r.zero_fraction for r in a.records])
+    zeros_b = _mean([r.zero_fraction for r in b.records])
+    quant_a = bits_a <= 8 or grid_a < 0.35
+    quant_b = bits_b <= 8 or grid_b < 0.35
+    if quant_a != quant_b or (quant_a and bits_a != bits_b):
+        child: Direction = "a_is_child" if (bits_a, grid_a) < (bits_b, grid_b) else "b_is_child"
+        reasons.append(f"quantization grid: {min(bits_a, bits_b)}-bit storage on the child side")
+        return "quantized", child, reasons
+    if max(zeros_a, zeros_b) >= 0.3 and abs(zeros_a - zeros_b) >= 0.15:
+        child = "a_is_child" if zeros_a > zeros_b else "b_is_child"
+        hi, lo = max(zeros_a, zeros_b), min(zeros_a, zeros_b)
+        reasons.append(f"exact zeros: {hi:.0%} of sampled weights vs {lo:.0%}")
+        return "pruned", child, reasons
+    la, lb = len(a.records), len(b.records)
+    if la != lb and len(pairs) >= 0.9 * min(la, lb):
+        child = "a_is_child" if la < lb else "b_is_child"
+        ga, gb = len(groups(a.records)), len(groups(b.records))
+        reasons.append(
+            f"layer subset: {min(la, lb)} of {max(la, lb)} matrices ({ga} vs {gb} layers)"
+        )
+        return "pruned", child, reasons
+    widths_a = sorted(r.other for r in a.records)
+    widths_b = sorted(r.other for r in b.records)
+    if len(widths_a) == len(widths_b) and widths_a != widths_b:
+        if all(p <= q for p, q in zip(widths_a, widths_b, strict=True)):
+            reasons.append("narrower matrices on the child side")
+            return "pruned", "a_is_child", reasons
+        if all(q <= p for p, q in zip(widths_a, widths_b, strict=True)):
+            reasons.append("narrower matrices on the child side")
+            return "pruned", "b_is_child", reasons
+    if a.vocab != b.vocab:
+        child = "a_is_child" if a.vocab > b.vocab else "b_is_child"
+        reasons.append(
+            f"appended vocabulary rows: {min(a.vocab, b.vocab)} -> {max(a.vocab, b.vocab)}"
+        )
+        return "finetune", child, reasons
+    bits_differ = QUANTIZED_BITS.get(a.vocab_storage.upper(), 32) != QUANTIZED_BITS.get(
+        b.vocab_storage.upper(), 32
+    )
+    # raw values at the same indices decide "unchanged"; without them only the Grams speak
+    same_values = blocks["changed_matrices"] == 0 if blocks else mean_r >= REPACKAGED_R
+    if same_values:
+        if bits_a != bits_b or bits_differ:
+            child = "a_is_child" if bits_a < bits_b else "b_is_child"
+            reasons.append("same weights at lower precision")
+            return "repackaged", child, reasons
+        reasons.append("same weights, rearranged or re-encoded")
+        return "repackaged", "unknown", reasons
+    if permuted:
+        reasons.append("residual dimensions permuted, embeddings otherwise unchanged (obfuscation)")
+        return "repackaged", "unknown", reasons
+    ranks = blocks.get("delta_ranks")
+    if ranks and max(ranks) <= 1:
+        reasons.append("rank-1 edit of the weights (abliteration-like)")
+        return "finetune", "unknown", reasons
+    if ranks and max(ranks) <= BLOCK_LOW_RANK:
+        reasons.append(
+            f"low-rank delta (rank <= {max(ranks)}) in {blocks['changed_matrices']} matrices"
+        )
+        return "adapter", "unknown", reasons
+    return "finetune", "unknown", reasons
