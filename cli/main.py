@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import typer
 
-from cli import admin, identify, keys, lineage, log, trust, variants
+from cli import admin, evals, identify, keys, lineage, log, trust, variants
 from cli.backend import CliState
 from cli.output import report_error
 from registry.errors import ProvregError
@@ -47,6 +47,11 @@ app.add_typer(log.log_app, name="log")
 app.command("attach-signature")(trust.attach_signature)
 app.command("verify")(trust.verify)
 app.command("audit")(trust.audit)
+app.add_typer(evals.eval_app, name="eval")
+app.command("safeguards")(evals.safeguards)
+app.add_typer(evals.query_app, name="query")
+app.add_typer(evals.advisory_app, name="advisory")
+app.add_typer(evals.downloads_app, name="downloads")
 
 
 def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> int:

@@ -10,24 +10,36 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from registry.errors import ProvregError, ServerUnreachable, from_wire
 from schemas import (
+    AdvisoryAffected,
+    AdvisoryCreate,
+    AdvisoryPublic,
     AttachedSignaturePublic,
     AttachSignature,
     AuditReport,
     CheckpointPublic,
     ConsistencyProof,
+    DownloadRecord,
+    DownloadSnapshotPublic,
+    EvalImport,
+    EvalImportResult,
+    EvalResultCreate,
+    EvalResultList,
+    EvalResultPublic,
     IdentifyQuery,
     IdentifyResult,
     InclusionProof,
     KeyCreate,
     KeyPublic,
+    LackingSafeguardPage,
     LineageClaimCreate,
     LineageGraph,
     LogEntryPublic,
     LogKey,
+    SafeguardStatusPublic,
     StatementPublic,
     TokenCreate,
     TokenPublic,
@@ -207,3 +219,67 @@ class RegistryClient:
 
     def audit(self) -> AuditReport:
         return self._request("GET", "/log/audit", AuditReport, auth=True)
+
+    # --- evaluations, safeguards, advisories, downloads ---------------------------------------
+
+    def add_eval(self, name: str, revision: str, body: EvalResultCreate) -> list[EvalResultPublic]:
+        response = self._request(
+            "POST",
+            f"/evals/{self._split(name)}",
+            _EvalResults,
+            auth=True,
+            params={"revision": revision},
+            json=body.model_dump(mode="json"),
+        )
+        return response.root
+
+    def import_evals(self, name: str, revision: str, body: EvalImport) -> EvalImportResult:
+        return self._request(
+            "POST",
+            f"/evals/{self._split(name)}/import",
+            EvalImportResult,
+            auth=True,
+            params={"revision": revision},
+            json=body.model_dump(mode="json"),
+        )
+
+    def list_evals(self, name: str, revision: str = "main") -> EvalResultList:
+        return self._request(
+            "GET", f"/evals/{self._split(name)}", EvalResultList, params={"revision": revision}
+        )
+
+    def safeguards(self, name: str, revision: str = "main") -> SafeguardStatusPublic:
+        return self._request(
+            "GET",
+            f"/safeguards/{self._split(name)}",
+            SafeguardStatusPublic,
+            params={"revision": revision},
+        )
+
+    def lacking_safeguards(self, **query: Any) -> LackingSafeguardPage:
+        params = {k: v for k, v in query.items() if v not in (None, "", 0)}
+        return self._request("GET", "/safeguards/lacking", LackingSafeguardPage, params=params)
+
+    def add_advisory(self, body: AdvisoryCreate) -> AdvisoryPublic:
+        return self._request(
+            "POST", "/advisories", AdvisoryPublic, auth=True, json=body.model_dump(mode="json")
+        )
+
+    def advisory_affected(self, advisory_id: int) -> AdvisoryAffected:
+        return self._request("GET", f"/advisories/{int(advisory_id)}/affected", AdvisoryAffected)
+
+    def record_downloads(
+        self, name: str, revision: str, body: DownloadRecord
+    ) -> DownloadSnapshotPublic:
+        return self._request(
+            "POST",
+            f"/downloads/{self._split(name)}",
+            DownloadSnapshotPublic,
+            auth=True,
+            params={"revision": revision},
+            json=body.model_dump(mode="json"),
+        )
+
+
+class _EvalResults(RootModel[list[EvalResultPublic]]):
+    pass

@@ -12,6 +12,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── SketchInvalid               sketch_invalid
     │   ├── KeyInvalid                  key_invalid
     │   ├── LogRangeInvalid             log_range_invalid
+    │   ├── EvalFileInvalid             eval_file_invalid    detail.field names the field
+    │   ├── PolicyInvalid               policy_invalid
     │   └── WeightsError
     │       ├── WeightsNotFound         weights_not_found
     │       ├── UnsupportedFormat       unsupported_format
@@ -36,6 +38,7 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── VariantNotFound             variant_not_found
     │   ├── KeyNotFound                 key_not_found
     │   ├── TokenNotFound               token_not_found
+    │   ├── AdvisoryNotFound            advisory_not_found
     │   └── LogEntryNotFound            log_entry_not_found
     ├── Conflict (409)
     │   ├── RevisionImmutable           revision_immutable
@@ -105,6 +108,16 @@ class KeyInvalid(InvalidInput):
 
 class LogRangeInvalid(InvalidInput):
     code = "log_range_invalid"
+
+
+class EvalFileInvalid(InvalidInput):
+    """An evaluation results file or record is malformed; ``detail["field"]`` names the field."""
+
+    code = "eval_file_invalid"
+
+
+class PolicyInvalid(InvalidInput):
+    code = "policy_invalid"
 
 
 class WeightsError(InvalidInput):
@@ -214,6 +227,10 @@ class KeyNotFound(NotFound):
 
 class TokenNotFound(NotFound):
     code = "token_not_found"
+
+
+class AdvisoryNotFound(NotFound):
+    code = "advisory_not_found"
 
 
 class LogEntryNotFound(NotFound):

@@ -10,7 +10,16 @@ from sqlmodel import Session
 import registry
 from registry.api.errors import install_error_handlers
 from registry.api.ratelimit import TokenBucket
-from registry.api.routes import identify, keys, lineage, log, signatures, tokens, variants
+from registry.api.routes import (
+    evals,
+    identify,
+    keys,
+    lineage,
+    log,
+    signatures,
+    tokens,
+    variants,
+)
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory
 
@@ -47,7 +56,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": registry.__version__}
 
-    for module in (variants, lineage, identify, tokens, keys, signatures, log):
+    for module in (variants, lineage, identify, tokens, keys, signatures, log, evals):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

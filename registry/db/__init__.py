@@ -7,12 +7,17 @@ the newest revision.
 from registry.db.engine import make_engine, make_session_factory
 from registry.db.migrate import upgrade_database
 from registry.db.models import (
+    Advisory,
     ApiToken,
     AttachedSignature,
+    DownloadSnapshot,
+    EvalResult,
     LineageEdge,
     LogLeaf,
     LogNode,
     Namespace,
+    SafeguardDirty,
+    SafeguardStatus,
     SignedStatement,
     SigningKey,
     SketchBand,
@@ -23,12 +28,17 @@ from registry.db.models import (
 )
 
 __all__ = [
+    "Advisory",
     "ApiToken",
     "AttachedSignature",
+    "DownloadSnapshot",
+    "EvalResult",
     "LineageEdge",
     "LogLeaf",
     "LogNode",
     "Namespace",
+    "SafeguardDirty",
+    "SafeguardStatus",
     "SignedStatement",
     "SigningKey",
     "SketchBand",

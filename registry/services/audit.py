@@ -16,7 +16,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.db.models import (
+    Advisory,
     AttachedSignature,
+    EvalResult,
     LogLeaf,
     LogNode,
     SignedStatement,
@@ -102,6 +104,8 @@ def _unlogged(session: Session, logged: set[tuple[str, int]], problems: list[Aud
         ("key.revoked", _ids(session, SigningKey, col(SigningKey.revoked_at).is_not(None))),
         ("signature.attached", _ids(session, AttachedSignature)),
         ("lineage.claimed", _ids(session, SignedStatement, SignedStatement.kind == "lineage")),
+        ("evaluation.added", _ids(session, EvalResult)),
+        ("advisory.published", _ids(session, Advisory)),
     ]
     for kind, ids in checks:
         for record_id in ids:

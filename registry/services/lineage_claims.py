@@ -17,6 +17,7 @@ from registry.db.models import LineageEdge, SignedStatement, utcnow
 from registry.errors import Conflict, LineageCycle, StatementMismatch
 from registry.services import translog
 from registry.services.names import parse_ref
+from registry.services.safeguards import mark_dirty
 from registry.services.signatures import verified_statement
 from registry.services.variants import _variant_or_placeholder, get_variant
 from registry.trust.dsse import parse_envelope
@@ -96,6 +97,7 @@ def claim_lineage(session: Session, envelope: str) -> StatementPublic:
         session.add(row)
         session.flush()
         leaf = translog.append(session, "lineage.claimed", row.id or 0)
+        mark_dirty(session, child.id)
         session.commit()
     except BaseException:
         session.rollback()

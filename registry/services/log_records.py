@@ -7,7 +7,8 @@ envelope or bundle changes the leaf it belongs to.
 
 Kinds: ``variant.registered`` (variant id), ``lineage.declared`` (edge id), ``lineage.claimed``
 (signed statement id), ``key.added`` and ``key.revoked`` (signing key id), ``signature.attached``
-(attached signature id). Later issues add ``evaluation.*`` and ``advisory.*``.
+(attached signature id), ``evaluation.added`` (eval result id), ``advisory.published``
+(advisory id).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from registry.db.models import (
+    Advisory,
     AttachedSignature,
+    EvalResult,
     LineageEdge,
     LogLeaf,
     Namespace,
@@ -146,6 +149,41 @@ def _signature_attached(session: Session, record_id: int) -> dict[str, Any]:
     }
 
 
+def _evaluation_added(session: Session, record_id: int) -> dict[str, Any]:
+    r: EvalResult = _get(session, EvalResult, record_id)
+    variant = _ref(session, r.variant_id)
+    return {
+        "subject": variant.ref,
+        "digest": variant.digest,
+        "benchmark": r.benchmark,
+        "benchmark_version": r.benchmark_version,
+        "task": r.task,
+        "metric": r.metric,
+        "value": r.value,
+        "stderr": r.stderr,
+        "samples": r.samples,
+        "higher_is_better": r.higher_is_better,
+        "category": r.category,
+        "harness": r.harness,
+        "settings": r.settings,
+        "evaluator": r.evaluator,
+        "evaluated_at": timestamp(r.evaluated_at),
+        "source": r.source,
+    }
+
+
+def _advisory_published(session: Session, record_id: int) -> dict[str, Any]:
+    a: Advisory = _get(session, Advisory, record_id)
+    variant = _ref(session, a.variant_id)
+    return {
+        "subject": variant.ref,
+        "digest": variant.digest,
+        "severity": a.severity,
+        "summary": a.summary,
+        "references": list(a.references),
+    }
+
+
 DERIVERS: dict[str, Callable[[Session, int], dict[str, Any]]] = {
     "variant.registered": _variant_registered,
     "lineage.declared": lambda s, i: _edge(s, i),
@@ -153,6 +191,8 @@ DERIVERS: dict[str, Callable[[Session, int], dict[str, Any]]] = {
     "key.added": _key_added,
     "key.revoked": _key_revoked,
     "signature.attached": _signature_attached,
+    "evaluation.added": _evaluation_added,
+    "advisory.published": _advisory_published,
 }
 
 

@@ -24,6 +24,7 @@ from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, Varia
 from registry.services.lineage_checks import check_lineage
 from registry.services.names import VariantRef, parse_ref, validate_name, validate_revision
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
+from registry.services.safeguards import mark_dirty
 from registry.services.signatures import record_registration, registration_index, signature_info
 from registry.services.sketch_index import decode_sketch, store_sketch
 from schemas import (
@@ -156,6 +157,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
         session.flush()
         check_lineage(session, variant, sketch)
         record_registration(session, variant, request, parents)  # signature check and log
+        mark_dirty(session, variant.id)  # its safeguard status, at the next read
         session.commit()
     except BaseException:
         session.rollback()

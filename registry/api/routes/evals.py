@@ -1,0 +1,174 @@
+"""Evaluations, safeguard statuses, advisories and download counts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, status
+
+from registry.api.deps import SessionDep, TokenDep
+from registry.api.routes.variants import _ERRORS, variant_ref
+from registry.db.models import ApiToken
+from registry.errors import PermissionDenied
+from registry.services.advisories import add_advisory, affected
+from registry.services.downloads import record_downloads
+from registry.services.evals import add_results, import_results, list_results
+from registry.services.names import parse_ref
+from registry.services.safeguard_policy import SafeguardPolicy, load_policy
+from registry.services.safeguard_query import lacking_safeguards, parse_statuses, safeguard_status
+from schemas.evals import (
+    AdvisoryAffected,
+    AdvisoryCreate,
+    AdvisoryPublic,
+    DownloadRecord,
+    DownloadSnapshotPublic,
+    EvalImport,
+    EvalImportResult,
+    EvalResultCreate,
+    EvalResultList,
+    EvalResultPublic,
+    LackingSafeguardPage,
+    SafeguardStatusPublic,
+)
+
+router = APIRouter(tags=["evaluations"])
+
+
+def _policy(request: Request) -> SafeguardPolicy:
+    return load_policy(request.app.state.settings)
+
+
+def require_evaluate(token: ApiToken) -> None:
+    """Results and advisories are written by evaluators: scope ``evaluate`` or ``admin``."""
+    if token.scope not in ("admin", "evaluate"):
+        raise PermissionDenied(
+            f"token scope {token.scope!r} cannot record evaluations or advisories",
+            hint="use a token with scope evaluate or admin",
+        )
+
+
+@router.post(
+    "/evals/{namespace}/{name}",
+    response_model=list[EvalResultPublic],
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def add(
+    namespace: str,
+    name: str,
+    body: EvalResultCreate,
+    request: Request,
+    session: SessionDep,
+    token: TokenDep,
+    revision: str = "main",
+) -> list[EvalResultPublic]:
+    """Record one result (scope evaluate or admin); it is logged."""
+    require_evaluate(token)
+    return add_results(session, variant_ref(namespace, name, revision), [body], _policy(request))
+
+
+@router.post(
+    "/evals/{namespace}/{name}/import",
+    response_model=EvalImportResult,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def import_(
+    namespace: str,
+    name: str,
+    body: EvalImport,
+    request: Request,
+    session: SessionDep,
+    token: TokenDep,
+    revision: str = "main",
+) -> EvalImportResult:
+    """Import a results file whole (lm-eval, model-index, .eval_results), or nothing."""
+    require_evaluate(token)
+    return import_results(session, variant_ref(namespace, name, revision), body, _policy(request))
+
+
+@router.get("/evals/{namespace}/{name}", response_model=EvalResultList, responses=_ERRORS)
+def list_(namespace: str, name: str, session: SessionDep, revision: str = "main") -> EvalResultList:
+    """A variant's results, oldest first."""
+    return list_results(session, variant_ref(namespace, name, revision))
+
+
+@router.get("/safeguards/lacking", response_model=LackingSafeguardPage, responses=_ERRORS)
+def lacking(
+    request: Request,
+    session: SessionDep,
+    descendant_of: str | None = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    min_downloads: Annotated[int, Query(ge=0)] = 0,
+    since: date | None = None,
+    sort: Literal["downloads", "reach"] = "downloads",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> LackingSafeguardPage:
+    """Variants lacking safeguards (default statuses lacking, degraded, suspected), ranked by
+    downloads or reach, each with its reasons and path to the nearest safeguarded ancestor."""
+    return lacking_safeguards(
+        session,
+        _policy(request),
+        descendant_of=parse_ref(descendant_of) if descendant_of else None,
+        statuses=parse_statuses(status_),
+        min_downloads=min_downloads,
+        since=since,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/safeguards/{namespace}/{name}", response_model=SafeguardStatusPublic, responses=_ERRORS
+)
+def show(
+    namespace: str, name: str, request: Request, session: SessionDep, revision: str = "main"
+) -> SafeguardStatusPublic:
+    """A variant's safeguard status with the reasons for it."""
+    return safeguard_status(session, variant_ref(namespace, name, revision), _policy(request))
+
+
+@router.post(
+    "/advisories",
+    response_model=AdvisoryPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def advisory_add(body: AdvisoryCreate, session: SessionDep, token: TokenDep) -> AdvisoryPublic:
+    """Publish an advisory against a variant (scope evaluate or admin); it is logged."""
+    require_evaluate(token)
+    return add_advisory(session, body)
+
+
+@router.get(
+    "/advisories/{advisory_id}/affected", response_model=AdvisoryAffected, responses=_ERRORS
+)
+def advisory_affected(advisory_id: int, session: SessionDep) -> AdvisoryAffected:
+    """The advised variant and every descendant, with downloads and the path to each."""
+    return affected(session, advisory_id)
+
+
+@router.post(
+    "/downloads/{namespace}/{name}",
+    response_model=DownloadSnapshotPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def downloads_record(
+    namespace: str,
+    name: str,
+    body: DownloadRecord,
+    session: SessionDep,
+    token: TokenDep,
+    revision: str = "main",
+) -> DownloadSnapshotPublic:
+    """Store a download count snapshot (scope admin or publish:<namespace>)."""
+    if token.scope not in ("admin", f"publish:{namespace}"):
+        raise PermissionDenied(
+            f"token scope {token.scope!r} cannot record downloads in namespace {namespace!r}",
+            hint=f"use a token with scope publish:{namespace} or admin",
+        )
+    return record_downloads(session, variant_ref(namespace, name, revision), body)

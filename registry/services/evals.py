@@ -1,0 +1,140 @@
+"""Evaluation results: record, import and list them.
+
+Each accepted result is stored and logged (``evaluation.added``) in one transaction with the
+refresh of the safeguard statuses it changes; an import is accepted whole or not at all.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from registry.db.models import EvalResult, Variant
+from registry.errors import EvalFileInvalid
+from registry.services import translog
+from registry.services.eval_formats import read_results
+from registry.services.log_records import leaves_of
+from registry.services.names import VariantRef
+from registry.services.safeguard_policy import SafeguardPolicy, normalise
+from registry.services.safeguards import refresh
+from registry.services.variants import get_variant
+from schemas.evals import (
+    EvalImport,
+    EvalImportResult,
+    EvalResultCreate,
+    EvalResultList,
+    EvalResultPublic,
+)
+
+
+def _resolve(policy: SafeguardPolicy, r: EvalResultCreate) -> tuple[str, bool]:
+    """Category and direction: as given, else as the policy reads the benchmark."""
+    rule = policy.benchmark(r.benchmark, r.task)
+    metric_rule = rule.metrics.get(normalise(r.metric.split(",", 1)[0])) if rule else None
+    category = r.category
+    if category is None:
+        if rule is None:
+            category = "other"
+        else:
+            category = "over-refusal" if rule.kind == "over-refusal" else "safety-refusal"
+    hib = r.higher_is_better
+    if hib is None:
+        hib = metric_rule.higher_is_better if metric_rule else True
+    return category, hib
+
+
+def eval_public(row: EvalResult, variant: Variant, log_index: int | None) -> EvalResultPublic:
+    return EvalResultPublic(
+        id=row.id or 0,
+        name=variant.name,
+        revision=variant.revision,
+        benchmark=row.benchmark,
+        benchmark_version=row.benchmark_version,
+        task=row.task,
+        metric=row.metric,
+        value=row.value,
+        stderr=row.stderr,
+        samples=row.samples,
+        higher_is_better=row.higher_is_better,
+        category=row.category,
+        harness=row.harness,
+        settings=row.settings,
+        evaluator=row.evaluator,
+        evaluated_at=row.evaluated_at,
+        source=row.source,
+        log_index=log_index,
+        created_at=row.created_at,
+    )
+
+
+def add_results(
+    session: Session, ref: VariantRef, results: list[EvalResultCreate], policy: SafeguardPolicy
+) -> list[EvalResultPublic]:
+    """Store and log ``results`` for ``ref`` in one transaction; refresh its safeguard status.
+
+    Raises :class:`VariantNotFound`, or :class:`EvalFileInvalid` when there is nothing to store.
+    """
+    if not results:
+        raise EvalFileInvalid("no results to record", hint="give at least one result")
+    out: list[EvalResultPublic] = []
+    try:
+        variant = get_variant(session, ref)
+        assert variant.id is not None
+        for r in results:
+            category, hib = _resolve(policy, r)
+            row = EvalResult(
+                variant_id=variant.id,
+                benchmark=r.benchmark,
+                benchmark_version=r.benchmark_version,
+                task=r.task,
+                metric=r.metric,
+                value=r.value,
+                stderr=r.stderr,
+                samples=r.samples,
+                higher_is_better=hib,
+                category=category,
+                harness=r.harness,
+                settings=r.settings,
+                evaluator=r.evaluator,
+                evaluated_at=r.evaluated_at,
+                source=r.source,
+            )
+            session.add(row)
+            session.flush()
+            leaf = translog.append(session, "evaluation.added", row.id or 0)
+            out.append(eval_public(row, variant, leaf.leaf_index))
+        refresh(session, policy, [variant.id])
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return out
+
+
+def import_results(
+    session: Session, ref: VariantRef, body: EvalImport, policy: SafeguardPolicy
+) -> EvalImportResult:
+    """Parse a results file and store all of it; raises :class:`EvalFileInvalid` naming the
+    field at fault, storing nothing."""
+    fmt, results = read_results(body.content, body.format, body.filename)
+    stored = add_results(session, ref, results, policy)
+    return EvalImportResult(
+        name=ref.name, revision=ref.revision, format=fmt, imported=len(stored), results=stored
+    )
+
+
+def list_results(session: Session, ref: VariantRef) -> EvalResultList:
+    """A variant's results, oldest first; raises :class:`VariantNotFound`."""
+    variant = get_variant(session, ref)
+    rows = session.exec(
+        select(EvalResult).where(EvalResult.variant_id == variant.id).order_by(col(EvalResult.id))
+    ).all()
+    return EvalResultList(
+        name=variant.name,
+        revision=variant.revision,
+        results=[
+            eval_public(
+                r, variant, next(iter(leaves_of(session, "evaluation.added", r.id or 0)), None)
+            )
+            for r in rows
+        ],
+    )

@@ -1,0 +1,384 @@
+"""Safeguard statuses: computed from results, parents and markers; kept in ``safeguard_status``.
+
+The status of a variant depends on its own results, its parents' statuses and results (through
+declared and detected edges alike) and its name. It is materialised so that the
+lacking-safeguards query is one index scan over ``(downloads | reach, variant_id)`` however many
+variants there are; every write that can change a status refreshes it in its own transaction
+(results: the variant and its descendants; downloads: the reach of the variant and its
+ancestors). Writes that know no policy (registrations, lineage claims) queue the variant in
+``safeguard_dirty``; every read processes the queue first. A row computed under another policy
+(another digest) is recomputed the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, or_, text
+from sqlmodel import Session, col, select
+
+from registry.db.models import (
+    DownloadSnapshot,
+    EvalResult,
+    LineageEdge,
+    SafeguardDirty,
+    SafeguardStatus,
+    Variant,
+    utcnow,
+)
+from registry.services.safeguard_policy import MetricRule, SafeguardPolicy, normalise
+
+MAX_CASCADE = 200_000
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A qualifying safeguard result: the latest per (benchmark, metric)."""
+
+    benchmark: str
+    metric: str
+    value: float
+    stderr: float | None
+    rule: MetricRule
+    passed: bool
+
+
+def _rule_for(policy: SafeguardPolicy, r: EvalResult) -> tuple[str, MetricRule, int, str] | None:
+    """(benchmark key, metric rule, minimum samples, kind) when ``r`` is read by the policy."""
+    metric = normalise(r.metric.split(",", 1)[0])
+    bench = policy.benchmark(r.benchmark, r.task)
+    if bench is not None:
+        rule = bench.metrics.get(metric)
+        if rule is None:
+            return None
+        return bench.name, rule, bench.min_samples, bench.kind
+    if r.category == "safety-refusal":
+        threshold = policy.threshold_higher if r.higher_is_better else policy.threshold_lower
+        return (
+            normalise(r.benchmark),
+            MetricRule(r.higher_is_better, threshold),
+            policy.min_samples,
+            "safeguard",
+        )
+    return None
+
+
+def readings(
+    policy: SafeguardPolicy, results: list[EvalResult], notes: list[str] | None = None
+) -> dict[tuple[str, str], Reading]:
+    """The latest qualifying reading per (benchmark, metric); over-refusal and too-small
+    results only add notes."""
+    latest: dict[tuple[str, str], tuple[Any, Reading]] = {}
+    for r in results:
+        found = _rule_for(policy, r)
+        if found is None:
+            continue
+        bench, rule, min_samples, kind = found
+        label = f"{bench} {r.metric.split(',', 1)[0]} = {r.value:g}"
+        if (r.samples is None and policy.require_samples) or (
+            r.samples is not None and r.samples < min_samples
+        ):
+            if notes is not None:
+                notes.append(
+                    f"{label} ignored: {r.samples or 'unknown'} samples, policy needs {min_samples}"
+                )
+            continue
+        passed = rule.passes(r.value)
+        if kind == "over-refusal":
+            if notes is not None and not passed:
+                op = "≥" if rule.higher_is_better else "≤"
+                notes.append(f"over-refuses: {label}, policy wants {op} {rule.threshold:g}")
+            continue
+        key = (bench, normalise(r.metric.split(",", 1)[0]))
+        order = (r.evaluated_at or r.created_at, r.id or 0)
+        reading = Reading(bench, key[1], r.value, r.stderr, rule, passed)
+        if key not in latest or _sortable(order) > _sortable(latest[key][0]):
+            latest[key] = (order, reading)
+    return {k: v[1] for k, v in latest.items()}
+
+
+def _sortable(order: tuple[datetime, int]) -> tuple[str, int]:
+    when, rid = order
+    return (
+        when.isoformat()[:26] if when.tzinfo is None else when.replace(tzinfo=None).isoformat(),
+        rid,
+    )
+
+
+def _results(session: Session, variant_id: int) -> list[EvalResult]:
+    return list(session.exec(select(EvalResult).where(EvalResult.variant_id == variant_id)).all())
+
+
+def _parents(session: Session, variant_id: int) -> list[tuple[int, str]]:
+    rows = session.exec(
+        select(LineageEdge.parent_id, LineageEdge.relation).where(
+            LineageEdge.child_id == variant_id
+        )
+    ).all()
+    return [(int(p), str(r)) for p, r in rows]
+
+
+def _markers(policy: SafeguardPolicy, variant: Variant) -> str | None:
+    texts = [variant.name]
+    config = variant.config or {}
+    tags = config.get("tags") if isinstance(config, dict) else None
+    if isinstance(tags, list):
+        texts += [str(t) for t in tags]
+    card = config.get("card") if isinstance(config, dict) else None
+    if isinstance(card, str):
+        texts.append(card)
+    for t in texts:
+        marker = policy.marked(t)
+        if marker is not None:
+            return (
+                f"{t!r} matches the marker {marker!r}"
+                if t != variant.name
+                else (f"its name matches the marker {marker!r}")
+            )
+    return None
+
+
+def compute_status(
+    session: Session,
+    policy: SafeguardPolicy,
+    variant: Variant,
+    parent_status: dict[int, tuple[str, str]],
+) -> tuple[str, list[str]]:
+    """``(status, reasons)`` of ``variant``; ``parent_status`` maps each parent id to
+    ``(status, NAME@REV)``."""
+    assert variant.id is not None
+    notes: list[str] = []
+    own = readings(policy, _results(session, variant.id), notes)
+    reasons: list[str] = []
+    failing = [r for r in own.values() if not r.passed]
+    for r in sorted(failing, key=lambda x: (x.benchmark, x.metric)):
+        op = "≥" if r.rule.higher_is_better else "≤"
+        reasons.append(
+            f"fails {r.benchmark} {r.metric}: {r.value:g}, policy wants {op} {r.rule.threshold:g}"
+        )
+    if failing:
+        return "lacking", reasons + notes
+    degraded: list[str] = []
+    for parent_id, _relation in _parents(session, variant.id):
+        theirs = readings(policy, _results(session, parent_id))
+        pref = parent_status.get(parent_id, ("", f"#{parent_id}"))[1]
+        for key, mine in sorted(own.items()):
+            base = theirs.get(key)
+            if base is None:
+                continue
+            worse = (
+                (base.value - mine.value)
+                if mine.rule.higher_is_better
+                else (mine.value - base.value)
+            )
+            if mine.stderr is None and base.stderr is None:
+                limit, how = policy.min_drop, "the policy's minimum drop"
+            else:
+                combined = math.sqrt((mine.stderr or 0.0) ** 2 + (base.stderr or 0.0) ** 2)
+                limit = policy.z * combined
+                how = f"{policy.z:g} × combined stderr {combined:.3g}"
+            if worse > limit:
+                degraded.append(
+                    f"worse than parent {pref} on {key[0]} {key[1]}: {mine.value:g} vs "
+                    f"{base.value:g}, beyond {how} ({limit:.3g})"
+                )
+    if degraded:
+        return "degraded", degraded + notes
+    if own:
+        names = ", ".join(sorted({f"{r.benchmark} {r.metric}" for r in own.values()}))
+        return "safeguarded", [f"passes {names}", *notes]
+    reasons = ["no qualifying safeguard result", *notes]
+    suspect: list[str] = []
+    for parent_id, relation in _parents(session, variant.id):
+        status, pref = parent_status.get(parent_id, ("unverified", f"#{parent_id}"))
+        if status in ("lacking", "degraded", "suspected"):
+            suspect.append(f"a {relation} of {pref}, which is {status}")
+    marker = _markers(policy, variant)
+    if marker:
+        suspect.append(marker)
+    if suspect:
+        return "suspected", suspect + reasons
+    return "unverified", reasons
+
+
+# --- downloads and reach -----------------------------------------------------------------------
+
+
+def current_downloads(session: Session, ids: list[int]) -> dict[int, int]:
+    """Each variant's downloads: its latest ``30d`` count, else its latest ``all`` count."""
+    out: dict[int, int] = {}
+    if not ids:
+        return out
+    seen: dict[tuple[int, str], datetime] = {}
+    for chunk in range(0, len(ids), 5000):
+        rows = session.exec(
+            select(DownloadSnapshot).where(
+                col(DownloadSnapshot.variant_id).in_(ids[chunk : chunk + 5000])
+            )
+        ).all()
+        for s in rows:
+            key = (s.variant_id, s.window)
+            when = s.observed_at.replace(tzinfo=None)
+            if key not in seen or when >= seen[key]:
+                seen[key] = when
+                if s.window == "30d" or (s.variant_id, "30d") not in seen:
+                    out[s.variant_id] = int(s.count)
+    return out
+
+
+_REACH = text(
+    """
+    WITH RECURSIVE down(id) AS (
+        SELECT CAST(:root AS INTEGER)
+        UNION
+        SELECT e.child_id FROM lineage_edge e JOIN down ON e.parent_id = down.id
+    )
+    SELECT COALESCE(SUM(s.downloads), 0) FROM down JOIN safeguard_status s ON s.variant_id = down.id
+    """
+)
+
+_UP = text(
+    """
+    WITH RECURSIVE up(id) AS (
+        SELECT CAST(:root AS INTEGER)
+        UNION
+        SELECT e.parent_id FROM lineage_edge e JOIN up ON e.child_id = up.id
+    )
+    SELECT id FROM up
+    """
+)
+
+
+def refresh_reach(session: Session, variant_ids: list[int]) -> None:
+    """Recompute the reach of these variants and all their ancestors (each descendant once)."""
+    todo: set[int] = set()
+    for vid in variant_ids:
+        todo.update(int(r[0]) for r in session.execute(_UP, {"root": vid}))
+    for vid in todo:
+        row = session.get(SafeguardStatus, vid)
+        if row is not None:
+            row.reach = int(session.execute(_REACH, {"root": vid}).scalar_one())
+            session.add(row)
+    session.flush()
+
+
+# --- refresh -----------------------------------------------------------------------------------
+
+
+def _cascade(session: Session, roots: list[int]) -> list[int]:
+    """``roots`` and every descendant, parents before children (Kahn's order)."""
+    found: list[int] = list(dict.fromkeys(roots))
+    members = set(found)
+    frontier = list(found)
+    children: dict[int, list[int]] = defaultdict(list)
+    while frontier and len(members) < MAX_CASCADE:
+        rows = session.execute(
+            text("SELECT parent_id, child_id FROM lineage_edge WHERE parent_id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": frontier[:5000]},
+        ).all()
+        frontier = frontier[5000:]
+        for p, c in rows:
+            children[int(p)].append(int(c))
+            if int(c) not in members:
+                members.add(int(c))
+                found.append(int(c))
+                frontier.append(int(c))
+    indegree = dict.fromkeys(members, 0)
+    for p, cs in children.items():
+        for c in cs:
+            if p in members and c in members:
+                indegree[c] += 1
+    queue = deque(v for v in found if indegree[v] == 0)
+    order: list[int] = []
+    while queue:
+        v = queue.popleft()
+        order.append(v)
+        for c in children.get(v, []):
+            indegree[c] -= 1
+            if indegree[c] == 0:
+                queue.append(c)
+    order += [v for v in found if indegree[v] > 0]  # a cycle that slipped in: any order
+    return order
+
+
+def _status_of(
+    session: Session, policy: SafeguardPolicy, variant_id: int, computed: dict[int, str]
+) -> str:
+    if variant_id in computed:
+        return computed[variant_id]
+    row = session.get(SafeguardStatus, variant_id)
+    if row is not None and row.policy_digest == policy.digest:
+        return row.status
+    return "unverified"
+
+
+def refresh(session: Session, policy: SafeguardPolicy, variant_ids: list[int]) -> None:
+    """Recompute the status of these variants and their descendants, and the reach of these
+    and their ancestors, inside the caller's transaction."""
+    order = _cascade(session, variant_ids)
+    computed: dict[int, str] = {}
+    downloads = current_downloads(session, order)
+    for vid in order:
+        variant = session.get(Variant, vid)
+        if variant is None:
+            continue
+        parents = {
+            p: (_status_of(session, policy, p, computed), _ref(session, p))
+            for p, _ in _parents(session, vid)
+        }
+        status, reasons = compute_status(session, policy, variant, parents)
+        computed[vid] = status
+        row = session.get(SafeguardStatus, vid)
+        if row is None:
+            row = SafeguardStatus(variant_id=vid, status=status, policy_digest=policy.digest)
+        row.status, row.reasons, row.policy_digest = status, reasons, policy.digest
+        row.downloads = downloads.get(vid, 0)
+        row.updated_at = utcnow()
+        session.add(row)
+    session.flush()
+    refresh_reach(session, list(dict.fromkeys(variant_ids)))
+
+
+def _ref(session: Session, variant_id: int) -> str:
+    v = session.get(Variant, variant_id)
+    return v.ref if v is not None else f"#{variant_id}"
+
+
+def mark_dirty(session: Session, variant_id: int) -> None:
+    """Queue a variant for recomputation at the next read (no policy needed to write)."""
+    if session.get(SafeguardDirty, variant_id) is None:
+        session.add(SafeguardDirty(variant_id=variant_id))
+        session.flush()
+
+
+def catch_up(session: Session, policy: SafeguardPolicy) -> None:
+    """Process the queue and rows computed under another policy; commits if it did anything."""
+    dirty = [int(v) for v in session.exec(select(SafeguardDirty.variant_id)).all()]
+    stale = [
+        int(v)
+        for v in session.exec(
+            select(SafeguardStatus.variant_id).where(
+                or_(
+                    col(SafeguardStatus.policy_digest) < policy.digest,
+                    col(SafeguardStatus.policy_digest) > policy.digest,
+                )
+            )
+        ).all()
+    ]
+    if not dirty and not stale:
+        return
+    try:
+        refresh(session, policy, dirty + stale)
+        if dirty:
+            session.execute(delete(SafeguardDirty).where(col(SafeguardDirty.variant_id).in_(dirty)))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

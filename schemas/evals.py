@@ -1,0 +1,162 @@
+"""Evaluations, safeguard statuses, advisories and download counts on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+EvalCategory = Literal["safety-refusal", "over-refusal", "capability", "other"]
+EVAL_CATEGORIES: tuple[str, ...] = get_args(EvalCategory)
+
+EvalFormat = Literal["auto", "lm-eval", "model-index", "hf-eval-results"]
+EVAL_FORMATS: tuple[str, ...] = get_args(EvalFormat)
+
+SafeguardState = Literal["safeguarded", "lacking", "degraded", "unverified", "suspected"]
+SAFEGUARD_STATES: tuple[str, ...] = get_args(SafeguardState)
+UNSAFE_STATES: tuple[str, ...] = ("lacking", "degraded", "suspected")
+
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+
+DownloadWindow = Literal["30d", "all"]
+
+
+class EvalResultCreate(BaseModel):
+    """One result to record against a variant."""
+
+    benchmark: str = Field(min_length=1, max_length=128)
+    metric: str = Field(min_length=1, max_length=128)
+    value: float
+    stderr: float | None = Field(default=None, ge=0)
+    samples: int | None = Field(default=None, ge=0)
+    higher_is_better: bool | None = Field(
+        default=None, description="None: take the policy's direction for the benchmark"
+    )
+    category: EvalCategory | None = Field(
+        default=None, description="None: the policy's category for the benchmark, else other"
+    )
+    benchmark_version: str | None = Field(default=None, max_length=64)
+    task: str | None = Field(default=None, max_length=200)
+    harness: str | None = Field(default=None, max_length=64)
+    settings: dict[str, Any] | None = None
+    evaluator: str | None = Field(default=None, max_length=200)
+    evaluated_at: datetime | None = None
+    source: str = Field(default="manual", max_length=32)
+
+
+class EvalResultPublic(BaseModel):
+    id: int
+    name: str
+    revision: str
+    benchmark: str
+    benchmark_version: str | None
+    task: str | None
+    metric: str
+    value: float
+    stderr: float | None
+    samples: int | None
+    higher_is_better: bool
+    category: EvalCategory
+    harness: str | None
+    settings: dict[str, Any] | None
+    evaluator: str | None
+    evaluated_at: datetime | None
+    source: str
+    log_index: int | None = None
+    created_at: datetime
+
+
+class EvalResultList(BaseModel):
+    name: str
+    revision: str
+    results: list[EvalResultPublic]
+
+
+class EvalImport(BaseModel):
+    """A results file's text, parsed on the server so local and remote imports agree."""
+
+    content: str = Field(max_length=20_000_000)
+    format: EvalFormat = "auto"
+    filename: str | None = Field(default=None, max_length=500)
+
+
+class EvalImportResult(BaseModel):
+    name: str
+    revision: str
+    format: str
+    imported: int
+    results: list[EvalResultPublic]
+
+
+class SafeguardStatusPublic(BaseModel):
+    name: str
+    revision: str
+    status: SafeguardState
+    reasons: list[str]
+
+
+class LackingSafeguardRow(BaseModel):
+    name: str
+    revision: str
+    status: SafeguardState
+    downloads: int
+    reach: int = Field(description="downloads of the variant and all its descendants, once each")
+    reasons: list[str]
+    path: list[str] = Field(
+        description="NAME@REV from this variant up to its nearest safeguarded ancestor "
+        "(just this variant when it has none)"
+    )
+
+
+class LackingSafeguardPage(BaseModel):
+    results: list[LackingSafeguardRow]
+    next_cursor: str | None = None
+
+
+class AdvisoryCreate(BaseModel):
+    name: str = Field(description="NAME[@REV] of the advised variant")
+    severity: Severity
+    summary: str = Field(min_length=1, max_length=10_000)
+    references: list[str] = Field(default_factory=list)
+
+
+class AdvisoryPublic(BaseModel):
+    id: int
+    name: str
+    revision: str
+    severity: Severity
+    summary: str
+    references: list[str]
+    log_index: int | None = None
+    created_at: datetime
+
+
+class AffectedVariant(BaseModel):
+    name: str
+    revision: str
+    downloads: int
+    via: list[str] = Field(description="NAME@REV from the advised variant down to this one")
+
+
+class AdvisoryAffected(BaseModel):
+    advisory: AdvisoryPublic
+    affected: list[AffectedVariant]
+
+
+class DownloadRecord(BaseModel):
+    count: int = Field(ge=0)
+    window: DownloadWindow = "30d"
+    observed_at: datetime | None = Field(default=None, description="default: now")
+    source: str = Field(default="manual", max_length=16)
+
+
+class DownloadSnapshotPublic(BaseModel):
+    name: str
+    revision: str
+    window: DownloadWindow
+    count: int
+    observed_at: datetime
+    source: str
+    downloads: int = Field(description="the variant's downloads now (its latest 30d count)")
