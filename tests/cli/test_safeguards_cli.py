@@ -1,0 +1,124 @@
+"""The scenario through the real CLI, locally and against the app over HTTP, and HTTP itself."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from registry.services import create_token, register_variant
+from tests.cli.conftest import CliRunner
+from tests.factories import variant_request
+from tests.services.test_safeguards import (
+    COPY,
+    DEGRADED,
+    EXPECTED_STATUS,
+    FIXTURES,
+    QUANTIZED,
+    RELEASE,
+    UNCENSORED,
+)
+
+
+def _scenario(session: Session, provreg: CliRunner) -> None:
+    register_variant(session, variant_request(RELEASE))
+    register_variant(session, variant_request(UNCENSORED, parents={RELEASE: "finetune"}))
+    register_variant(session, variant_request(QUANTIZED, parents={UNCENSORED: "quantized"}))
+    register_variant(session, variant_request(DEGRADED, parents={RELEASE: "finetune"}))
+    register_variant(session, variant_request(COPY, parents={RELEASE: "repackaged"}))
+    lm_eval = FIXTURES / "lm_eval_results.json"
+    assert provreg("eval", "import", lm_eval, "--model", RELEASE, "--json").code == 0
+    for name, asr, stderr in ((UNCENSORED, 0.71, 0.02), (DEGRADED, 0.15, 0.01)):
+        r = provreg(
+            "eval", "add", name, "--benchmark", "harmbench", "--metric", "asr",
+            "--value", asr, "--stderr", stderr, "--samples", 400, "--json",
+        )  # fmt: skip
+        assert r.code == 0, r.err
+    for name, count in ((UNCENSORED, 1000), (QUANTIZED, 5000), (DEGRADED, 300)):
+        r = provreg("downloads", "record", name, "--count", count, "--at", "2026-11-01", "--json")
+        assert r.code == 0, r.err
+
+
+def test_scenario_through_the_cli(session: Session, provreg: CliRunner) -> None:
+    _scenario(session, provreg)
+    for name, expected in EXPECTED_STATUS.items():
+        r = provreg("safeguards", name, "--json")
+        assert r.code == 0, r.err
+        doc = r.json()
+        assert set(doc) >= {"name", "revision", "status", "reasons"}
+        assert doc["status"] == expected and doc["reasons"]
+    r = provreg("query", "lacking-safeguards", "--sort", "reach", "--json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert [x["name"] for x in doc["results"]] == [UNCENSORED, QUANTIZED, DEGRADED]
+    assert set(doc["results"][0]) >= {"name", "revision", "status", "downloads", "reach",
+                                      "reasons", "path"}  # fmt: skip
+    assert "next_cursor" in doc
+    r = provreg("query", "lacking-safeguards", "--format", "csv", "--limit", "2")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [x["name"] for x in rows] == [QUANTIZED, UNCENSORED]
+    assert "next page: --cursor" in r.err
+    r = provreg("query", "lacking-safeguards", "--format", "jsonl", "--descendant-of", RELEASE)
+    lines = [json.loads(line) for line in r.out.splitlines()]
+    assert [x["name"] for x in lines] == [QUANTIZED, UNCENSORED, DEGRADED]
+    r = provreg("eval", "list", RELEASE, "--json")
+    assert len(r.json()["results"]) == 4
+    r = provreg("advisory", "add", UNCENSORED, "--severity", "high", "--summary", "no refusals",
+                "--reference", "https://example.org/a", "--json")  # fmt: skip
+    assert r.code == 0, r.err
+    r = provreg("advisory", "affected", str(r.json()["id"]), "--json")
+    assert [a["name"] for a in r.json()["affected"]] == [UNCENSORED, QUANTIZED]
+    assert provreg("audit", "--json").code == 0
+
+
+def test_errors_are_one_line_with_a_hint(session: Session, provreg: CliRunner, tmp_path) -> None:
+    register_variant(session, variant_request(RELEASE))
+    bad = tmp_path / "results.json"
+    bad.write_text('{"results": {"harmbench": {"asr,none": "high"}}}')
+    r = provreg("eval", "import", bad, "--model", RELEASE)
+    assert r.code == 1
+    assert "results.harmbench.asr,none" in r.err and "hint:" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    r = provreg("safeguards", "nobody/nothing")
+    assert r.code == 1 and "hint:" in r.err
+    r = provreg("query", "lacking-safeguards", "--status", "fine")
+    assert r.code == 1 and "unknown status" in r.err
+
+
+def test_http_scopes_and_query(
+    session: Session, http: TestClient, admin_token: str, acme_token: str
+) -> None:
+    register_variant(session, variant_request(RELEASE))
+    register_variant(session, variant_request(UNCENSORED, parents={RELEASE: "finetune"}))
+    body = {"benchmark": "harmbench", "metric": "asr", "value": 0.7, "samples": 400}
+    url = f"/v1/evals/{UNCENSORED}"
+    assert http.post(url, json=body).status_code == 401
+    r = http.post(url, json=body, headers={"Authorization": f"Bearer {acme_token}"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
+    evaluator = create_token(session, "evaluate")[0]
+    r = http.post(url, json=body, headers={"Authorization": f"Bearer {evaluator}"})
+    assert r.status_code == 201, r.text
+    r = http.post(
+        f"/v1/downloads/{RELEASE}", json={"count": 7},
+        headers={"Authorization": f"Bearer {acme_token}"},
+    )  # fmt: skip
+    assert r.status_code == 201 and r.json()["downloads"] == 7
+    r = http.get("/v1/safeguards/lacking", params={"status": "lacking", "limit": 10})
+    assert r.status_code == 200
+    assert [x["name"] for x in r.json()["results"]] == [UNCENSORED]
+    assert r.json()["results"][0]["path"] == [f"{UNCENSORED}@main"]
+    r = http.get("/v1/safeguards/lacking", params={"cursor": "garbage!"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "cursor_invalid"
+
+
+def test_policy_from_settings(session: Session, provreg: CliRunner, settings, tmp_path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nbenchmarks: []\n")
+    settings.safeguard_policy = policy
+    register_variant(session, variant_request(RELEASE))
+    r = provreg("safeguards", RELEASE)
+    # the local run reads the broken policy; the remote server was built with the same settings
+    assert r.code == 1 and "benchmarks" in r.err
