@@ -15,15 +15,24 @@ from cli.backend import CliState
 from cli.evals_backend import evals_backend
 from cli.options import JsonOption
 from cli.output import emit_json, stdout
+from cli.signing import load_signing_key
 from registry.errors import InvalidInput
-from registry.services.names import parse_ref
+from registry.services.eval_formats import read_results
+from registry.services.names import VariantRef, parse_ref
+from registry.trust.statements import sign_statement
 from schemas import (
     AdvisoryCreate,
     DownloadRecord,
     EvalImport,
+    EvalImportResult,
     EvalResultCreate,
+    EvalResultPublic,
+    EvaluationPredicate,
+    EvaluationStatement,
     LackingSafeguardPage,
+    SignedEvalCreate,
 )
+from schemas.statements import Subject
 
 eval_app = typer.Typer(help="Evaluation results of variants.", no_args_is_help=True)
 query_app = typer.Typer(help="Questions across the registry.", no_args_is_help=True)
@@ -55,7 +64,12 @@ def eval_add(
     version: Annotated[str | None, typer.Option("--version", help="benchmark version")] = None,
     task: Annotated[str | None, typer.Option("--task")] = None,
     harness: Annotated[str | None, typer.Option("--harness")] = None,
-    evaluator: Annotated[str | None, typer.Option("--evaluator")] = None,
+    evaluator: Annotated[
+        str | None, typer.Option("--evaluator", help="who evaluated; with --sign: the namespace")
+    ] = None,
+    sign: Annotated[
+        Path | None, typer.Option("--sign", metavar="KEYFILE", help="sign with an evaluator key")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record one result against a variant."""
@@ -73,7 +87,11 @@ def eval_add(
         harness=harness,
         evaluator=evaluator,
     )
-    results = evals_backend(state).add_eval(parse_ref(ref), body)
+    target = parse_ref(ref)
+    if sign is not None:
+        results = _add_signed(state, target, [body], sign, evaluator)
+    else:
+        results = evals_backend(state).add_eval(target, body)
     if as_json:
         emit_json(results[0])
         return
@@ -90,6 +108,12 @@ def eval_import(
     file: Annotated[Path, typer.Argument(help="results file", exists=True, dir_okay=False)],
     model: Annotated[str, typer.Option("--model", metavar="NAME[@REV]", help="the variant")],
     fmt: Annotated[Format, typer.Option("--format")] = "auto",
+    sign: Annotated[
+        Path | None, typer.Option("--sign", metavar="KEYFILE", help="sign with an evaluator key")
+    ] = None,
+    evaluator: Annotated[
+        str | None, typer.Option("--evaluator", help="with --sign: the evaluator's namespace")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import lm-evaluation-harness results, a model card's model-index or .eval_results YAML."""
@@ -98,9 +122,21 @@ def eval_import(
         content = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {file}: {exc}", hint="pass a UTF-8 text file") from None
-    result = evals_backend(state).import_evals(
-        parse_ref(model), EvalImport(content=content, format=fmt, filename=file.name)
-    )
+    target = parse_ref(model)
+    if sign is not None:  # parse here, so the signature covers exactly what is stored
+        found, parsed = read_results(content, fmt, file.name)
+        stored = _add_signed(state, target, parsed, sign, evaluator)
+        result = EvalImportResult(
+            name=target.name,
+            revision=target.revision,
+            format=found,
+            imported=len(stored),
+            results=stored,
+        )
+    else:
+        result = evals_backend(state).import_evals(
+            target, EvalImport(content=content, format=fmt, filename=file.name)
+        )
     if as_json:
         emit_json(result)
         return
@@ -123,6 +159,32 @@ def eval_list(ctx: typer.Context, ref: Ref, as_json: JsonOption = False) -> None
         err = f" ± {r.stderr:g}" if r.stderr is not None else ""
         n = f" n={r.samples}" if r.samples is not None else ""
         console.print(f"  {r.benchmark:<24} {r.metric:<20} {r.value:g}{err}{n}  [{r.category}]")
+
+
+def _add_signed(
+    state: CliState,
+    ref: VariantRef,
+    results: list[EvalResultCreate],
+    keyfile: Path,
+    evaluator: str | None,
+) -> list[EvalResultPublic]:
+    """Sign an evaluation statement about the registered digest of ``ref`` and send it."""
+    if not evaluator:
+        raise InvalidInput(
+            "--sign needs --evaluator NAMESPACE", hint="name the namespace that holds your key"
+        )
+    key = load_signing_key(keyfile)
+    digest = state.backend().show(ref).digest
+    if digest is None:
+        raise InvalidInput(f"{ref} has no registered weights", hint="register it first")
+    statement = EvaluationStatement(
+        subject=[Subject(name=str(ref), digest={"sha256": digest.removeprefix("sha256:")})],
+        predicate=EvaluationPredicate(
+            evaluator=evaluator, subject=str(ref), digest=digest, results=results
+        ),
+    )
+    envelope = sign_statement(statement, key)
+    return evals_backend(state).add_signed(SignedEvalCreate(envelope=envelope))
 
 
 def safeguards(ctx: typer.Context, ref: Ref, as_json: JsonOption = False) -> None:

@@ -13,7 +13,12 @@ from registry.client import RegistryClient
 from registry.config import Settings
 from registry.services.advisories import add_advisory, affected
 from registry.services.downloads import record_downloads
-from registry.services.evals import add_results, import_results, list_results
+from registry.services.evals import (
+    add_results,
+    add_signed_results,
+    import_results,
+    list_results,
+)
 from registry.services.names import VariantRef, parse_ref
 from registry.services.safeguard_policy import load_policy
 from registry.services.safeguard_query import lacking_safeguards, parse_statuses, safeguard_status
@@ -30,11 +35,13 @@ from schemas import (
     EvalResultPublic,
     LackingSafeguardPage,
     SafeguardStatusPublic,
+    SignedEvalCreate,
 )
 
 
 class EvalsBackend(Protocol):
     def add_eval(self, ref: VariantRef, body: EvalResultCreate) -> list[EvalResultPublic]: ...
+    def add_signed(self, body: SignedEvalCreate) -> list[EvalResultPublic]: ...
     def import_evals(self, ref: VariantRef, body: EvalImport) -> EvalImportResult: ...
     def list_evals(self, ref: VariantRef) -> EvalResultList: ...
     def safeguards(self, ref: VariantRef) -> SafeguardStatusPublic: ...
@@ -52,6 +59,10 @@ class LocalEvals:
     def add_eval(self, ref: VariantRef, body: EvalResultCreate) -> list[EvalResultPublic]:
         with self.sessions() as s:
             return add_results(s, ref, [body], load_policy(self.settings))
+
+    def add_signed(self, body: SignedEvalCreate) -> list[EvalResultPublic]:
+        with self.sessions() as s:
+            return add_signed_results(s, body, load_policy(self.settings))
 
     def import_evals(self, ref: VariantRef, body: EvalImport) -> EvalImportResult:
         with self.sessions() as s:
@@ -96,6 +107,9 @@ class RemoteEvals:
 
     def add_eval(self, ref: VariantRef, body: EvalResultCreate) -> list[EvalResultPublic]:
         return self.client.add_eval(ref.name, ref.revision, body)
+
+    def add_signed(self, body: SignedEvalCreate) -> list[EvalResultPublic]:
+        return self.client.add_signed_evals(body)
 
     def import_evals(self, ref: VariantRef, body: EvalImport) -> EvalImportResult:
         return self.client.import_evals(ref.name, ref.revision, body)

@@ -40,6 +40,7 @@ from schemas import (
     LogEntryPublic,
     LogKey,
     SafeguardStatusPublic,
+    SignedEvalCreate,
     StatementPublic,
     TokenCreate,
     TokenPublic,
@@ -230,6 +231,12 @@ class RegistryClient:
             auth=True,
             params={"revision": revision},
             json=body.model_dump(mode="json"),
+        )
+        return response.root
+
+    def add_signed_evals(self, body: SignedEvalCreate) -> list[EvalResultPublic]:
+        response = self._request(
+            "POST", "/evals/signed", _EvalResults, auth=True, json=body.model_dump(mode="json")
         )
         return response.root
 

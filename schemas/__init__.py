@@ -30,9 +30,12 @@ from schemas.evals import (
     EvalResultCreate,
     EvalResultList,
     EvalResultPublic,
+    EvaluationPredicate,
+    EvaluationStatement,
     LackingSafeguardPage,
     LackingSafeguardRow,
     SafeguardStatusPublic,
+    SignedEvalCreate,
 )
 from schemas.identify import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
 from schemas.lineage import LineageEdgePublic, LineageGraph, LineageNode
@@ -103,6 +106,8 @@ __all__ = [
     "EvalResultCreate",
     "EvalResultList",
     "EvalResultPublic",
+    "EvaluationPredicate",
+    "EvaluationStatement",
     "FileDigest",
     "IdentifyMatch",
     "IdentifyQuery",
@@ -126,6 +131,7 @@ __all__ = [
     "ReleaseStatement",
     "SafeguardStatusPublic",
     "SignatureInfo",
+    "SignedEvalCreate",
     "StatementPublic",
     "TensorDigest",
     "TokenCreate",

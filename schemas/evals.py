@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.statements import Subject
 
 EvalCategory = Literal["safety-refusal", "over-refusal", "capability", "other"]
 EVAL_CATEGORIES: tuple[str, ...] = get_args(EvalCategory)
@@ -65,6 +67,7 @@ class EvalResultPublic(BaseModel):
     evaluated_at: datetime | None
     source: str
     log_index: int | None = None
+    key_id: str | None = Field(default=None, description="the evaluator key that signed it")
     created_at: datetime
 
 
@@ -160,3 +163,38 @@ class DownloadSnapshotPublic(BaseModel):
     observed_at: datetime
     source: str
     downloads: int = Field(description="the variant's downloads now (its latest 30d count)")
+
+
+# --- signed evaluations ------------------------------------------------------------------------
+
+
+class EvaluationPredicate(BaseModel):
+    """An evaluator's signed word that ``subject`` (these exact weights) scored ``results``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evaluator: str = Field(description="the namespace whose evaluator key signs")
+    subject: str = Field(description="NAME@REVISION")
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="the variant digest")
+    results: list[EvalResultCreate] = Field(min_length=1)
+
+
+class EvaluationStatement(BaseModel):
+    """An in-toto statement; subject: the evaluated variant."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    type_: Literal["https://in-toto.io/Statement/v1"] = Field(
+        default="https://in-toto.io/Statement/v1", alias="_type"
+    )
+    subject: list[Subject] = Field(min_length=1)
+    predicateType: Literal["https://provreg.dev/evaluation/v1"] = (
+        "https://provreg.dev/evaluation/v1"  # noqa: N815
+    )
+    predicate: EvaluationPredicate
+
+
+class SignedEvalCreate(BaseModel):
+    """A DSSE envelope over an :class:`EvaluationStatement`."""
+
+    envelope: str = Field(max_length=20_000_000)

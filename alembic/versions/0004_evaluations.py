@@ -63,7 +63,9 @@ def upgrade() -> None:
     sa.Column('evaluator', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('evaluated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('statement_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['statement_id'], ['signed_statement.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['variant_id'], ['variant.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

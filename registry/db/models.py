@@ -257,6 +257,12 @@ class EvalResult(SQLModel, table=True):
     evaluator: str | None = Field(default=None, max_length=200)
     evaluated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     source: str = Field(max_length=32, description="manual, lm-eval, model-index, ...")
+    statement_id: int | None = Field(
+        default=None,
+        foreign_key="signed_statement.id",
+        ondelete="CASCADE",
+        description="the evaluator's signed statement, when signed",
+    )
     created_at: datetime = _timestamp()
 
 

@@ -6,24 +6,32 @@ refresh of the safeguard statuses it changes; an import is accepted whole or not
 
 from __future__ import annotations
 
+import base64
+import json
+
 from sqlmodel import Session, col, select
 
-from registry.db.models import EvalResult, Variant
-from registry.errors import EvalFileInvalid
+from registry.db.models import EvalResult, SignedStatement, Variant
+from registry.errors import EvalFileInvalid, StatementMismatch
 from registry.services import translog
 from registry.services.eval_formats import read_results
 from registry.services.log_records import leaves_of
-from registry.services.names import VariantRef
+from registry.services.names import VariantRef, parse_ref
 from registry.services.safeguard_policy import SafeguardPolicy, normalise
 from registry.services.safeguards import refresh
+from registry.services.signatures import verified_statement
 from registry.services.variants import get_variant
+from registry.trust.dsse import parse_envelope
 from schemas.evals import (
     EvalImport,
     EvalImportResult,
     EvalResultCreate,
     EvalResultList,
     EvalResultPublic,
+    EvaluationStatement,
+    SignedEvalCreate,
 )
+from schemas.statements import EVALUATION_PREDICATE
 
 
 def _resolve(policy: SafeguardPolicy, r: EvalResultCreate) -> tuple[str, bool]:
@@ -42,7 +50,9 @@ def _resolve(policy: SafeguardPolicy, r: EvalResultCreate) -> tuple[str, bool]:
     return category, hib
 
 
-def eval_public(row: EvalResult, variant: Variant, log_index: int | None) -> EvalResultPublic:
+def eval_public(
+    row: EvalResult, variant: Variant, log_index: int | None, key_id: str | None = None
+) -> EvalResultPublic:
     return EvalResultPublic(
         id=row.id or 0,
         name=variant.name,
@@ -62,6 +72,7 @@ def eval_public(row: EvalResult, variant: Variant, log_index: int | None) -> Eva
         evaluated_at=row.evaluated_at,
         source=row.source,
         log_index=log_index,
+        key_id=key_id,
         created_at=row.created_at,
     )
 
@@ -73,40 +84,108 @@ def add_results(
 
     Raises :class:`VariantNotFound`, or :class:`EvalFileInvalid` when there is nothing to store.
     """
-    if not results:
-        raise EvalFileInvalid("no results to record", hint="give at least one result")
-    out: list[EvalResultPublic] = []
     try:
-        variant = get_variant(session, ref)
-        assert variant.id is not None
-        for r in results:
-            category, hib = _resolve(policy, r)
-            row = EvalResult(
-                variant_id=variant.id,
-                benchmark=r.benchmark,
-                benchmark_version=r.benchmark_version,
-                task=r.task,
-                metric=r.metric,
-                value=r.value,
-                stderr=r.stderr,
-                samples=r.samples,
-                higher_is_better=hib,
-                category=category,
-                harness=r.harness,
-                settings=r.settings,
-                evaluator=r.evaluator,
-                evaluated_at=r.evaluated_at,
-                source=r.source,
-            )
-            session.add(row)
-            session.flush()
-            leaf = translog.append(session, "evaluation.added", row.id or 0)
-            out.append(eval_public(row, variant, leaf.leaf_index))
-        refresh(session, policy, [variant.id])
-        session.commit()
+        return _store(session, get_variant(session, ref), results, policy, None)
     except BaseException:
         session.rollback()
         raise
+
+
+def add_signed_results(
+    session: Session, body: SignedEvalCreate, policy: SafeguardPolicy
+) -> list[EvalResultPublic]:
+    """Accept an evaluator's signed statement: it must verify with an active evaluator key of
+    the namespace it names, be used once, and name the registered digest of its subject.
+
+    Raises SignatureInvalid, KeyRevoked, StatementMismatch, StatementReplayed, VariantNotFound.
+    """
+    namespace = _evaluator_namespace(body.envelope)
+    try:
+        kid, statement, payload_sha = verified_statement(
+            session, body.envelope, namespace, EvaluationStatement, role="evaluator"
+        )
+        claim = statement.predicate
+        variant = get_variant(session, parse_ref(claim.subject))
+        if variant.digest != claim.digest or statement.subject[0].digest.get(
+            "sha256"
+        ) != claim.digest.removeprefix("sha256:"):
+            raise StatementMismatch(
+                f"the signed results are about other weights than the registered {variant.ref}",
+                hint="sign results naming the registered digest (`provreg show`)",
+            )
+        row = SignedStatement(
+            kind="evaluation",
+            predicate_type=EVALUATION_PREDICATE,
+            key_id=kid,
+            variant_id=variant.id,
+            payload_sha256=payload_sha,
+            envelope=body.envelope.encode("utf-8"),
+        )
+        session.add(row)
+        session.flush()
+        results = [
+            r.model_copy(update={"evaluator": r.evaluator or namespace}) for r in claim.results
+        ]
+        return _store(session, variant, results, policy, row)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _evaluator_namespace(envelope: str) -> str:
+    """The namespace whose evaluator keys must have signed, read before the payload is trusted
+    (the signature is checked against exactly that namespace's keys next)."""
+    try:
+        payload = json.loads(base64.b64decode(parse_envelope(envelope).payload))
+        namespace = str(payload["predicate"]["evaluator"])
+    except (ValueError, KeyError, TypeError):
+        raise StatementMismatch(
+            "the envelope does not hold an evaluation statement naming its evaluator",
+            hint="sign a statement with predicateType " + EVALUATION_PREDICATE,
+        ) from None
+    return namespace
+
+
+def _store(
+    session: Session,
+    variant: Variant,
+    results: list[EvalResultCreate],
+    policy: SafeguardPolicy,
+    statement: SignedStatement | None,
+) -> list[EvalResultPublic]:
+    if not results:
+        raise EvalFileInvalid("no results to record", hint="give at least one result")
+    out: list[EvalResultPublic] = []
+    assert variant.id is not None
+    # one transaction: the caller rolls back on any error
+    for r in results:
+        category, hib = _resolve(policy, r)
+        row = EvalResult(
+            variant_id=variant.id,
+            benchmark=r.benchmark,
+            benchmark_version=r.benchmark_version,
+            task=r.task,
+            metric=r.metric,
+            value=r.value,
+            stderr=r.stderr,
+            samples=r.samples,
+            higher_is_better=hib,
+            category=category,
+            harness=r.harness,
+            settings=r.settings,
+            evaluator=r.evaluator,
+            evaluated_at=r.evaluated_at,
+            source=r.source,
+            statement_id=statement.id if statement else None,
+        )
+        session.add(row)
+        session.flush()
+        leaf = translog.append(session, "evaluation.added", row.id or 0)
+        out.append(
+            eval_public(row, variant, leaf.leaf_index, statement.key_id if statement else None)
+        )
+    refresh(session, policy, [variant.id])
+    session.commit()
     return out
 
 
@@ -128,12 +207,23 @@ def list_results(session: Session, ref: VariantRef) -> EvalResultList:
     rows = session.exec(
         select(EvalResult).where(EvalResult.variant_id == variant.id).order_by(col(EvalResult.id))
     ).all()
+    keys = {
+        s.id: s.key_id
+        for s in session.exec(
+            select(SignedStatement).where(
+                SignedStatement.variant_id == variant.id, SignedStatement.kind == "evaluation"
+            )
+        ).all()
+    }
     return EvalResultList(
         name=variant.name,
         revision=variant.revision,
         results=[
             eval_public(
-                r, variant, next(iter(leaves_of(session, "evaluation.added", r.id or 0)), None)
+                r,
+                variant,
+                next(iter(leaves_of(session, "evaluation.added", r.id or 0)), None),
+                keys.get(r.statement_id) if r.statement_id else None,
             )
             for r in rows
         ],

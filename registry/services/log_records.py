@@ -169,7 +169,17 @@ def _evaluation_added(session: Session, record_id: int) -> dict[str, Any]:
         "evaluator": r.evaluator,
         "evaluated_at": timestamp(r.evaluated_at),
         "source": r.source,
+        **_eval_statement(session, r.statement_id),
     }
+
+
+def _eval_statement(session: Session, statement_id: int | None) -> dict[str, Any]:
+    """Signed results carry the signer and the envelope's digest; unsigned ones nothing more,
+    so their leaves stay as they were."""
+    if statement_id is None:
+        return {}
+    statement: SignedStatement = _get(session, SignedStatement, statement_id)
+    return {"key_id": statement.key_id, "statement": sha256_digest(bytes(statement.envelope))}
 
 
 def _advisory_published(session: Session, record_id: int) -> dict[str, Any]:

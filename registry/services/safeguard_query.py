@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
-from registry.db.lineage_queries import ancestors
+from registry.db.lineage_queries import ancestors, descendants
 from registry.db.models import SafeguardStatus, Variant
 from registry.errors import CursorInvalid, InvalidInput
 from registry.services.names import VariantRef
@@ -155,16 +155,10 @@ def lacking_safeguards(
     key = "s.downloads" if sort == "downloads" else "s.reach"
     params: dict[str, Any] = {"statuses": wanted, "limit": limit + 1}
     where = ["s.status IN :statuses"]
+    small_subtree = root_id is not None and _subtree_is_small(session, root_id)
     cte = ""
-    if root_id is not None:
-        cte = """
-            WITH RECURSIVE down(id, depth) AS (
-                SELECT e.child_id, 1 FROM lineage_edge e WHERE e.parent_id = :root
-                UNION
-                SELECT e.child_id, down.depth + 1 FROM lineage_edge e
-                JOIN down ON e.parent_id = down.id WHERE down.depth < :max_depth
-            ), sub AS (SELECT DISTINCT id FROM down)
-        """
+    if small_subtree:
+        cte = _SUBTREE_CTE
         where.append("s.variant_id IN (SELECT id FROM sub)")
         params.update(root=root_id, max_depth=MAX_DEPTH)
     if min_downloads:
@@ -176,22 +170,26 @@ def lacking_safeguards(
         join = "JOIN variant v ON v.id = s.variant_id"
         where.append("v.created_at >= :since")
         params["since"] = since_at
+    keyset = f"({key} < :k OR ({key} = :k AND s.variant_id < :after))"
     if state:
         try:
             params["k"], params["after"] = int(state["k"]), int(state["id"])
         except (KeyError, TypeError, ValueError):
             raise CursorInvalid("the cursor is damaged", hint="start without it") from None
-        where.append(f"({key} < :k OR ({key} = :k AND s.variant_id < :after))")
     sql = f"""{cte}
         SELECT s.variant_id, s.status, s.downloads, s.reach, s.reasons
         FROM safeguard_status s {join}
-        WHERE {" AND ".join(where)}
+        WHERE {" AND ".join(where)} {{keyset}}
         ORDER BY {key} DESC, s.variant_id DESC
         LIMIT :limit
     """
-    rows = session.execute(
-        text(sql).bindparams(bindparam("statuses", expanding=True)), params
-    ).all()
+    statement = text(sql.replace("{keyset}", "AND " + keyset if state else "")).bindparams(
+        bindparam("statuses", expanding=True)
+    )
+    if root_id is None or small_subtree:
+        rows = list(session.execute(statement, params).all())
+    else:
+        rows = _scan_big_subtree(session, sql, keyset, params, root_id, limit, sort)
     results = []
     for vid, status, downloads, reach, reasons in rows[:limit]:
         variant = session.get(Variant, int(vid))
@@ -213,6 +211,86 @@ def lacking_safeguards(
         k = last[2] if sort == "downloads" else last[3]
         next_cursor = encode_cursor({"sort": sort, "k": int(k), "id": int(last[0])})
     return LackingSafeguardPage(results=results, next_cursor=next_cursor)
+
+
+_SUBTREE_CTE = """
+    WITH RECURSIVE down(id, depth) AS (
+        SELECT e.child_id, 1 FROM lineage_edge e WHERE e.parent_id = :root
+        UNION
+        SELECT e.child_id, down.depth + 1 FROM lineage_edge e
+        JOIN down ON e.parent_id = down.id WHERE down.depth < :max_depth
+    ), sub AS (SELECT DISTINCT id FROM down)
+"""
+SMALL_SUBTREE = 5_000
+SCAN_BATCH = 1_000
+MAX_SCAN_BATCHES = 200
+
+_UNDER_ROOT = """
+    WITH RECURSIVE up(start, id, depth) AS (
+        SELECT v.id, v.id, 0 FROM variant v WHERE v.id IN :ids
+        UNION
+        SELECT up.start, e.parent_id, up.depth + 1
+        FROM lineage_edge e JOIN up ON e.child_id = up.id
+        WHERE up.depth < :max_depth
+    )
+    SELECT DISTINCT start FROM up WHERE id = :root AND depth > 0
+"""
+
+
+def _subtree_is_small(session: Session, root_id: int) -> bool:
+    """Whether the walk under ``root_id`` ends within SMALL_SUBTREE edges (then filtering by
+    the walked set is cheapest); the walk stops as soon as it passes that many."""
+    walked = descendants(session, root_id, MAX_DEPTH, offset=0, limit=SMALL_SUBTREE + 1)
+    return len(walked) <= SMALL_SUBTREE
+
+
+def _scan_big_subtree(
+    session: Session,
+    sql: str,
+    keyset: str,
+    params: dict[str, Any],
+    root_id: int,
+    limit: int,
+    sort: str,
+) -> list[Any]:
+    """For a root with a big subtree, read candidates in ranking order (the same index scan
+    as without the filter) in batches and keep those the root is an ancestor of (one upward
+    walk per batch): a page costs in proportion to how rare the subtree's rows are among the
+    unsafe ones, not to the subtree's size. Falls back to walking the whole subtree when the
+    rows are too rare."""
+    found: list[Any] = []
+    batch_params = dict(params, limit=SCAN_BATCH)
+    has_keyset = "k" in params
+    for _ in range(MAX_SCAN_BATCHES):
+        statement = text(sql.replace("{keyset}", "AND " + keyset if has_keyset else "")).bindparams(
+            bindparam("statuses", expanding=True)
+        )
+        batch = session.execute(statement, batch_params).all()
+        if not batch:
+            return found
+        under = {
+            int(r[0])
+            for r in session.execute(
+                text(_UNDER_ROOT).bindparams(bindparam("ids", expanding=True)),
+                {"ids": [int(r[0]) for r in batch], "root": root_id, "max_depth": MAX_DEPTH},
+            )
+        }
+        found += [r for r in batch if int(r[0]) in under]
+        if len(found) > limit or len(batch) < SCAN_BATCH:
+            return found[: limit + 1]
+        last = batch[-1]
+        batch_params["k"] = int(last[2] if sort == "downloads" else last[3])
+        batch_params["after"] = int(last[0])
+        has_keyset = True
+    # rare rows under a huge root: filter by the whole walked subtree after all
+    fallback = text(
+        (_SUBTREE_CTE + sql).replace(
+            "{keyset}",
+            ("AND " + keyset if "k" in params else "") + " AND "
+            "s.variant_id IN (SELECT id FROM sub)",
+        )
+    ).bindparams(bindparam("statuses", expanding=True))
+    return list(session.execute(fallback, dict(params, root=root_id, max_depth=MAX_DEPTH)).all())
 
 
 def _json(value: Any) -> list[str]:

@@ -122,3 +122,34 @@ def test_policy_from_settings(session: Session, provreg: CliRunner, settings, tm
     r = provreg("safeguards", RELEASE)
     # the local run reads the broken policy; the remote server was built with the same settings
     assert r.code == 1 and "benchmarks" in r.err
+
+
+def test_signed_evaluations(session: Session, provreg: CliRunner, tmp_path) -> None:
+    register_variant(session, variant_request(UNCENSORED))
+    key = tmp_path / "evaluator.pem"
+    assert provreg("keys", "generate", "--out", key, "--json").code == 0
+    r = provreg("keys", "add", "safety-lab", f"{key}.pub", "--role", "evaluator", "--json")
+    assert r.code == 0, r.err
+    r = provreg(
+        "eval", "add", UNCENSORED, "--benchmark", "harmbench", "--metric", "asr", "--value", 0.7,
+        "--samples", 400, "--sign", key, "--evaluator", "safety-lab", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    signed = r.json()
+    assert signed["key_id"] and signed["evaluator"] == "safety-lab"
+    r = provreg(
+        "eval", "import", FIXTURES / "README_model_index.md", "--model", UNCENSORED,
+        "--sign", key, "--evaluator", "safety-lab", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert r.json()["imported"] == 2
+    listed = provreg("eval", "list", UNCENSORED, "--json").json()["results"]
+    assert all(x["key_id"] == signed["key_id"] for x in listed)
+    assert provreg("safeguards", UNCENSORED, "--json").json()["status"] == "lacking"
+    # a key of another namespace, or a publisher key, does not sign evaluations
+    r = provreg(
+        "eval", "add", UNCENSORED, "--benchmark", "harmbench", "--metric", "asr", "--value", 0.1,
+        "--sign", key, "--evaluator", "other-lab",
+    )  # fmt: skip
+    assert r.code == 1 and "evaluator key" in r.err
+    assert provreg("audit", "--json").code == 0

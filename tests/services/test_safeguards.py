@@ -251,3 +251,33 @@ def test_advisory_reaches_descendants_through_detected_edges(session: Session) -
         "found/reupload@main",
     ]
     assert audit_log(session).ok
+
+
+@pytest.mark.parametrize(("small", "batches"), [(1, 200), (1, 1)])
+def test_big_subtree_scan_and_its_fallback_agree(
+    session: Session, monkeypatch: pytest.MonkeyPatch, small: int, batches: int
+) -> None:
+    from registry.services import safeguard_query
+
+    build_scenario(session)
+    expected = [
+        [r.name for r in lacking_safeguards(session, POLICY, descendant_of=parse_ref(RELEASE),
+                                            sort=s, limit=1, cursor=None).results]
+        for s in ("downloads", "reach")
+    ]  # fmt: skip
+    monkeypatch.setattr(safeguard_query, "SMALL_SUBTREE", small)
+    monkeypatch.setattr(safeguard_query, "SCAN_BATCH", 1)
+    monkeypatch.setattr(safeguard_query, "MAX_SCAN_BATCHES", batches)
+    for sort, first in zip(("downloads", "reach"), expected, strict=True):
+        seen, cursor = [], None
+        while True:
+            page = lacking_safeguards(
+                session, POLICY, descendant_of=parse_ref(RELEASE), sort=sort, limit=1,  # type: ignore[arg-type]
+                cursor=cursor,
+            )  # fmt: skip
+            seen += [r.name for r in page.results]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen[:1] == first
+        assert sorted(seen) == sorted([QUANTIZED, UNCENSORED, DEGRADED])

@@ -13,7 +13,12 @@ from registry.db.models import ApiToken
 from registry.errors import PermissionDenied
 from registry.services.advisories import add_advisory, affected
 from registry.services.downloads import record_downloads
-from registry.services.evals import add_results, import_results, list_results
+from registry.services.evals import (
+    add_results,
+    add_signed_results,
+    import_results,
+    list_results,
+)
 from registry.services.names import parse_ref
 from registry.services.safeguard_policy import SafeguardPolicy, load_policy
 from registry.services.safeguard_query import lacking_safeguards, parse_statuses, safeguard_status
@@ -30,6 +35,7 @@ from schemas.evals import (
     EvalResultPublic,
     LackingSafeguardPage,
     SafeguardStatusPublic,
+    SignedEvalCreate,
 )
 
 router = APIRouter(tags=["evaluations"])
@@ -66,6 +72,21 @@ def add(
     """Record one result (scope evaluate or admin); it is logged."""
     require_evaluate(token)
     return add_results(session, variant_ref(namespace, name, revision), [body], _policy(request))
+
+
+@router.post(
+    "/evals/signed",
+    response_model=list[EvalResultPublic],
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def add_signed(
+    body: SignedEvalCreate, request: Request, session: SessionDep, token: TokenDep
+) -> list[EvalResultPublic]:
+    """Record results signed by an evaluator key (scope evaluate or admin); they are logged
+    with the signer and the envelope's digest."""
+    require_evaluate(token)
+    return add_signed_results(session, body, _policy(request))
 
 
 @router.post(
