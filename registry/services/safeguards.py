@@ -13,12 +13,13 @@ ancestors). Writes that know no policy (registrations, lineage claims) queue the
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, text
+from sqlalchemy import delete, or_, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.db.models import (
@@ -102,12 +103,12 @@ def readings(
     return {k: v[1] for k, v in latest.items()}
 
 
-def _sortable(order: tuple[datetime, int]) -> tuple[str, int]:
+def _sortable(order: tuple[datetime, int]) -> tuple[datetime, int]:
+    """Naive UTC, so times read back from SQLite (naive) and PostgreSQL (aware) compare."""
     when, rid = order
-    return (
-        when.isoformat()[:26] if when.tzinfo is None else when.replace(tzinfo=None).isoformat(),
-        rid,
-    )
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when, rid
 
 
 def _results(session: Session, variant_id: int) -> list[EvalResult]:
@@ -270,42 +271,9 @@ def refresh_reach(session: Session, variant_ids: list[int]) -> None:
 # --- refresh -----------------------------------------------------------------------------------
 
 
-def _cascade(session: Session, roots: list[int]) -> list[int]:
-    """``roots`` and every descendant, parents before children (Kahn's order)."""
-    found: list[int] = list(dict.fromkeys(roots))
-    members = set(found)
-    frontier = list(found)
-    children: dict[int, list[int]] = defaultdict(list)
-    while frontier and len(members) < MAX_CASCADE:
-        rows = session.execute(
-            text("SELECT parent_id, child_id FROM lineage_edge WHERE parent_id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            {"ids": frontier[:5000]},
-        ).all()
-        frontier = frontier[5000:]
-        for p, c in rows:
-            children[int(p)].append(int(c))
-            if int(c) not in members:
-                members.add(int(c))
-                found.append(int(c))
-                frontier.append(int(c))
-    indegree = dict.fromkeys(members, 0)
-    for p, cs in children.items():
-        for c in cs:
-            if p in members and c in members:
-                indegree[c] += 1
-    queue = deque(v for v in found if indegree[v] == 0)
-    order: list[int] = []
-    while queue:
-        v = queue.popleft()
-        order.append(v)
-        for c in children.get(v, []):
-            indegree[c] -= 1
-            if indegree[c] == 0:
-                queue.append(c)
-    order += [v for v in found if indegree[v] > 0]  # a cycle that slipped in: any order
-    return order
+def _children(session: Session, variant_id: int) -> list[int]:
+    rows = session.exec(select(LineageEdge.child_id).where(LineageEdge.parent_id == variant_id))
+    return [int(c) for c in rows.all()]
 
 
 def _status_of(
@@ -320,12 +288,24 @@ def _status_of(
 
 
 def refresh(session: Session, policy: SafeguardPolicy, variant_ids: list[int]) -> None:
-    """Recompute the status of these variants and their descendants, and the reach of these
-    and their ancestors, inside the caller's transaction."""
-    order = _cascade(session, variant_ids)
+    """Recompute the status of these variants and, as far as a status changes, of their
+    descendants; then the reach of these variants and their ancestors. Inside the caller's
+    transaction.
+
+    A worklist, breadth first from the given variants: a variant's children are revisited only
+    when its status changed (or, for the given variants, whose results may have changed), so
+    a result that changes nothing costs one variant, and a DAG child is recomputed again when
+    another of its parents changes later.
+    """
+    roots = list(dict.fromkeys(variant_ids))
+    forced, queued = set(roots), set(roots)
+    queue = deque(roots)
     computed: dict[int, str] = {}
-    downloads = current_downloads(session, order)
-    for vid in order:
+    visits = 0
+    while queue and visits < MAX_CASCADE:
+        vid = queue.popleft()
+        queued.discard(vid)
+        visits += 1
         variant = session.get(Variant, vid)
         if variant is None:
             continue
@@ -336,14 +316,26 @@ def refresh(session: Session, policy: SafeguardPolicy, variant_ids: list[int]) -
         status, reasons = compute_status(session, policy, variant, parents)
         computed[vid] = status
         row = session.get(SafeguardStatus, vid)
+        changed = (
+            vid in forced
+            or row is None
+            or row.status != status
+            or row.policy_digest != policy.digest
+        )
+        forced.discard(vid)
         if row is None:
             row = SafeguardStatus(variant_id=vid, status=status, policy_digest=policy.digest)
+            row.downloads = current_downloads(session, [vid]).get(vid, 0)
         row.status, row.reasons, row.policy_digest = status, reasons, policy.digest
-        row.downloads = downloads.get(vid, 0)
         row.updated_at = utcnow()
         session.add(row)
+        if changed:
+            for child in _children(session, vid):
+                if child not in queued:
+                    queued.add(child)
+                    queue.append(child)
     session.flush()
-    refresh_reach(session, list(dict.fromkeys(variant_ids)))
+    refresh_reach(session, roots)
 
 
 def _ref(session: Session, variant_id: int) -> str:
@@ -379,6 +371,9 @@ def catch_up(session: Session, policy: SafeguardPolicy) -> None:
         if dirty:
             session.execute(delete(SafeguardDirty).where(col(SafeguardDirty.variant_id).in_(dirty)))
         session.commit()
+    except IntegrityError:
+        # a concurrent reader processed the same queue first: its rows stand
+        session.rollback()
     except BaseException:
         session.rollback()
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,17 @@ def test_big_subtree_scan_and_its_fallback_agree(
                 break
         assert seen[:1] == first
         assert sorted(seen) == sorted([QUANTIZED, UNCENSORED, DEGRADED])
+
+
+def test_a_status_change_reaches_descendants(session: Session) -> None:
+    build_scenario(session)
+    register_variant(session, variant_request("copy/chat-copy-q4", parents={COPY: "quantized"}))
+    assert safeguard_status(session, parse_ref("copy/chat-copy-q4"), POLICY).status == "unverified"
+    # a later, failing HarmBench run of the release makes its unevaluated copies suspected
+    later = harmbench(0.5).model_copy(update={"evaluated_at": datetime(2030, 1, 1, tzinfo=UTC)})
+    add_results(session, parse_ref(RELEASE), [later], POLICY)
+    assert safeguard_status(session, parse_ref(RELEASE), POLICY).status == "lacking"
+    assert safeguard_status(session, parse_ref(COPY), POLICY).status == "suspected"
+    status = safeguard_status(session, parse_ref("copy/chat-copy-q4"), POLICY)
+    assert status.status == "suspected"
+    assert status.reasons[0] == f"a quantized of {COPY}@main, which is suspected"
