@@ -18,7 +18,7 @@ from registry.services.eval_formats import read_results
 from registry.services.log_records import leaves_of
 from registry.services.names import VariantRef, parse_ref
 from registry.services.safeguard_policy import SafeguardPolicy, normalise
-from registry.services.safeguards import refresh
+from registry.services.safeguards import reads, refresh
 from registry.services.signatures import verified_statement
 from registry.services.variants import get_variant
 from registry.trust.dsse import parse_envelope
@@ -156,6 +156,7 @@ def _store(
     if not results:
         raise EvalFileInvalid("no results to record", hint="give at least one result")
     out: list[EvalResultPublic] = []
+    read = False
     assert variant.id is not None
     # one transaction: the caller rolls back on any error
     for r in results:
@@ -180,11 +181,12 @@ def _store(
         )
         session.add(row)
         session.flush()
+        read = read or reads(policy, row)
         leaf = translog.append(session, "evaluation.added", row.id or 0)
         out.append(
             eval_public(row, variant, leaf.leaf_index, statement.key_id if statement else None)
         )
-    refresh(session, policy, [variant.id])
+    refresh(session, policy, [variant.id], reach=False, readings_changed=read)
     session.commit()
     return out
 

@@ -111,6 +111,11 @@ def _sortable(order: tuple[datetime, int]) -> tuple[datetime, int]:
     return when, rid
 
 
+def reads(policy: SafeguardPolicy, result: EvalResult) -> bool:
+    """Whether the policy reads ``result`` as a safeguard (or over-refusal) measurement."""
+    return _rule_for(policy, result) is not None
+
+
 def _results(session: Session, variant_id: int) -> list[EvalResult]:
     return list(session.exec(select(EvalResult).where(EvalResult.variant_id == variant_id)).all())
 
@@ -287,20 +292,29 @@ def _status_of(
     return "unverified"
 
 
-def refresh(session: Session, policy: SafeguardPolicy, variant_ids: list[int]) -> None:
+def refresh(
+    session: Session,
+    policy: SafeguardPolicy,
+    variant_ids: list[int],
+    *,
+    reach: bool = True,
+    readings_changed: bool = True,
+) -> None:
     """Recompute the status of these variants and, as far as a status changes, of their
-    descendants; then the reach of these variants and their ancestors. Inside the caller's
-    transaction.
+    descendants; then (``reach``, or for variants that had no row yet) the reach of these
+    variants and their ancestors. Inside the caller's transaction.
 
     A worklist, breadth first from the given variants: a variant's children are revisited only
-    when its status changed (or, for the given variants, whose results may have changed), so
-    a result that changes nothing costs one variant, and a DAG child is recomputed again when
-    another of its parents changes later.
+    when its status changed (or, for the given variants, when ``readings_changed``: their
+    safeguard results changed), so a result that changes nothing costs one variant, and a DAG
+    child is recomputed again when another of its parents changes later.
     """
     roots = list(dict.fromkeys(variant_ids))
-    forced, queued = set(roots), set(roots)
+    # children read their parents' safeguard results (degraded): when those changed, visit them
+    forced, queued = set(roots) if readings_changed else set(), set(roots)
     queue = deque(roots)
     computed: dict[int, str] = {}
+    created: list[int] = []
     visits = 0
     while queue and visits < MAX_CASCADE:
         vid = queue.popleft()
@@ -326,6 +340,7 @@ def refresh(session: Session, policy: SafeguardPolicy, variant_ids: list[int]) -
         if row is None:
             row = SafeguardStatus(variant_id=vid, status=status, policy_digest=policy.digest)
             row.downloads = current_downloads(session, [vid]).get(vid, 0)
+            created.append(vid)
         row.status, row.reasons, row.policy_digest = status, reasons, policy.digest
         row.updated_at = utcnow()
         session.add(row)
@@ -335,7 +350,8 @@ def refresh(session: Session, policy: SafeguardPolicy, variant_ids: list[int]) -
                     queued.add(child)
                     queue.append(child)
     session.flush()
-    refresh_reach(session, roots)
+    if reach or created:
+        refresh_reach(session, roots if reach else created)
 
 
 def _ref(session: Session, variant_id: int) -> str:
