@@ -221,7 +221,7 @@ _SUBTREE_CTE = """
         JOIN down ON e.parent_id = down.id WHERE down.depth < :max_depth
     ), sub AS (SELECT DISTINCT id FROM down)
 """
-SMALL_SUBTREE = 5_000
+SMALL_SUBTREE = 2_000
 SCAN_BATCH = 1_000
 MAX_SCAN_BATCHES = 200
 
