@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,6 +42,7 @@ CODE_BITS = 256
 GROUP = 128  # elements per group when looking for a quantization grid
 _SEED = 0x5EED_C0DE
 _VOCAB_HINT = re.compile(r"(embed|wte|word_embeddings|token_embd|tok_embeddings|shared)", re.I)
+_NOT_VOCAB = re.compile(r"(position|token_type|segment|pos_emb|wpe)", re.I)
 _HEAD_HINT = re.compile(r"(lm_head|^output\.weight|classifier|decoder\.weight)", re.I)
 # A block number after a block-ish prefix (HF, GGUF, GPT-2, T5, BERT, ONNX node paths). Auto-made
 # names such as ``onnx::MatMul_1234`` carry no layer and are grouped by position instead.
@@ -278,13 +280,33 @@ def _layer_hints(tensors: Sequence[SketchTensor]) -> dict[int, tuple[int | None,
 
 
 def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
-    """The vocabulary matrices: by name hint when there is one, else the widest axis."""
-    widest = max(max(t.shape) for t in matrices)
-    hinted = [t for t in matrices if _VOCAB_HINT.search(t.name) and max(t.shape) == widest]
-    by_size = [t for t in matrices if max(t.shape) == widest and min(t.shape) < widest]
-    ordered = hinted + [t for t in by_size if t not in hinted]
-    heads = [t for t in ordered if _HEAD_HINT.search(t.name)]
-    return [t for t in ordered if t not in heads] + heads
+    """The vocabulary matrices (token embeddings, then output heads).
+
+    By name when a name says so (position and token-type tables excluded). Without names, the
+    vocabulary is the widest size found in at most two matrices (embeddings and head) beside
+    the residual width, which nearly every matrix has: an MLP can be wider than a small
+    vocabulary, but its width recurs in every layer.
+    """
+    hinted = [t for t in matrices if _VOCAB_HINT.search(t.name) and not _NOT_VOCAB.search(t.name)]
+    if hinted:
+        vocab = max(max(t.shape) for t in hinted)
+        residual = min(next(t for t in hinted if max(t.shape) == vocab).shape)
+    else:
+        sizes = Counter(size for t in matrices for size in set(t.shape))
+        residual = sizes.most_common(1)[0][0]
+        rare = [
+            max(t.shape)
+            for t in matrices
+            if residual in t.shape and max(t.shape) != residual and sizes[max(t.shape)] <= 2
+        ]
+        if not rare:
+            return []
+        vocab = max(rare)
+    found = [t for t in matrices if max(t.shape) == vocab and min(t.shape) == residual]
+    heads = [t for t in found if _HEAD_HINT.search(t.name)]
+    embeddings = [t for t in found if t not in heads]
+    embeddings.sort(key=lambda t: not _VOCAB_HINT.search(t.name))
+    return embeddings + heads
 
 
 def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Sketch:
