@@ -33,6 +33,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from registry.weights.blas import one_blas_thread
+
 SKETCH_VERSION = 1
 MAX_ANCHORS = 128
 ANCHOR_POOL_CAP = 4096
@@ -242,8 +244,8 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 def _correlation_gram(columns: np.ndarray) -> np.ndarray:
     """int8 upper triangle of the correlation between columns (summed over rows)."""
-    c = np.ascontiguousarray(columns.T, dtype=np.float32)  # (k, rows): one BLAS call
-    g = (c @ c.T).astype(np.float64)
+    c = np.ascontiguousarray(columns, dtype=np.float32)  # (rows, k): one BLAS call
+    g = (c.T @ c).astype(np.float64)
     d = np.sqrt(np.clip(np.diag(g), 1e-30, None))
     corr = g / d[:, None] / d[None, :]
     return np.clip(np.round(upper(corr) * 127), -127, 127).astype(np.int8)
@@ -255,7 +257,9 @@ def _grid(sample: np.ndarray) -> float:
     groups = flat[: (flat.size // GROUP) * GROUP].reshape(-1, GROUP)[:64]
     if groups.size == 0:
         return 1.0
-    return float(np.median([np.unique(g).size / GROUP for g in groups]))
+    ordered = np.sort(groups, axis=1)
+    distinct = 1 + np.count_nonzero(np.diff(ordered, axis=1), axis=1)
+    return float(np.median(distinct / GROUP))
 
 
 def _layer_of(name: str) -> int | None:
@@ -311,6 +315,11 @@ def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
 
 def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Sketch:
     """Sketch a model from its tensors; raises :class:`SketchError` if it has no vocabulary."""
+    with one_blas_thread():
+        return _build_sketch(tensors, parameters)
+
+
+def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
     matrices = [t for t in tensors if len(t.shape) == 2 and min(t.shape) > 1]
     if not matrices:
         raise SketchError("no 2-D weight matrices to sketch")
