@@ -345,8 +345,14 @@ class GGUFArray(ArrayTensor):
         return self._decode(self._raw[np.asarray(index)]).reshape(len(index), -1)
 
     def read_columns(self, index: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        """Only the blocks holding the wanted columns are decoded, ``chunk`` rows at a time."""
+        """Only the blocks holding the wanted columns are decoded, ``chunk`` rows at a time.
+
+        The common legacy types (Q8_0, Q4_0, Q4_1) are decoded element by element instead:
+        a column is one scale and one quant per row, whatever the block holds besides.
+        """
         index = np.asarray(index)
+        if self.storage in _ELEMENT_DECODERS:
+            return _ELEMENT_DECODERS[self.storage](self._raw, index, self._type_size)
         blocks = np.unique(index // self._block)
         where = np.searchsorted(blocks, index // self._block) * self._block + index % self._block
         rows = self._raw.shape[0]
@@ -356,6 +362,49 @@ class GGUFArray(ArrayTensor):
             part = self._decode(grouped[lo : lo + chunk][:, blocks, :])
             out[lo : lo + chunk] = part.reshape(part.shape[0], -1)[:, where]
         return out
+
+
+def _block_parts(raw: np.ndarray, index: np.ndarray, type_size: int) -> tuple[np.ndarray, ...]:
+    """Byte offsets (in a row) of each wanted column's block and its position in the block."""
+    block = index // _LEGACY_BLOCK
+    return block * type_size, index % _LEGACY_BLOCK
+
+
+def _f16_at(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The f16 at each (even) byte offset of every row, as float32."""
+    if raw.flags.c_contiguous and raw.shape[1] % 2 == 0 and raw.ctypes.data % 2 == 0:
+        return raw.view("<u2")[:, offsets // 2].view("<f2").astype(np.float32)
+    pair = np.stack([raw[:, offsets], raw[:, offsets + 1]], axis=-1)
+    return np.ascontiguousarray(pair).view("<f2")[..., 0].astype(np.float32)
+
+
+def _q8_0_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
+    """Q8_0 blocks: an f16 scale, then 32 int8 quants."""
+    start, within = _block_parts(raw, index, type_size)
+    quants = raw[:, start + 2 + within].view(np.int8).astype(np.float32)
+    return quants * _f16_at(raw, start)
+
+
+def _nibbles(raw: np.ndarray, at: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """4-bit quants: byte ``within % 16`` of the block, low nibble first, then high."""
+    byte = raw[:, at + within % 16]
+    return np.where(within < 16, byte & 0x0F, byte >> 4).astype(np.float32)
+
+
+def _q4_0_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
+    """Q4_0 blocks: an f16 scale, then 16 bytes of 4-bit quants offset by 8."""
+    start, within = _block_parts(raw, index, type_size)
+    return (_nibbles(raw, start + 2, within) - 8.0) * _f16_at(raw, start)
+
+
+def _q4_1_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
+    """Q4_1 blocks: an f16 scale and an f16 minimum, then 16 bytes of 4-bit quants."""
+    start, within = _block_parts(raw, index, type_size)
+    return _nibbles(raw, start + 4, within) * _f16_at(raw, start) + _f16_at(raw, start + 2)
+
+
+_LEGACY_BLOCK = 32
+_ELEMENT_DECODERS = {"Q8_0": _q8_0_columns, "Q4_0": _q4_0_columns, "Q4_1": _q4_1_columns}
 
 
 def gguf_arrays(source: ModelSource) -> list[ArrayTensor]:

@@ -156,6 +156,18 @@ def test_row_and_column_subsets_match_full_dequantization(q4_file: Path) -> None
         np.testing.assert_array_equal(a.read_columns(cols, chunk=7), full[:, cols])
 
 
+@pytest.mark.parametrize("qtype", [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0])
+def test_columns_decoded_element_by_element_equal_whole_blocks(tmp_path: Path, qtype: Q) -> None:
+    """Q8_0/Q4_0/Q4_1 columns are read per element; other types decode blocks: same values."""
+    path = write_gguf(tmp_path / "m.gguf", llama_tensors(), qtype)
+    arrays = {a.name: a for a in gguf_arrays(open_model(path))}
+    cols = np.array([0, 15, 16, 31, 32, 47, EMBD - 1])
+    assert arrays["blk.0.ffn_up.weight"].storage == qtype.name
+    for name in ("blk.0.ffn_up.weight", "blk.1.attn_q.weight", "token_embd.weight"):
+        a = arrays[name]
+        np.testing.assert_array_equal(a.read_columns(cols), a.read_rows()[:, cols])
+
+
 def test_quantized_gguf_sketches_as_derived_from_its_float_original(
     tmp_path: Path, q4_file: Path
 ) -> None:
