@@ -129,8 +129,9 @@ class VirtualTensor:
         n = self.shape[0] if index is None else len(index)
         return self._rng(1).standard_normal((n, self.shape[1]), dtype=np.float32) * 0.02
 
-    def read_columns(self, index: np.ndarray) -> np.ndarray:
-        return self._rng(2).standard_normal((self.shape[0], len(index)), dtype=np.float32) * 0.02
+    def read_columns(self, index: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        n = self.shape[0] if rows is None else len(rows)
+        return self._rng(2).standard_normal((n, len(index)), dtype=np.float32) * 0.02
 
 
 def llama_layout(

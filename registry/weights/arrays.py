@@ -38,8 +38,10 @@ class ArrayTensor:
         v = self.values()
         return np.asarray(v if index is None else v[index], dtype=np.float32)
 
-    def read_columns(self, index: np.ndarray) -> np.ndarray:
-        return np.asarray(self.values()[:, index], dtype=np.float32)
+    def read_columns(self, index: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        v = self.values()
+        picked = v[:, index] if rows is None else v[np.ix_(rows, index)]
+        return np.asarray(picked, dtype=np.float32)
 
 
 def _numpy_dtype(dtype: str) -> np.dtype | None:

@@ -344,21 +344,24 @@ class GGUFArray(ArrayTensor):
             return self.values()
         return self._decode(self._raw[np.asarray(index)]).reshape(len(index), -1)
 
-    def read_columns(self, index: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    def read_columns(
+        self, index: np.ndarray, rows: np.ndarray | None = None, chunk: int = 4096
+    ) -> np.ndarray:
         """Only the blocks holding the wanted columns are decoded, ``chunk`` rows at a time.
 
         The common legacy types (Q8_0, Q4_0, Q4_1) are decoded element by element instead:
         a column is one scale and one quant per row, whatever the block holds besides.
         """
         index = np.asarray(index)
+        raw = self._raw if rows is None else self._raw[np.asarray(rows)]
         if self.storage in _ELEMENT_DECODERS:
-            return _ELEMENT_DECODERS[self.storage](self._raw, index, self._type_size)
+            return _ELEMENT_DECODERS[self.storage](raw, index, self._type_size)
         blocks = np.unique(index // self._block)
         where = np.searchsorted(blocks, index // self._block) * self._block + index % self._block
-        rows = self._raw.shape[0]
-        grouped = self._raw.reshape(rows, -1, self._type_size)
-        out = np.empty((rows, len(index)), dtype=np.float32)
-        for lo in range(0, rows, chunk):
+        count = raw.shape[0]
+        grouped = raw.reshape(count, -1, self._type_size)
+        out = np.empty((count, len(index)), dtype=np.float32)
+        for lo in range(0, count, chunk):
             part = self._decode(grouped[lo : lo + chunk][:, blocks, :])
             out[lo : lo + chunk] = part.reshape(part.shape[0], -1)[:, where]
         return out

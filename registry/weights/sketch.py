@@ -42,6 +42,13 @@ RESIDUAL_SUBSET = 40
 BLOCK = 16
 CODE_BITS = 256
 GROUP = 128  # elements per group when looking for a quantization grid
+# A Gram over the rows of a matrix whose residual axis is its (contiguous) columns reads every
+# row, hence every page. Above GRAM_ROWS rows it is estimated from GRAM_ROWS of them instead:
+# runs of GRAM_RUN consecutive rows at GRAM_RUN-aligned starts, spread evenly. Runs cover whole
+# attention heads (head sizes divide 128), so a within-head row permutation (llama.cpp's
+# rotary layout) sums the same rows; correlations from 1,024 rows err by about 0.03.
+GRAM_ROWS = 1024
+GRAM_RUN = 128
 _SEED = 0x5EED_C0DE
 _VOCAB_HINT = re.compile(r"(embed|wte|word_embeddings|token_embd|tok_embeddings|shared)", re.I)
 _NOT_VOCAB = re.compile(r"(position|token_type|segment|pos_emb|wpe)", re.I)
@@ -72,8 +79,9 @@ class SketchTensor(Protocol):
         """Rows of the 2-D tensor as float32 (all rows when ``index`` is None)."""
         ...
 
-    def read_columns(self, index: np.ndarray) -> np.ndarray:
-        """Columns of the 2-D tensor as float32, shape (rows, len(index))."""
+    def read_columns(self, index: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Columns of the 2-D tensor as float32, shape (rows, len(index)); only the rows at
+        ``rows`` when given."""
         ...
 
 
@@ -251,6 +259,15 @@ def _correlation_gram(columns: np.ndarray) -> np.ndarray:
     return np.clip(np.round(upper(corr) * 127), -127, 127).astype(np.int8)
 
 
+def gram_rows(rows: int) -> np.ndarray | None:
+    """The rows a column-residual Gram is summed over; None for all of them."""
+    if rows <= GRAM_ROWS:
+        return None
+    runs = rows // GRAM_RUN
+    starts = np.unique(np.round(np.linspace(0, runs - 1, GRAM_ROWS // GRAM_RUN)).astype(np.int64))
+    return (starts[:, None] * GRAM_RUN + np.arange(GRAM_RUN)[None, :]).reshape(-1)
+
+
 def _grid(sample: np.ndarray) -> float:
     """Median fraction of distinct values per GROUP-long run: ~1 for trained floats."""
     flat = sample.reshape(-1)
@@ -353,7 +370,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         rows, cols = t.shape
         grams = []
         if cols == residual:
-            grams.append(_correlation_gram(t.read_columns(dims)))
+            grams.append(_correlation_gram(t.read_columns(dims, gram_rows(rows))))
         if rows == residual:
             grams.append(_correlation_gram(t.read_rows(dims).T))
         other = rows if cols == residual else cols
