@@ -110,6 +110,39 @@ def per_format(timings: list[Timing]) -> dict[str, dict[str, float]]:
     return {k: dict(v) for k, v in acc.items()}
 
 
+def gguf_copy(model: Path, out: Path, qtype_name: str) -> Path:
+    """A llama.cpp-named GGUF copy of a safetensors model, its matrices quantized by the ``gguf``
+    package (``Q8_0``, ``Q4_0`` or ``Q4_1``; 1-D tensors stay F32). Built once."""
+    import gguf
+    from safetensors import safe_open
+
+    if out.exists():
+        return out
+    qtype = gguf.GGMLQuantizationType[qtype_name]
+    tmp = out.with_suffix(".partial")
+    writer = gguf.GGUFWriter(str(tmp), "llama")
+    for shard in sorted(model.glob("*.safetensors")):
+        with safe_open(str(shard), "np") as fh:
+            for key in fh.keys():  # noqa: SIM118 (safe_open is not a dict)
+                a = fh.get_tensor(key).astype(np.float32)
+                name = (
+                    key.replace("model.embed_tokens.weight", "token_embd.weight")
+                    .replace("model.layers.", "blk.")
+                    .replace("lm_head.weight", "output.weight")
+                )
+                if a.ndim == 2 and a.shape[1] % 32 == 0:
+                    q = gguf.quants.quantize(a, qtype)
+                    writer.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
+                else:
+                    writer.add_tensor(name, a)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    tmp.rename(out)
+    return out
+
+
 # --- sketch size on virtual layouts --------------------------------------------------------
 
 
