@@ -18,7 +18,6 @@ from sqlmodel import Session, col, select
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, Variant, VariantSketch
 from registry.services.sketch_index import candidates, decode_sketch, load_sketch
-from registry.weights.blas import one_blas_thread
 from registry.weights.compare import Comparison, compare_sketches
 from registry.weights.sketch import Sketch
 from schemas import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
@@ -205,8 +204,7 @@ def compare_with_registry(
         variant = by_id.get(vid) or session.get(Variant, vid)
         if other is None or variant is None:
             continue
-        with one_blas_thread():
-            c = compare_sketches(sketch, other)
+        c = compare_sketches(sketch, other)
         c.evidence.update(note)
         scored.append(
             Scored(

@@ -53,19 +53,16 @@ def _record_views(
     entries = _pair_entries(k, idx)
     s, t = np.triu_indices(idx.size, 1)
     flip = (signs[s] * signs[t]).astype(np.float32) if signs is not None else None
-    rows, owner = [], []
-    for n, rec in enumerate(sketch.records):
-        for g in rec.grams:
-            v = g.astype(np.float32)[entries] / 127.0
-            if flip is not None:
-                v = v * flip
-            v = v - v.mean()
-            sd = v.std()
-            rows.append(v / sd if sd > 0 else v)
-            owner.append(n)
-    if not rows:
+    grams = [g for rec in sketch.records for g in rec.grams]
+    owner = [n for n, rec in enumerate(sketch.records) for _ in rec.grams]
+    if not grams:
         return np.zeros((0, entries.size), np.float32), owner
-    return np.vstack(rows), owner
+    v = np.stack(grams)[:, entries].astype(np.float32) / 127.0
+    if flip is not None:
+        v *= flip
+    v -= v.mean(axis=1, keepdims=True)
+    sd = v.std(axis=1, keepdims=True)
+    return v / np.where(sd > 0, sd, 1.0), owner
 
 
 def record_correlations(
@@ -85,14 +82,28 @@ def record_correlations(
     if n < 3 or not len(oa) or not len(ob):
         return r, same, n
     views = (va @ vb.T) / n
-    reading_a = [oa[:x].count(oa[x]) for x in range(len(oa))]
-    reading_b = [ob[:y].count(ob[y]) for y in range(len(ob))]
-    for x, ra in enumerate(oa):
-        for y, rb in enumerate(ob):
-            if views[x, y] > r[ra, rb]:
-                r[ra, rb] = views[x, y]
-                same[ra, rb] = reading_a[x] == reading_b[y]
+    # Each record has one or two readings; lay the readings out as (reading of a, reading of
+    # b) planes over record pairs and take the best plane, the first one on ties.
+    planes = np.full((2, 2, *shape), -np.inf, dtype=np.float32)
+    owner_a, reading_a = np.asarray(oa), _reading_numbers(oa)
+    owner_b, reading_b = np.asarray(ob), _reading_numbers(ob)
+    planes[reading_a[:, None], reading_b[None, :], owner_a[:, None], owner_b[None, :]] = views
+    flat = planes.reshape(4, *shape)
+    best = flat.argmax(axis=0)
+    top = np.take_along_axis(flat, best[None], axis=0)[0]
+    positive = top > 0
+    r[positive] = top[positive]
+    same[positive] = (best[positive] == 0) | (best[positive] == 3)
     return r, same, n
+
+
+def _reading_numbers(owners: list[int]) -> np.ndarray:
+    """0 for a record's first reading, 1 for its second (owners come grouped, in order)."""
+    out = np.zeros(len(owners), dtype=np.int64)
+    for i in range(1, len(owners)):
+        if owners[i] == owners[i - 1]:
+            out[i] = out[i - 1] + 1
+    return out
 
 
 def _period(records: list[MatrixRecord]) -> int | None:
@@ -146,7 +157,9 @@ def groups(records: list[MatrixRecord]) -> list[list[int]]:
 
 
 def _group_match(r: np.ndarray, ga: list[int], gb: list[int]) -> list[tuple[int, int, float]]:
-    sub = r[np.ix_(ga, gb)]
+    sub = r[ga][:, gb]
+    if not sub.any():  # nothing correlated: any assignment scores 0
+        return []
     rows, cols = linear_sum_assignment(-sub)
     return [(ga[x], gb[y], float(sub[x, y])) for x, y in zip(rows, cols, strict=True)]
 

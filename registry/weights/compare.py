@@ -24,6 +24,7 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from registry.weights.alignment import align_depth, align_residual, record_correlations
+from registry.weights.blas import one_blas_thread
 from registry.weights.relation import (
     PERMUTED_SIGNATURE,
     Direction,
@@ -76,12 +77,10 @@ def _log10_pvalue(pairs: list[tuple[int, int, float]], n: int, choices: int) -> 
     if not pairs or n < 3:
         return 0.0
     sigma = NULL_SCALE / math.sqrt(n)
-    log_ps = []
-    for _, _, r in pairs:
-        lp = float(norm.logsf(r / sigma)) + math.log(max(1, choices))
-        log_ps.append(min(0.0, lp))
-    stat = -2.0 * sum(log_ps)
-    return max(LOG10_P_FLOOR, float(chi2.logsf(stat, 2 * len(log_ps)) / math.log(10)))
+    r = np.array([p[2] for p in pairs], dtype=np.float64)
+    log_ps = np.minimum(0.0, norm.logsf(r / sigma) + math.log(max(1, choices)))
+    stat = -2.0 * float(log_ps.sum())
+    return max(LOG10_P_FLOOR, float(chi2.logsf(stat, 2 * len(pairs)) / math.log(10)))
 
 
 def _signature_log10_p(cosines: np.ndarray, k: int, choices: int) -> float:
@@ -95,6 +94,11 @@ def _signature_log10_p(cosines: np.ndarray, k: int, choices: int) -> float:
 
 def compare_sketches(a: Sketch, b: Sketch) -> Comparison:
     """Compare sketch ``a`` with sketch ``b``; see the module docstring."""
+    with one_blas_thread():
+        return _compare(a, b)
+
+
+def _compare(a: Sketch, b: Sketch) -> Comparison:
     ia, ib, signs, sig_cos = align_residual(a, b)
     evidence: dict[str, Any] = {
         "aligned_residual_dims": int(ia.size),

@@ -6,6 +6,7 @@ precision, permuted residual dimensions, and the rank of changes in raw blocks.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +30,8 @@ def block_evidence(
     """Un-obfuscated evidence from raw blocks: cosine, unchanged matrices, rank of changes."""
     if not by_index:
         return {}
-    cosines, unchanged, ranks = [], 0, []
+    cosines, unchanged = [], 0
+    changed: list[np.ndarray] = []
     for ra, rb, _ in pairs:
         if not same_orientation[ra, rb]:
             continue
@@ -42,20 +44,20 @@ def block_evidence(
         ):
             continue
         fa, fb = xa.astype(np.float32), xb.astype(np.float32)
-        na, nb = np.linalg.norm(fa), np.linalg.norm(fb)
+        na, nb = math.sqrt(float((fa * fa).sum())), math.sqrt(float((fb * fb).sum()))
         if na == 0 or nb == 0:
             continue
         cosines.append(float((fa * fb).sum() / (na * nb)))
         delta = fa - fb
         low = min(QUANTIZED_BITS.get(r.storage.upper(), 32) for r in (a.records[ra], b.records[rb]))
         tolerance = 1e-3 if low >= 32 else 5e-3  # a 16-bit copy rounds every value a little
-        if np.linalg.norm(delta) <= tolerance * max(na, nb):
+        if math.sqrt(float((delta * delta).sum())) <= tolerance * max(na, nb):
             unchanged += 1
             continue
-        s = np.linalg.svd(delta, compute_uv=False)
-        ranks.append(int((s > 0.1 * s[0]).sum()))
+        changed.append(delta)
     if not cosines:
         return {}
+    ranks = _ranks(changed)
     return {
         "block_cosine": round(float(np.mean(cosines)), 6),
         "unchanged_matrices": unchanged,
@@ -63,6 +65,19 @@ def block_evidence(
         "delta_ranks": sorted(set(ranks)),
         "compared_matrices": len(cosines),
     }
+
+
+def _ranks(deltas: list[np.ndarray]) -> list[int]:
+    """Numerical rank of each changed block (singular values above a tenth of the largest),
+    with one batched SVD per block shape."""
+    by_shape: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for d in deltas:
+        by_shape.setdefault(d.shape, []).append(d)
+    ranks: list[int] = []
+    for group in by_shape.values():
+        s = np.linalg.svd(np.stack(group), compute_uv=False)
+        ranks.extend(int(n) for n in (s > 0.1 * s[:, :1]).sum(axis=1))
+    return ranks
 
 
 def _mean(values: list[float]) -> float:

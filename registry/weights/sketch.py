@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import zlib
 from collections import Counter
@@ -174,7 +175,7 @@ class Sketch:
             arrays, offset = [], 4 + n
             for dtype, shape in header["arrays"]:
                 dt = np.dtype(dtype)
-                count = int(np.prod(shape)) if shape else 1
+                count = math.prod(shape)
                 arrays.append(np.frombuffer(raw, dt, count, offset).reshape(shape).copy())
                 offset += count * dt.itemsize
         except (zlib.error, ValueError, KeyError, TypeError) as exc:
