@@ -3,7 +3,6 @@ advisories reaching a variant, signatures; and the explorer's pages themselves."
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +18,9 @@ from registry.services.advisories import add_advisory
 from registry.services.downloads import record_downloads
 from registry.services.signatures import attach_bundle
 from registry.services.variants import get_variant
-from schemas import AdvisoryCreate, DownloadRecord, FileDigest
+from schemas import AdvisoryCreate, DownloadRecord
 from tests.factories import variant_request
-from tests.services.test_signing import GOLDEN, _key, _signed
+from tests.services.test_signing import GOLDEN, _key, _signed, golden_bundle_files
 
 pytestmark = pytest.mark.db
 
@@ -29,7 +28,9 @@ pytestmark = pytest.mark.db
 def _family(session: Session) -> None:
     register_variant(session, variant_request("acme/base"))
     register_variant(session, variant_request("acme/chat", parents={"acme/base": "finetune"}))
-    register_variant(session, variant_request("bad/chat_x-uncensored", parents={"acme/chat": "finetune"}))
+    register_variant(
+        session, variant_request("bad/chat_x-uncensored", parents={"acme/chat": "finetune"})
+    )
     register_variant(session, variant_request("other/base-chat", revision="v2"))
     register_variant(session, variant_request("zeta/chatbot"))
 
@@ -75,7 +76,11 @@ def test_statuses_in_bulk_keep_the_order_asked_and_name_the_missing(
     record_downloads(session, parse_ref("bad/chat_x-uncensored"), DownloadRecord(count=70))
     r = http.get(
         "/v1/safeguards",
-        params=[("ref", "bad/chat_x-uncensored"), ("ref", "nobody/here@v1"), ("ref", "acme/base@main")],
+        params=[
+            ("ref", "bad/chat_x-uncensored"),
+            ("ref", "nobody/here@v1"),
+            ("ref", "acme/base@main"),
+        ],
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -144,17 +149,8 @@ def test_signatures_name_the_release_key_bundles_and_log_leaves(
     assert body["registration_log_index"] == signed.log_index
     assert body["release"]["key_id"] == signed.signature.key_id  # type: ignore[union-attr]
     assert body["attached"] == []
-    files_dir = GOLDEN / "model-signing-v1-files"
     request = variant_request("acme/bundled")
-    request.fingerprint.files = [
-        FileDigest(
-            path=p.relative_to(files_dir).as_posix(),
-            size=p.stat().st_size,
-            sha256=hashlib.sha256(p.read_bytes()).hexdigest(),
-        )
-        for p in sorted(files_dir.rglob("*"))
-        if p.is_file()
-    ]
+    request.fingerprint.files = golden_bundle_files()
     register_variant(session, request)
     pem = (GOLDEN / "model-signing-v1.pub").read_text()
     attached = attach_bundle(

@@ -10,28 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from registry.config import Settings
 from tests.browser.family import seed_family
+from tests.servers import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
-PROVREG = shutil.which("provreg", path=str(Path(sys.executable).parent)) or "provreg"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _missing(reason: str) -> None:
@@ -54,31 +43,8 @@ def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     seed_family(Settings(home=home, database_url=None), tmp_path_factory.mktemp("models"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
     env["PROVREG_HOME"] = str(home)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [PROVREG, "serve", "--port", str(port), "--json"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{url}/v1/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        else:
-            pytest.fail(f"provreg serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+    with running_server(env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

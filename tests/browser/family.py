@@ -32,7 +32,13 @@ from schemas import (
     EvalResultCreate,
     VariantCreate,
 )
-from tests.factories import finetuned, tiny_tensors, variant_request, write_model
+from tests.factories import (
+    finetuned,
+    quantized_int8,
+    tiny_tensors,
+    variant_request,
+    write_model,
+)
 
 BASE = "acme/tiny-base@v1"
 CHAT = "acme/tiny-chat@main"
@@ -43,15 +49,6 @@ UNCENSORED = "bad/tiny-chat-uncensored@main"
 MIRROR = "anon/tiny-chat-copy@main"
 CLAIMED = "fans/unrelated-claim@main"
 FANS = [f"fans/tiny-chat-ft-{i:02d}@main" for i in range(1, 13)]
-
-
-def _int8(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    for name, value in tensors.items():
-        scale = np.abs(value).max(axis=1, keepdims=True) / 127
-        out[name] = np.round(value / scale).astype(np.int8)
-        out[name + "_scale"] = scale.astype(np.float32)
-    return out
 
 
 def _register(
@@ -93,7 +90,7 @@ def seed_family(settings: Settings, models: Path) -> None:
         _register(session, models, BASE, base)
         _register(session, models, CHAT, chat, **{BASE: "finetune"})
         _register(session, models, CODE, code, **{BASE: "finetune"})
-        _register(session, models, INT8, _int8(chat), **{CHAT: "quantized"})
+        _register(session, models, INT8, quantized_int8(chat), **{CHAT: "quantized"})
         merged = {k: (chat[k] + code[k]) / 2 for k in base}
         _register(session, models, MERGE, merged, **{CHAT: "merge", CODE: "merge"})
         _register(session, models, UNCENSORED, finetuned(chat, seed=4), **{CHAT: "finetune"})

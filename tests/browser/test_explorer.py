@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.browser.family import BASE, CHAT, CLAIMED, FANS, MIRROR, UNCENSORED
+from tests.browser.family import BASE, CHAT, CLAIMED, FANS, MERGE, MIRROR, UNCENSORED
 
 pytestmark = pytest.mark.browser
 
@@ -212,6 +212,19 @@ def test_lacking_list_filters_ranks_and_exports_csv(
         "reasons",
         "path",
     ]
+    # descendants of one variant, picked from the suggestions
+    from selenium.webdriver.common.keys import Keys
+
+    box = _css(browser, "#lacking-filters input[role=combobox]")[0]
+    box.send_keys("tiny-co")
+    _wait(browser, lambda d: _css(d, "#lacking-filters [role=option]"), "suggestions")
+    box.send_keys(Keys.ARROW_DOWN, Keys.ENTER)
+    assert box.get_attribute("value") == "acme/tiny-code@main"
+    _css(browser, "#lacking-filters button[type=submit]")[0].click()
+    _wait(browser, lambda d: "descendant_of=acme" in d.execute_script(
+        "return document.body.dataset.ready"), "the list under acme/tiny-code")  # fmt: skip
+    rows = _css(browser, "#lacking-table tbody tr")
+    assert [r.find_elements("css selector", "td")[1].text for r in rows] == [MERGE]
 
 
 def test_pages_have_a_strict_policy_and_no_console_errors(browser: Any, explorer: str) -> None:
@@ -226,3 +239,51 @@ def test_pages_have_a_strict_policy_and_no_console_errors(browser: Any, explorer
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     # the one expected error is the 404 of the missing variant, nothing else (no CSP violation)
     assert all("nobody/nothing" in e["message"] for e in severe), severe
+
+
+LAYOUT_AT_SCALE = """
+const done = arguments[arguments.length - 1];
+import("/ui/layout.js").then((m) => {
+  // a hub with 40 fine-tunes of 9 children each, and 20 merges of two neighbouring fine-tunes
+  const edges = [];
+  for (let i = 0; i < 40; i += 1) {
+    edges.push({ child: `ft/${i}@main`, parent: "hub/base@main" });
+    for (let j = 0; j < 9; j += 1) edges.push({ child: `q${i}/${j}@main`, parent: `ft/${i}@main` });
+  }
+  for (let i = 0; i < 20; i += 1) {
+    edges.push({ child: `merge/${i}@main`, parent: `ft/${2 * i}@main` });
+    edges.push({ child: `merge/${i}@main`, parent: `q${2 * i + 1}/0@main` });
+  }
+  const graph = { root: "hub/base@main", edges };
+  const info = new Map();
+  const check = (expanded) => {
+    const t = performance.now();
+    const laid = m.layout(m.visibleGraph(graph, info, expanded));
+    const ms = performance.now() - t;
+    const at = new Map(laid.nodes.map((n) => [n.key, n]));
+    const below = laid.edges.every((e) => at.get(e.child).layer > at.get(e.parent).layer);
+    const rows = new Map();
+    for (const n of laid.nodes) rows.set(n.layer, [...(rows.get(n.layer) || []), n.x]);
+    const apart = [...rows.values()].every((xs) =>
+      xs.every((x, i) => i === 0 || x - xs[i - 1] >= m.COL_W - 0.01));
+    return { nodes: laid.nodes.length, groups: laid.groups.length, ms, below, apart,
+             mergeLayers: [...at.values()].filter((n) => n.key.startsWith("merge/"))
+               .map((n) => n.layer) };
+  };
+  const all = new Set(["hub/base@main", ...edges.map((e) => e.parent)]);
+  done({ collapsed: check(new Set()), expanded: check(all) });
+}).catch((e) => done({ error: String(e) }));
+"""
+
+
+def test_layout_stays_readable_at_a_few_hundred_nodes(browser: Any, explorer: str) -> None:
+    _open(browser, explorer, "#/")
+    out = browser.execute_async_script(LAYOUT_AT_SCALE)
+    assert "error" not in out, out
+    full, collapsed = out["expanded"], out["collapsed"]
+    assert full["nodes"] == 1 + 40 + 360 + 20 and full["groups"] == 0
+    # parents above children (a merge below both its parents), neighbours a column apart
+    assert full["below"] and full["apart"] and set(full["mergeLayers"]) == {3}
+    assert collapsed["below"] and collapsed["apart"]
+    # collapsed: the hub shows its 5 most downloaded children and a group; so does each of them
+    assert collapsed["nodes"] < 60 and collapsed["groups"] >= 6

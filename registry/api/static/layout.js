@@ -93,8 +93,8 @@ function layers(keys, links) {
   return layer;
 }
 
-/** Barycentre ordering, sweeping down then up a few times. */
-function order(rows, links) {
+/** {ups: child -> parents, downs: parent -> children}. */
+function adjacency(links) {
   const ups = new Map();
   const downs = new Map();
   for (const [p, c] of links) {
@@ -103,6 +103,13 @@ function order(rows, links) {
     ups.get(c).push(p);
     downs.get(p).push(c);
   }
+  return { ups, downs };
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Barycentre ordering, sweeping down then up a few times. */
+function order(rows, { ups, downs }) {
   const pos = new Map();
   const place = (row) => row.forEach((k, i) => pos.set(k, i - (row.length - 1) / 2));
   rows.forEach(place);
@@ -124,6 +131,31 @@ function order(rows, links) {
 }
 
 /**
+ * x coordinates that keep each row's order and a column's width between neighbours, while
+ * pulling children under their parents and parents over their children (a few sweeps).
+ */
+function coordinates(rows, { ups, downs }) {
+  const x = new Map();
+  rows.forEach((row) => row.forEach((k, i) => x.set(k, i * COL_W)));
+  const settle = (row, neighbours) => {
+    if (!row.length) return;
+    const desired = row.map((k) => {
+      const ns = (neighbours.get(k) || []).filter((n) => x.has(n));
+      return ns.length ? mean(ns.map((n) => x.get(n))) : x.get(k);
+    });
+    const placed = [];
+    desired.forEach((d, i) => placed.push(i ? Math.max(d, placed[i - 1] + COL_W) : d));
+    const shift = mean(placed.map((p, i) => p - desired[i])); // back to where it wanted to be
+    row.forEach((k, i) => x.set(k, placed[i] - shift));
+  };
+  for (let i = 0; i < 4; i += 1) {
+    for (let l = 1; l < rows.length; l += 1) settle(rows[l], ups);
+    for (let l = rows.length - 2; l >= 0; l -= 1) settle(rows[l], downs);
+  }
+  return x;
+}
+
+/**
  * Positions for the visible graph: {nodes: [{key, x, y, layer, group?}], edges, width, height}.
  * `nodes` are in reading order (layer, then left to right), which is also the tab order.
  */
@@ -137,18 +169,21 @@ export function layout(view) {
   const depth = Math.max(0, ...layer.values());
   const rows = Array.from({ length: depth + 1 }, () => []);
   for (const k of [...keys].sort()) rows[layer.get(k)].push(k);
-  order(rows, links);
-  const widest = Math.max(1, ...rows.map((r) => r.length));
-  const width = widest * COL_W + 2 * PAD;
+  const adjacent = adjacency(links);
+  order(rows, adjacent);
+  const x = coordinates(rows, adjacent);
+  const left = Math.min(...x.values());
+  const right = Math.max(...x.values());
+  const width = right - left + COL_W + 2 * PAD;
   const height = depth * ROW_H + 2 * PAD + 30;
   const groupOf = new Map(view.groups.map((g) => [g.key, g]));
   const nodes = [];
   rows.forEach((row, l) => {
-    row.forEach((k, i) => {
+    row.forEach((k) => {
       nodes.push({
         key: k,
         layer: l,
-        x: width / 2 + (i - (row.length - 1) / 2) * COL_W,
+        x: x.get(k) - left + PAD + COL_W / 2,
         y: PAD + l * ROW_H,
         group: groupOf.get(k) || null,
       });

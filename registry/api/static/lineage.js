@@ -44,8 +44,26 @@ function legend() {
   ]);
 }
 
+const MORE_PAGES = 4; // descendants beyond the first 1000 edges: up to 4000 more
+
 async function fetchGraph(ref, direction, depth) {
   const graph = await api.lineage(ref, { direction, depth, limit: 1000 });
+  const edgeKeys = new Set(graph.edges.map((e) => `${e.child} ${e.parent}`));
+  const nodeKeys = new Set(graph.nodes.map(nodeKey));
+  for (let page = 0; graph.next_cursor && page < MORE_PAGES; page += 1) {
+    const more = await api.lineage(ref, {
+      direction: "down",
+      depth,
+      limit: 1000,
+      cursor: graph.next_cursor,
+    });
+    graph.nodes.push(...more.nodes.filter((n) => !nodeKeys.has(nodeKey(n))));
+    graph.edges.push(...more.edges.filter((e) => !edgeKeys.has(`${e.child} ${e.parent}`)));
+    more.nodes.forEach((n) => nodeKeys.add(nodeKey(n)));
+    more.edges.forEach((e) => edgeKeys.add(`${e.child} ${e.parent}`));
+    graph.next_cursor = more.next_cursor;
+    graph.truncated = Boolean(more.next_cursor) || more.truncated;
+  }
   const info = new Map(graph.nodes.map((n) => [nodeKey(n), { ...n }]));
   const statuses = await api.statuses([...info.keys()].filter((k) => info.get(k).registered));
   for (const [k, st] of statuses) Object.assign(info.get(k), st);
@@ -75,11 +93,17 @@ export async function renderLineage(main, refText, params) {
     const box = el.getBoundingClientRect();
     const outer = frame.getBoundingClientRect();
     tip.hidden = false;
-    tip.style.left = `${Math.max(4, box.right - outer.left + 8)}px`;
-    tip.style.top = `${Math.max(4, box.top - outer.top)}px`;
+    // beside the node, flipped to its left side near the right edge, never outside the frame
+    let left = box.right - outer.left + 8;
+    if (left + tip.offsetWidth > outer.width) left = box.left - outer.left - tip.offsetWidth - 8;
+    tip.style.left = `${Math.max(4, left)}px`;
+    tip.style.top = `${Math.max(4, Math.min(box.top - outer.top, outer.height - tip.offsetHeight))}px`;
   }
 
   function draw(focusKey) {
+    // keep the middle of the view where it was (a zoom or an expansion redraws everything)
+    const cx = (canvas.scrollLeft + canvas.clientWidth / 2) / Math.max(1, canvas.scrollWidth);
+    const cy = (canvas.scrollTop + canvas.clientHeight / 2) / Math.max(1, canvas.scrollHeight);
     const view = visibleGraph(graph, info, expanded);
     const laid = layout(view);
     const svg = drawGraph(laid, { root: graph.root, info, parentsOf: view.parentsOf }, {
@@ -96,6 +120,8 @@ export async function renderLineage(main, refText, params) {
       },
     }, scale);
     clear(canvas).append(svg);
+    canvas.scrollLeft = cx * canvas.scrollWidth - canvas.clientWidth / 2;
+    canvas.scrollTop = cy * canvas.scrollHeight - canvas.clientHeight / 2;
     const hidden = view.groups.reduce((a, g) => a + g.hidden.length, 0);
     summary.textContent =
       `${view.visible.size} of ${graph.nodes.length} variants shown` +
@@ -103,7 +129,10 @@ export async function renderLineage(main, refText, params) {
       (graph.truncated ? "; the walk was cut short (depth or page limit)" : "");
     if (focusKey) {
       const el = canvas.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
-      if (el) el.focus();
+      if (el) {
+        el.focus({ preventScroll: true });
+        el.scrollIntoView({ block: "center", inline: "center" });
+      }
     }
     return laid;
   }
