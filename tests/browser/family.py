@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlmodel import Session
 
 from registry.config import Settings
@@ -21,8 +22,11 @@ from registry.services import register_variant
 from registry.services.advisories import add_advisory
 from registry.services.downloads import record_downloads
 from registry.services.evals import add_results
+from registry.services.keys import add_key
 from registry.services.names import parse_ref
 from registry.services.safeguard_policy import load_policy
+from registry.trust.keys import public_key_pem
+from registry.trust.statements import release_statement, sign_statement
 from registry.weights import fingerprint_source, open_model
 from registry.weights.sketching import sketch_source
 from schemas import (
@@ -32,6 +36,7 @@ from schemas import (
     EvalResultCreate,
     VariantCreate,
 )
+from schemas.statements import ParentClaim
 from tests.factories import (
     finetuned,
     quantized_int8,
@@ -52,21 +57,28 @@ FANS = [f"fans/tiny-chat-ft-{i:02d}@main" for i in range(1, 13)]
 
 
 def _register(
-    session: Session, models: Path, ref: str, tensors: dict[str, np.ndarray], **parents: str
+    session: Session,
+    models: Path,
+    ref: str,
+    tensors: dict[str, np.ndarray],
+    *,
+    sign_with: ed25519.Ed25519PrivateKey | None = None,
+    **parents: str,
 ) -> None:
     r = parse_ref(ref)
     source = open_model(write_model(models / r.name.replace("/", "--"), tensors))
     fingerprint = fingerprint_source(source)
     fingerprint.sketch = base64.b64encode(sketch_source(source).to_bytes()).decode()
-    register_variant(
-        session,
-        VariantCreate(
-            name=r.name,
-            revision=r.revision,
-            fingerprint=fingerprint,
-            parents=[DeclaredParent(name=p, relation=rel) for p, rel in parents.items()],  # type: ignore[arg-type]
-        ),
+    request = VariantCreate(
+        name=r.name,
+        revision=r.revision,
+        fingerprint=fingerprint,
+        parents=[DeclaredParent(name=p, relation=rel) for p, rel in parents.items()],  # type: ignore[arg-type]
     )
+    if sign_with is not None:
+        claims = [ParentClaim(name=p, relation=rel) for p, rel in parents.items()]  # type: ignore[arg-type]
+        request.signed_statement = sign_statement(release_statement(request, claims), sign_with)
+    register_variant(session, request)
 
 
 def _harmbench(asr: float) -> list[EvalResultCreate]:
@@ -87,7 +99,9 @@ def seed_family(settings: Settings, models: Path) -> None:
     chat = finetuned(base, seed=2)
     code = finetuned(base, seed=3)
     with Session(engine, expire_on_commit=False) as session:
-        _register(session, models, BASE, base)
+        publisher = ed25519.Ed25519PrivateKey.generate()
+        add_key(session, "acme", public_key_pem(publisher.public_key()))
+        _register(session, models, BASE, base, sign_with=publisher)
         _register(session, models, CHAT, chat, **{BASE: "finetune"})
         _register(session, models, CODE, code, **{BASE: "finetune"})
         _register(session, models, INT8, quantized_int8(chat), **{CHAT: "quantized"})

@@ -234,6 +234,12 @@ def test_pages_have_a_strict_policy_and_no_console_errors(browser: Any, explorer
     assert "<script" in page.text and "<script>" not in page.text  # no inline script
     for route in ("#/", "#/lineage/acme/tiny-chat@main", "#/variant/acme/tiny-base@v1"):
         _open(browser, explorer, route)
+    # the signed base release names its key and log leaf
+    signature = requests.get(f"{explorer}/v1/variants/acme/tiny-base/signatures?revision=v1")
+    release = signature.json()["release"]
+    section = _css(browser, "#signatures-h")[0].find_element("xpath", "..").text
+    assert "signed (in-toto, DSSE)" in section and release["key_id"] in section
+    assert f"#{release['log_index']}" in section
     _open(browser, explorer, "#/variant/nobody/nothing@main")
     assert _css(browser, "[role=alert]")[0].text.startswith("no variant nobody/nothing@main")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
