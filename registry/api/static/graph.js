@@ -24,9 +24,11 @@ function edgeLabel(e) {
   return e.status === "unverified" ? e.relation : `${e.relation} · ${e.status}`;
 }
 
-/** A point 70% along the edge's curve: near the child, where sibling edges have spread out. */
-function labelPoint(x1, y1, x2, y2, mid) {
-  const t = 0.7;
+/**
+ * A point along the edge's curve for its label: 70% of the way, near the child, where sibling
+ * edges have spread out; 35% for the edges into a merge, which meet at the child.
+ */
+function labelPoint(x1, y1, x2, y2, mid, t) {
   const a = (1 - t) ** 3 + 3 * (1 - t) ** 2 * t;
   const y = (1 - t) ** 3 * y1 + (3 * (1 - t) ** 2 * t + 3 * (1 - t) * t ** 2) * mid + t ** 3 * y2;
   return [a * x1 + (1 - a) * x2, y];
@@ -71,6 +73,8 @@ export function drawGraph(laid, { root, info, parentsOf }, hooks, scale = 1) {
   const nodeLayer = s("g", { class: "nodes" });
   svg.append(edgeLayer, labelLayer, nodeLayer);
 
+  const inDegree = new Map();
+  for (const e of laid.edges) inDegree.set(e.child, (inDegree.get(e.child) || 0) + 1);
   const link = (from, to, cls, label) => {
     const a = where.get(from);
     const b = where.get(to);
@@ -82,7 +86,8 @@ export function drawGraph(laid, { root, info, parentsOf }, hooks, scale = 1) {
       s("path", { class: cls, d: `M${a.x},${y1} C${a.x},${mid} ${b.x},${mid} ${b.x},${y2}` }),
     );
     if (label) {
-      const [lx, ly] = labelPoint(a.x, y1, b.x, y2, mid);
+      const t = (inDegree.get(to) || 0) > 1 ? 0.35 : 0.7;
+      const [lx, ly] = labelPoint(a.x, y1, b.x, y2, mid, t);
       labelLayer.append(
         s("text", { class: "edge-label", x: lx, y: ly + 4, "text-anchor": "middle" }, [label]),
       );
