@@ -293,3 +293,56 @@ def test_layout_stays_readable_at_a_few_hundred_nodes(browser: Any, explorer: st
     assert collapsed["below"] and collapsed["apart"]
     # collapsed: the hub shows its 5 most downloaded children and a group; so does each of them
     assert collapsed["nodes"] < 60 and collapsed["groups"] >= 6
+
+
+ACCESSIBILITY = """
+const lum = (rgb) => {
+  const [r, g, b] = rgb.match(/[0-9.]+/g).slice(0, 3).map(Number).map((v) => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const background = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const bg = getComputedStyle(e).backgroundColor;
+    if (bg && !bg.endsWith(", 0)") && bg !== "transparent") return bg;
+  }
+  return "rgb(255, 255, 255)";
+};
+const ratio = (el) => {
+  const a = lum(getComputedStyle(el).color);
+  const b = lum(background(el));
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+};
+const unlabelled = [...document.querySelectorAll("input, select, button, a")].filter(
+  (e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.textContent.trim()
+    && e.type !== "hidden" && !e.hidden).map((e) => e.outerHTML.slice(0, 80));
+const text = [...document.querySelectorAll("main p, main td, main th, main a, main label, "
+  + "main .badge, main button, main h1, main h2, main legend, main dt, main dd")]
+  .filter((e) => e.textContent.trim() && e.offsetParent !== null);
+const low = text.map((e) => [e.textContent.trim().slice(0, 40), ratio(e)])
+  .filter(([, r]) => r < 4.5);
+const nodes = [...document.querySelectorAll("g.node")];
+return {
+  unlabelled,
+  low,
+  checked: text.length,
+  nodesFocusable: nodes.every(
+    (n) => n.getAttribute("tabindex") === "0" && n.getAttribute("aria-label")),
+};
+"""
+
+
+@pytest.mark.parametrize(
+    "route",
+    ["#/", "#/lacking", "#/variant/acme/tiny-chat@main", "#/lineage/acme/tiny-base@v1"],
+)
+def test_pages_are_labelled_focusable_and_keep_aa_contrast(
+    browser: Any, explorer: str, route: str
+) -> None:
+    _open(browser, explorer, route)
+    out = browser.execute_script(ACCESSIBILITY)
+    assert out["unlabelled"] == [], out["unlabelled"]
+    assert out["checked"] > 3 and out["low"] == [], out["low"]
+    assert out["nodesFocusable"]

@@ -219,7 +219,7 @@ export async function renderVariant(main, refText) {
       h("a", { class: "button", href: variantHref(ref, "lineage"), text: "Lineage view" }),
       h("a", {
         href: `/v1/variants/${v.name}?revision=${encodeURIComponent(v.revision)}`,
-        text: "JSON",
+        text: "This variant as JSON (API)",
       }),
     ]),
     h("div", { class: "grid" }, [identity, safeguardSection(status, counts.get(refString(v)))]),
