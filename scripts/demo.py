@@ -269,17 +269,37 @@ def main() -> None:
     (pickled / "pytorch_model.bin").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
     provreg(env, "register", str(pickled), "--name", "acme/legacy", check=False)
 
+    print(f"\n{BOLD}Safety results, download counts and an advisory, for the explorer:{RESET}")
+    for name, asr in (("acme/tiny-base@v1.0", "0.04"), ("acme/tiny-chat", "0.05")):
+        provreg(env, "eval", "add", name, "--benchmark", "harmbench", "--metric", "asr",
+                "--value", asr, "--stderr", "0.01", "--samples", "400")  # fmt: skip
+    provreg(env, "eval", "add", "community/tiny-chat-int8", "--benchmark", "harmbench",
+            "--metric", "asr", "--value", "0.38", "--stderr", "0.02",
+            "--samples", "400")  # fmt: skip
+    for month, count in (("08", 900), ("09", 2100), ("10", 3400), ("11", 4800)):
+        provreg(env, "downloads", "record", "acme/tiny-chat", "--count", str(count),
+                "--at", f"2026-{month}-01")  # fmt: skip
+    for name, count in (("acme/tiny-base@v1.0", 7000), ("community/tiny-chat-int8", 2600),
+                        ("community/tiny-chat-code-merge", 500)):  # fmt: skip
+        provreg(env, "downloads", "record", name, "--count", str(count), "--at", "2026-11-01")
+    provreg(env, "advisory", "add", "community/tiny-chat-int8", "--severity", "medium",
+            "--summary", "int8 quantization weakens refusals (harmbench ASR 0.38)")  # fmt: skip
+    provreg(env, "query", "lacking-safeguards", "--sort", "reach")
+
     print(f"""
-{BOLD}Done.{RESET} The demo's registry lives in {home / "state"}. To explore it over HTTP:
+{BOLD}Done.{RESET} The demo's registry lives in {home / "state"}.
 
-    export PROVREG_HOME={home / "state"}
-    .venv/bin/provreg serve            # then open http://127.0.0.1:8000/docs
-
-and in another shell, the same commands work through the server:
+Over HTTP, the same commands work through the server (writes need a token:
+.venv/bin/provreg token create --scope publish --namespace acme), e.g.
 
     PROVREG_URL=http://127.0.0.1:8000 .venv/bin/provreg lineage acme/tiny-base@v1.0 --down
 
-Writes over HTTP need a token: .venv/bin/provreg token create --scope publish --namespace acme
+{BOLD}Explore the family in a browser:{RESET}
+
+    PROVREG_HOME={home / "state"} .venv/bin/provreg serve
+
+then open {BOLD}http://127.0.0.1:8000/{RESET} for the explorer: search, lineage trees, variant
+pages and the list of variants lacking safeguards (API docs at http://127.0.0.1:8000/docs).
 """)
 
 

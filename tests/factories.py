@@ -84,6 +84,16 @@ def finetuned(
     }
 
 
+def quantized_int8(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Symmetric int8 per row, stored as int8 with a scale beside each matrix."""
+    out: dict[str, np.ndarray] = {}
+    for name, value in tensors.items():
+        scale = np.abs(value).max(axis=1, keepdims=True) / 127
+        out[name] = np.round(value / scale).astype(np.int8)
+        out[name + "_scale"] = scale.astype(np.float32)
+    return out
+
+
 def write_model(
     directory: Path, tensors: dict[str, np.ndarray], *, shards: int = 1, config: dict | None = None
 ) -> Path:

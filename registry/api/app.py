@@ -9,8 +9,10 @@ from sqlmodel import Session
 
 import registry
 from registry.api.errors import install_error_handlers
+from registry.api.pages import install_pages
 from registry.api.ratelimit import TokenBucket
 from registry.api.routes import (
+    browse,
     evals,
     identify,
     keys,
@@ -56,7 +58,8 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": registry.__version__}
 
-    for module in (variants, lineage, identify, tokens, keys, signatures, log, evals):
+    for module in (variants, browse, lineage, identify, tokens, keys, signatures, log, evals):
         v1.include_router(module.router)
     app.include_router(v1)
+    install_pages(app)
     return app

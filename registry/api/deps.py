@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from registry.db.models import ApiToken
+from registry.services.safeguard_policy import SafeguardPolicy, load_policy
 from registry.services.tokens import authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `provreg token create`")
@@ -41,3 +42,8 @@ def require_token(
 
 
 TokenDep = Annotated[ApiToken, Depends(require_token)]
+
+
+def safeguard_policy(request: Request) -> SafeguardPolicy:
+    """The safeguard policy the server's settings select."""
+    return load_policy(request.app.state.settings)

@@ -22,7 +22,8 @@ from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic, Affe
 MAX_AFFECTED = 100_000
 
 
-def _public(session: Session, row: Advisory) -> AdvisoryPublic:
+def advisory_public(session: Session, row: Advisory) -> AdvisoryPublic:
+    """The wire form of a stored advisory, with its log leaf."""
     variant = session.get(Variant, row.variant_id)
     assert variant is not None
     index = next(iter(leaves_of(session, "advisory.published", row.id or 0)), None)
@@ -56,7 +57,7 @@ def add_advisory(session: Session, body: AdvisoryCreate) -> AdvisoryPublic:
     except BaseException:
         session.rollback()
         raise
-    return _public(session, row)
+    return advisory_public(session, row)
 
 
 def affected(session: Session, advisory_id: int) -> AdvisoryAffected:
@@ -94,4 +95,4 @@ def affected(session: Session, advisory_id: int) -> AdvisoryAffected:
                 ],
             )
         )
-    return AdvisoryAffected(advisory=_public(session, row), affected=out)
+    return AdvisoryAffected(advisory=advisory_public(session, row), affected=out)

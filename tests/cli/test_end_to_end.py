@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.factories import tiny_tensors, write_model
-
-PROVREG = shutil.which("provreg", path=str(Path(sys.executable).parent)) or "provreg"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import PROVREG, free_port, running_server
 
 
 def _cli(env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
@@ -40,33 +28,13 @@ def server(tmp_path: Path) -> Iterator[dict[str, str]]:
     server_env = {**base, "PROVREG_HOME": str(home)}
     assert _cli(server_env, "init").returncode == 0
     token = json.loads(_cli(server_env, "token", "create", "--scope", "admin").stdout)["token"]
-    port = _free_port()
-    proc = subprocess.Popen(
-        [PROVREG, "serve", "--port", str(port)],
-        env=server_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(f"{url}/v1/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        else:
-            pytest.fail(f"provreg serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+    with running_server(server_env) as url:
         yield {
             **base,
             "PROVREG_HOME": str(tmp_path / "client-home"),
             "PROVREG_URL": url,
             "PROVREG_TOKEN": token,
         }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_cli_through_a_real_server(server: dict[str, str], tmp_path: Path) -> None:
@@ -109,7 +77,7 @@ def test_cli_through_a_real_server(server: dict[str, str], tmp_path: Path) -> No
 
 def test_server_unreachable_is_a_clear_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
-    env["PROVREG_URL"] = f"http://127.0.0.1:{_free_port()}"
+    env["PROVREG_URL"] = f"http://127.0.0.1:{free_port()}"
     r = _cli(env, "show", "acme/base")
     assert r.returncode == 1
     assert "cannot reach" in r.stderr and "provreg serve" in r.stderr

@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from tests.cli.conftest import CliRunner
-from tests.factories import finetuned, tiny_tensors, write_model
-
-
-def _quantized(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Symmetric int8 per row, stored as int8 with a scale beside each matrix."""
-    out: dict[str, np.ndarray] = {}
-    for name, value in tensors.items():
-        scale = np.abs(value).max(axis=1, keepdims=True) / 127
-        out[name] = np.round(value / scale).astype(np.int8)
-        out[name + "_scale"] = scale.astype(np.float32)
-    return out
+from tests.factories import finetuned, quantized_int8, tiny_tensors, write_model
 
 
 def test_identify_finds_parent_exact_copy_and_nothing_for_strangers(
@@ -44,7 +32,7 @@ def test_identify_finds_parent_exact_copy_and_nothing_for_strangers(
     assert top["false_positive_rate"] < 1e-6
     assert {"coverage", "mean_record_r", "signature_cosine"} <= set(top["evidence"])
 
-    quantized = write_model(tmp_path / "q8", _quantized(base))
+    quantized = write_model(tmp_path / "q8", quantized_int8(base))
     top = provreg("identify", quantized, "--json").json()["matches"][0]
     assert (top["verdict"], top["relation"], top["direction"]) == (
         "derived",
@@ -65,7 +53,7 @@ def test_undeclared_derivative_gets_a_detected_edge(provreg: CliRunner, tmp_path
     provreg("register", write_model(tmp_path / "base", base), "--name", "acme/base")
     doc = provreg(
         "register",
-        write_model(tmp_path / "q", _quantized(base)),
+        write_model(tmp_path / "q", quantized_int8(base)),
         "--name",
         "anon/base-int8",
         "--json",

@@ -154,9 +154,10 @@ def test_signed_lineage_claims_declare_edges_once(session: Session) -> None:
     assert audit_log(session).ok
 
 
-def test_model_signing_bundles_are_checked_against_registered_files(session: Session) -> None:
+def golden_bundle_files() -> list[FileDigest]:
+    """The files the golden OpenSSF model-signing bundle signs."""
     files_dir = GOLDEN / "model-signing-v1-files"
-    files = [
+    return [
         FileDigest(
             path=p.relative_to(files_dir).as_posix(),
             size=p.stat().st_size,
@@ -165,8 +166,11 @@ def test_model_signing_bundles_are_checked_against_registered_files(session: Ses
         for p in sorted(files_dir.rglob("*"))
         if p.is_file()
     ]
+
+
+def test_model_signing_bundles_are_checked_against_registered_files(session: Session) -> None:
     request = variant_request("acme/signed")
-    request.fingerprint.files = files
+    request.fingerprint.files = golden_bundle_files()
     register_variant(session, request)
     variant = get_variant(session, parse_ref("acme/signed"))
     bundle = (GOLDEN / "model-signing-v1.sig").read_text()

@@ -1,0 +1,243 @@
+"""Reads behind the explorer: name search, statuses in bulk, a variant's download series, the
+advisories that reach it and its signatures.
+
+Every page of the explorer is built from public ``/v1`` reads; these fill the gaps the other
+reads leave, and scripts may use them just as well.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import case, func, tuple_
+from sqlmodel import Session, col, select
+
+from registry.db.lineage_queries import ancestors
+from registry.db.models import (
+    Advisory,
+    AttachedSignature,
+    DownloadSnapshot,
+    LogLeaf,
+    SafeguardStatus,
+    Variant,
+)
+from registry.errors import InvalidInput
+from registry.services import keys as keys_service
+from registry.services.advisories import advisory_public
+from registry.services.names import VariantRef
+from registry.services.safeguard_policy import SafeguardPolicy
+from registry.services.safeguards import MAX_DEPTH, catch_up, current_downloads, refresh
+from registry.services.signatures import registration_index, signature_info
+from registry.services.variants import get_variant
+from schemas.browse import (
+    AdvisoryReach,
+    AttachedSignatureSummary,
+    DownloadPoint,
+    DownloadSeries,
+    SafeguardSummary,
+    SafeguardSummaryList,
+    VariantAdvisories,
+    VariantMatch,
+    VariantSearchResult,
+    VariantSignatures,
+)
+
+MAX_SEARCH = 50
+MAX_BATCH = 100
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_variants(session: Session, query: str, *, limit: int = 10) -> VariantSearchResult:
+    """Variants whose name contains ``query`` (case-insensitive; ``NAME@REV`` also narrows the
+    revision by prefix), best match first. Raises InvalidInput for a limit out of range."""
+    if not 1 <= limit <= MAX_SEARCH:
+        raise InvalidInput(f"limit {limit} is out of range", hint=f"use 1 to {MAX_SEARCH}")
+    q = query.strip().lower()
+    name_part, _, rev_part = q.partition("@")
+    if not name_part:
+        return VariantSearchResult(query=query, items=[])
+    esc = _like_escape(name_part)
+    lowered = func.lower(Variant.name)
+    rank = case(
+        (lowered == name_part, 0),
+        (lowered.like(f"{esc}%", escape="\\"), 1),
+        (lowered.like(f"%/{esc}%", escape="\\"), 2),
+        else_=3,
+    )
+    stmt = select(Variant).where(lowered.like(f"%{esc}%", escape="\\"))
+    if rev_part:
+        stmt = stmt.where(
+            func.lower(Variant.revision).like(f"{_like_escape(rev_part)}%", escape="\\")
+        )
+    rows = session.exec(stmt.order_by(rank, Variant.name, Variant.revision).limit(limit)).all()
+    return VariantSearchResult(
+        query=query,
+        items=[
+            VariantMatch(
+                name=v.name,
+                revision=v.revision,
+                digest=v.digest,
+                format=v.format,
+                registered=v.digest is not None,
+            )
+            for v in rows
+        ],
+    )
+
+
+def safeguard_summaries(
+    session: Session, policy: SafeguardPolicy, refs: list[VariantRef]
+) -> SafeguardSummaryList:
+    """Status, reasons, downloads and reach of each of ``refs`` (at most MAX_BATCH), in the order
+    asked; refs not in the registry are listed in ``missing``. Raises InvalidInput."""
+    if len(refs) > MAX_BATCH:
+        raise InvalidInput(
+            f"{len(refs)} variants asked for at once", hint=f"ask for at most {MAX_BATCH}"
+        )
+    if not refs:
+        return SafeguardSummaryList(items=[])
+    pairs = [(r.name, r.revision) for r in refs]
+    found = {
+        (v.name, v.revision): v
+        for v in session.exec(
+            select(Variant).where(tuple_(col(Variant.name), col(Variant.revision)).in_(pairs))
+        )
+    }
+    ids = [v.id for v in found.values() if v.id is not None]
+    catch_up(session, policy)
+    rows = {r.variant_id: r for r in _status_rows(session, ids)}
+    absent = [i for i in ids if i not in rows]
+    if absent:
+        try:
+            refresh(session, policy, absent)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        rows.update({r.variant_id: r for r in _status_rows(session, absent)})
+    items, missing = [], []
+    for ref in refs:
+        variant = found.get((ref.name, ref.revision))
+        row = rows.get(variant.id) if variant is not None and variant.id is not None else None
+        if variant is None or row is None:
+            missing.append(str(ref))
+            continue
+        items.append(
+            SafeguardSummary(
+                name=variant.name,
+                revision=variant.revision,
+                status=row.status,
+                reasons=list(row.reasons),
+                downloads=int(row.downloads),
+                reach=int(row.reach),
+            )
+        )
+    return SafeguardSummaryList(items=items, missing=missing)
+
+
+def _status_rows(session: Session, ids: list[int]) -> list[SafeguardStatus]:
+    if not ids:
+        return []
+    return list(
+        session.exec(select(SafeguardStatus).where(col(SafeguardStatus.variant_id).in_(ids)))
+    )
+
+
+def download_series(session: Session, ref: VariantRef) -> DownloadSeries:
+    """Every download snapshot of ``ref``, oldest first; raises VariantNotFound."""
+    variant = get_variant(session, ref)
+    assert variant.id is not None
+    snapshots = session.exec(
+        select(DownloadSnapshot)
+        .where(DownloadSnapshot.variant_id == variant.id)
+        .order_by(col(DownloadSnapshot.observed_at), col(DownloadSnapshot.id))
+    ).all()
+    return DownloadSeries(
+        name=variant.name,
+        revision=variant.revision,
+        downloads=current_downloads(session, [variant.id]).get(variant.id, 0),
+        series=[
+            DownloadPoint(
+                observed_at=_aware(s.observed_at),
+                window=s.window,
+                count=int(s.count),
+                source=s.source,
+            )
+            for s in snapshots
+        ],
+    )
+
+
+def _aware(when: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def variant_advisories(session: Session, ref: VariantRef) -> VariantAdvisories:
+    """Advisories against ``ref`` or any ancestor (an advisory reaches every descendant), newest
+    first, each with the shortest path down to ``ref``; raises VariantNotFound."""
+    variant = get_variant(session, ref)
+    assert variant.id is not None
+    nearest: dict[int, tuple[int, int]] = {}  # ancestor -> (depth, the child it was reached via)
+    for w in ancestors(session, variant.id, MAX_DEPTH):
+        if w.id not in nearest or w.depth < nearest[w.id][0]:
+            nearest[w.id] = (w.depth, w.via)
+    rows = session.exec(
+        select(Advisory)
+        .where(col(Advisory.variant_id).in_([variant.id, *nearest]))
+        .order_by(col(Advisory.created_at).desc(), col(Advisory.id).desc())
+    ).all()
+    names = {
+        v.id: v.ref
+        for v in session.exec(select(Variant).where(col(Variant.id).in_([variant.id, *nearest])))
+    }
+    out = []
+    for row in rows:
+        chain = [row.variant_id]
+        while chain[-1] != variant.id and chain[-1] in nearest and len(chain) <= MAX_DEPTH + 1:
+            chain.append(nearest[chain[-1]][1])
+        out.append(
+            AdvisoryReach(
+                advisory=advisory_public(session, row),
+                via=[names.get(i, f"#{i}") for i in chain],
+            )
+        )
+    return VariantAdvisories(name=variant.name, revision=variant.revision, advisories=out)
+
+
+def variant_signatures(session: Session, ref: VariantRef) -> VariantSignatures:
+    """The release signature, the attached bundles and their log leaves; raises
+    VariantNotFound."""
+    variant = get_variant(session, ref)
+    assert variant.id is not None
+    active = keys_service.active_keys(session, variant.name.split("/", 1)[0])
+    attached = session.exec(
+        select(AttachedSignature, LogLeaf.leaf_index)
+        .outerjoin(
+            LogLeaf,
+            (col(LogLeaf.kind) == "signature.attached")
+            & (col(LogLeaf.record_id) == col(AttachedSignature.id)),
+        )
+        .where(AttachedSignature.variant_id == variant.id)
+        .order_by(col(AttachedSignature.id))
+    ).all()
+    return VariantSignatures(
+        name=variant.name,
+        revision=variant.revision,
+        registration_log_index=registration_index(session, variant.id),
+        release=signature_info(session, variant.id),
+        attached=[
+            AttachedSignatureSummary(
+                kind=s.kind,
+                key_id=s.key_id,
+                key_registered=s.key_id in active,
+                bundle_sha256=s.bundle_sha256,
+                log_index=index,
+                signed_at=s.created_at,
+            )
+            for s, index in attached
+        ],
+    )

@@ -1,0 +1,94 @@
+"""Read models behind the explorer: name search, statuses in bulk, a variant's download series,
+the advisories that reach it and its signatures. Public reads like any other; scripts may use
+them too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from schemas.evals import AdvisoryPublic, DownloadWindow, SafeguardState
+from schemas.trust import SignatureInfo
+
+
+class VariantMatch(BaseModel):
+    name: str
+    revision: str
+    digest: str | None
+    format: str | None = None
+    registered: bool
+
+
+class VariantSearchResult(BaseModel):
+    """Variants whose name contains the query, best match first (the whole name, then a
+    prefix of the name or of its part after the namespace, then anywhere)."""
+
+    query: str
+    items: list[VariantMatch]
+
+
+class SafeguardSummary(BaseModel):
+    name: str
+    revision: str
+    status: SafeguardState
+    reasons: list[str]
+    downloads: int = Field(description="latest 30d count, else latest all-time count")
+    reach: int = Field(description="downloads of the variant and all its descendants, once each")
+
+
+class SafeguardSummaryList(BaseModel):
+    items: list[SafeguardSummary]
+    missing: list[str] = Field(
+        default_factory=list, description="NAME@REV asked for that are not in the registry"
+    )
+
+
+class DownloadPoint(BaseModel):
+    observed_at: datetime
+    window: DownloadWindow
+    count: int
+    source: str
+
+
+class DownloadSeries(BaseModel):
+    """A variant's download snapshots, oldest first."""
+
+    name: str
+    revision: str
+    downloads: int = Field(description="the variant's downloads now (its latest 30d count)")
+    series: list[DownloadPoint]
+
+
+class AdvisoryReach(BaseModel):
+    advisory: AdvisoryPublic
+    via: list[str] = Field(description="NAME@REV from the advised variant down to this one")
+
+
+class VariantAdvisories(BaseModel):
+    """Advisories published against the variant or any of its ancestors, newest first."""
+
+    name: str
+    revision: str
+    advisories: list[AdvisoryReach]
+
+
+class AttachedSignatureSummary(BaseModel):
+    kind: str
+    key_id: str
+    key_registered: bool = Field(description="the key is an active key of the namespace")
+    bundle_sha256: str
+    log_index: int | None
+    signed_at: datetime | None = None
+
+
+class VariantSignatures(BaseModel):
+    """The release statement's signature and the attached bundles, with their log leaves."""
+
+    name: str
+    revision: str
+    registration_log_index: int | None = Field(
+        description="transparency-log leaf of the registration"
+    )
+    release: SignatureInfo | None = Field(description="null when registered unsigned")
+    attached: list[AttachedSignatureSummary]

@@ -1,0 +1,60 @@
+"""A real `provreg serve` on a free loopback port, for tests that talk to it as a client would."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+PROVREG = shutil.which("provreg", path=str(Path(sys.executable).parent)) or "provreg"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[str]:
+    """Start `provreg serve` with ``env``, wait until it answers, yield its URL, stop it."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [PROVREG, "serve", "--port", str(port), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = False
+        for _ in range(400):
+            if proc.poll() is not None:
+                break
+            try:
+                ready = requests.get(f"{url}/v1/health", timeout=1).ok
+            except requests.ConnectionError:
+                time.sleep(0.05)
+            if ready:
+                break
+        if not ready:
+            proc.terminate()
+            _, err = proc.communicate(timeout=10)
+            pytest.fail(f"provreg serve did not start: {err}")
+        yield url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
