@@ -41,6 +41,10 @@ MAX_ANCHORS = 128
 ANCHOR_POOL_CAP = 4096
 RESIDUAL_SUBSET = 40
 BLOCK = 16
+# Raw blocks are evidence of how values changed (cosine, rank, unchanged matrices); a few dozen
+# say as much as hundreds, so deep models keep them on this many records, spread over depth.
+# Sketches with the same record count keep them on the same records.
+MAX_BLOCKS = 128
 CODE_BITS = 256
 GROUP = 128  # elements per group when looking for a quantization grid
 # A Gram over the rows of a matrix whose residual axis is its (contiguous) columns reads every
@@ -401,6 +405,11 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
             )
         )
     records.sort(key=lambda r: (r.layer if r.layer is not None else -1, r.order))
+    if len(records) > MAX_BLOCKS:
+        keep = set(np.round(np.linspace(0, len(records) - 1, MAX_BLOCKS)).astype(int).tolist())
+        for i, record in enumerate(records):
+            if i not in keep:
+                record.block = None
     return Sketch(
         version=SKETCH_VERSION,
         residual=residual,

@@ -12,7 +12,7 @@ import numpy as np
 
 from registry.weights.arrays import ArrayTensor
 from registry.weights.compare import compare_sketches
-from registry.weights.sketch import GRAM_ROWS, GRAM_RUN, build_sketch, gram_rows
+from registry.weights.sketch import GRAM_ROWS, GRAM_RUN, MAX_BLOCKS, build_sketch, gram_rows
 
 VOCAB, HIDDEN, WIDE, LAYERS = 512, 64, 4 * GRAM_ROWS, 2
 
@@ -86,3 +86,32 @@ def test_wide_matrices_are_read_in_part_and_still_recognised_after_permutation()
     assert permuted.evidence["matched_records"] == len(sketch.records)  # the sampled ones too
     independent = compare_sketches(build_sketch(_tensors(_model(seed=2))), sketch)
     assert independent.verdict == "unrelated", independent.evidence
+
+
+def test_deep_models_keep_raw_blocks_on_a_bounded_spread_of_records() -> None:
+    """Past MAX_BLOCKS records only that many keep a raw block, and they still tell a rank-1
+    edit (abliteration-like) from other changes."""
+    rng = np.random.default_rng(3)
+    parent = {"model.embed_tokens.weight": rng.standard_normal((VOCAB, HIDDEN)).astype(np.float32)}
+    for i in range(60):  # 3 records a layer: 180 records
+        basis = rng.standard_normal((8, HIDDEN)).astype(np.float32)
+        p = f"model.layers.{i}."
+        parent[p + "self_attn.q_proj.weight"] = _structured(rng, 2 * HIDDEN, basis)
+        parent[p + "mlp.up_proj.weight"] = _structured(rng, 3 * HIDDEN, basis)
+        parent[p + "mlp.down_proj.weight"] = _structured(rng, 3 * HIDDEN, basis).T.copy()
+    sketch = build_sketch(_tensors(parent))
+    assert len(sketch.records) == 180
+    assert sum(r.block is not None for r in sketch.records) == MAX_BLOCKS
+    assert sketch.records[0].block is not None and sketch.records[-1].block is not None
+
+    direction = rng.standard_normal(HIDDEN).astype(np.float32)
+    direction /= np.linalg.norm(direction)
+    edited = {}
+    for name, w in parent.items():
+        if name.endswith("down_proj.weight"):  # writes to the residual stream: project it out
+            w = w - np.outer(direction, direction @ w)
+        edited[name] = w
+    result = compare_sketches(build_sketch(_tensors(edited)), sketch)
+    assert (result.verdict, result.relation) == ("derived", "finetune"), result.evidence
+    assert "rank-1" in " ".join(result.evidence["reasons"])
+    assert result.evidence["compared_matrices"] <= MAX_BLOCKS
