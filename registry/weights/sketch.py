@@ -406,9 +406,10 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         )
     records.sort(key=lambda r: (r.layer if r.layer is not None else -1, r.order))
     if len(records) > MAX_BLOCKS:
-        keep = set(np.round(np.linspace(0, len(records) - 1, MAX_BLOCKS)).astype(int).tolist())
+        spread = np.round(np.linspace(0, len(records) - 1, MAX_BLOCKS)).astype(int).tolist()
+        with_block = set(spread)
         for i, record in enumerate(records):
-            if i not in keep:
+            if i not in with_block:
                 record.block = None
     return Sketch(
         version=SKETCH_VERSION,
