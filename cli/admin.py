@@ -58,7 +58,12 @@ def serve(
 @token_app.command("create")
 def token_create(
     ctx: typer.Context,
-    scope: Annotated[str, typer.Option("--scope", help="admin, evaluate or publish")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope", help="admin, evaluate or publish (publish and evaluate take --namespace)"
+        ),
+    ],
     namespace: Annotated[
         str | None, typer.Option("--namespace", help="namespace a publish token may write")
     ] = None,
