@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
@@ -218,3 +219,56 @@ def test_token_revoke(provreg: CliRunner, session: Session) -> None:
     assert r.json()["token_id"] == row.token_id and r.json()["revoked_at"]
     r = provreg("token", "revoke", "ffffffffffff")
     assert r.code == 1 and "no token" in _one_line(r.err)
+
+
+def _audit_problems(provreg: CliRunner) -> list[str]:
+    r = provreg("audit", "--json")
+    assert r.code == 1, r.out
+    return [p["message"] for p in r.json()["error"]["detail"]["report"]["problems"]]
+
+
+def test_audit_checks_every_edge_against_its_logged_status_events(
+    provreg: CliRunner, tmp_path: Path, session: Session
+) -> None:
+    base = tiny_tensors(21)
+    chat = {k: v + 0.01 * np.sign(v) for k, v in base.items()}
+    other = write_model(tmp_path / "other", tiny_tensors(22))
+    # the child first, its parent later: the edge is kept by name, then filled in
+    r = provreg(
+        "register", write_model(tmp_path / "chat", chat), "--name", "acme/chat",
+        "--parent", "acme/base", "--relation", "finetune",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert (
+        provreg("register", write_model(tmp_path / "base", base), "--name", "acme/base").code == 0
+    )
+    assert provreg("register", other, "--name", "acme/other").code == 0
+    r = provreg("audit", "--json")
+    assert r.code == 0, r.err
+    session.execute(
+        text(
+            "INSERT INTO lineage_edge (child_id, parent_id, relation, source, status, created_at,"
+            " updated_at) SELECT o.id, b.id, 'finetune', 'declared', 'verified', b.created_at,"
+            " b.created_at FROM variant o, variant b"
+            " WHERE o.name = 'acme/other' AND b.name = 'acme/base'"
+        )
+    )
+    session.flush()
+    problems = _audit_problems(provreg)
+    assert any("acme/other@main -> acme/base@main" in p and "not in the log" in p for p in problems)
+    assert any(p.startswith("lineage.declared #") for p in problems)
+    session.execute(
+        text(
+            "DELETE FROM lineage_edge WHERE relation = 'finetune' AND status = 'verified'"
+            " AND child_id = (SELECT id FROM variant WHERE name = 'acme/other')"
+        )
+    )
+    session.execute(
+        text(
+            "UPDATE lineage_edge SET status = 'disputed'"
+            " WHERE child_id = (SELECT id FROM variant WHERE name = 'acme/chat')"
+        )
+    )
+    session.flush()
+    (problem,) = _audit_problems(provreg)
+    assert "acme/chat@main -> acme/base@main" in problem and "status disputed" in problem

@@ -14,6 +14,7 @@ from registry.services import register_variant
 from registry.services.advisories import add_advisory, affected
 from registry.services.audit import audit_log
 from registry.services.downloads import record_downloads
+from registry.services.edge_log import log_edge_states
 from registry.services.evals import add_results, import_results, list_results
 from registry.services.names import parse_ref
 from registry.services.safeguard_policy import load_policy, parse_policy
@@ -227,15 +228,16 @@ def test_advisory_reaches_descendants_through_detected_edges(session: Session) -
     register_variant(session, variant_request("found/reupload"))
     child = get_variant(session, parse_ref("found/reupload"))
     parent = get_variant(session, parse_ref(QUANTIZED))
-    session.add(
-        LineageEdge(
-            child_id=child.id or 0,
-            parent_id=parent.id or 0,
-            relation="repackaged",
-            source="detected",
-            status="detected",
-        )
+    edge = LineageEdge(
+        child_id=child.id or 0,
+        parent_id=parent.id or 0,
+        relation="repackaged",
+        source="detected",
+        status="detected",
     )
+    session.add(edge)
+    session.flush()
+    log_edge_states(session, [edge])  # as detection does: every edge's state is logged
     session.commit()
     advisory = add_advisory(
         session, AdvisoryCreate(name=UNCENSORED, severity="high", summary="refusals removed")
