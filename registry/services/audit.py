@@ -26,12 +26,15 @@ from registry.db.models import (
     LineageEdge,
     LogLeaf,
     LogNode,
+    SafeguardDirty,
+    SafeguardStatus,
     SignedStatement,
     SigningKey,
     Variant,
 )
-from registry.services import edge_log
+from registry.services import edge_log, safeguards
 from registry.services.log_records import RecordMissing, leaf_data
+from registry.services.safeguard_policy import SafeguardPolicy
 from registry.trust import merkle
 from schemas.trust import AuditProblem, AuditReport
 
@@ -217,13 +220,46 @@ def _nodes(session: Session, hashes: list[bytes], problems: list[AuditProblem]) 
     return checked
 
 
-def audit_log(session: Session) -> AuditReport:
-    """Re-derive and recompute the whole log; ``ok`` is False with every problem listed."""
+def _safeguards(session: Session, policy: SafeguardPolicy, problems: list[AuditProblem]) -> None:
+    """Each materialised status that reads trust (current policy, not queued for recomputation)
+    must equal the status recomputed from the records."""
+    expected = safeguards.recompute_statuses(session, policy)
+    dirty = set(session.exec(select(SafeguardDirty.variant_id)).all())
+    rows = {r.variant_id: r for r in session.exec(select(SafeguardStatus))}
+    for vid, (status, reasons) in sorted(expected.items()):
+        if vid in dirty:
+            continue
+        row = rows.get(vid)
+        variant = session.get(Variant, vid)
+        name = variant.ref if variant is not None else f"#{vid}"
+        if row is None:
+            problems.append(
+                AuditProblem(
+                    kind="safeguard_status_changed",
+                    message=f"safeguard status of {name} is missing (recomputed: {status})",
+                )
+            )
+        elif row.policy_digest == policy.digest and row.status != status:
+            why = f" ({reasons[0]})" if reasons else ""
+            problems.append(
+                AuditProblem(
+                    kind="safeguard_status_changed",
+                    message=f"safeguard status of {name} is {row.status} in the database, "
+                    f"recomputed {status}{why}",
+                )
+            )
+
+
+def audit_log(session: Session, policy: SafeguardPolicy | None = None) -> AuditReport:
+    """Re-derive and recompute the whole log; ``ok`` is False with every problem listed. With
+    ``policy``, also recompute every materialised safeguard status."""
     problems: list[AuditProblem] = []
     edge_states: dict[int, dict[str, str]] = {}
     hashes, logged = _leaves(session, problems, edge_states)
     _unlogged(session, logged, problems)
     _edges(session, edge_states, problems)
+    if policy is not None:
+        _safeguards(session, policy, problems)
     nodes = _nodes(session, hashes, problems)
     root = merkle.root_from_leaves(hashes)
     return AuditReport(

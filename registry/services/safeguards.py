@@ -393,3 +393,28 @@ def catch_up(session: Session, policy: SafeguardPolicy) -> None:
     except BaseException:
         session.rollback()
         raise
+
+
+def recompute_statuses(
+    session: Session, policy: SafeguardPolicy
+) -> dict[int, tuple[str, list[str]]]:
+    """Every registered variant's ``(status, reasons)`` computed afresh from the records, parents
+    first, trusting no materialised row (the audit compares them with ``safeguard_status``)."""
+    memo: dict[int, tuple[str, list[str]]] = {}
+
+    def status_of(vid: int, path: set[int]) -> str:
+        if vid in memo:
+            return memo[vid][0]
+        variant = session.get(Variant, vid)
+        if variant is None or variant.digest is None or vid in path:
+            return "unverified"  # a placeholder has no row; a (tampered) cycle reads nothing
+        path.add(vid)
+        parents = {p: (status_of(p, path), _ref(session, p)) for p, _ in _parents(session, vid)}
+        path.discard(vid)
+        memo[vid] = compute_status(session, policy, variant, parents)
+        return memo[vid][0]
+
+    ids = session.exec(select(Variant.id).where(col(Variant.digest).is_not(None))).all()
+    for vid in ids:
+        status_of(int(vid or 0), set())
+    return memo

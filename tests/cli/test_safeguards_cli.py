@@ -7,6 +7,7 @@ import io
 import json
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import Session
 
 from registry.services import create_token, register_variant
@@ -72,6 +73,26 @@ def test_scenario_through_the_cli(session: Session, provreg: CliRunner) -> None:
     r = provreg("advisory", "affected", str(r.json()["id"]), "--json")
     assert [a["name"] for a in r.json()["affected"]] == [UNCENSORED, QUANTIZED]
     assert provreg("audit", "--json").code == 0
+
+
+def test_audit_recomputes_materialised_safeguard_statuses(
+    session: Session, provreg: CliRunner
+) -> None:
+    _scenario(session, provreg)
+    assert provreg("query", "lacking-safeguards", "--json").json()["results"]
+    assert provreg("audit", "--json").code == 0
+    session.execute(text("UPDATE safeguard_status SET status = 'safeguarded'"))
+    session.flush()
+    assert provreg("query", "lacking-safeguards", "--json").json()["results"] == []
+    r = provreg("audit", "--json")
+    assert r.code == 1
+    problems = r.json()["error"]["detail"]["report"]["problems"]
+    assert sorted(p["message"].split(" is ")[0] for p in problems) == sorted(
+        f"safeguard status of {name}@main" for name in (UNCENSORED, QUANTIZED, DEGRADED, COPY)
+    )
+    assert {p["kind"] for p in problems} == {"safeguard_status_changed"}
+    wanted = f"{UNCENSORED}@main is safeguarded in the database, recomputed lacking"
+    assert any(wanted in p["message"] for p in problems)
 
 
 def test_errors_are_one_line_with_a_hint(session: Session, provreg: CliRunner, tmp_path) -> None:

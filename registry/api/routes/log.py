@@ -10,6 +10,7 @@ from registry.api.deps import AdminToken, SessionDep
 from registry.api.routes.variants import _ERRORS
 from registry.services import translog
 from registry.services.audit import audit_log
+from registry.services.safeguard_policy import load_policy
 from schemas import (
     AuditReport,
     CheckpointPublic,
@@ -61,7 +62,7 @@ def entry(index: int, session: SessionDep) -> LogEntryPublic:
 
 
 @router.get("/audit", response_model=AuditReport, responses=_ERRORS)
-def audit(session: SessionDep, token: AdminToken) -> AuditReport:
+def audit(request: Request, session: SessionDep, token: AdminToken) -> AuditReport:
     """Re-derive every leaf from the stored records and recompute the tree (admin: it reads
     everything)."""
-    return audit_log(session)
+    return audit_log(session, load_policy(request.app.state.settings))
