@@ -28,6 +28,10 @@ class TensorDigest(BaseModel):
     digest: str = Field(description="blake3 over dtype, shape and the raw bytes")
 
 
+#: where ``register --card`` keeps the card's ``tags`` and ``name`` inside the stored config
+CARD_CONFIG_KEY = "provreg_card"
+
+
 class WeightsFingerprint(BaseModel):
     """What the client learns from local files; weights themselves never leave the machine."""
 
@@ -38,7 +42,11 @@ class WeightsFingerprint(BaseModel):
     files: list[FileDigest]
     tensors: list[TensorDigest]
     architecture: str | None = None
-    config: dict[str, Any] | None = Field(default=None, description="config.json, when present")
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="config.json, when present; with `register --card`, the card's tags and "
+        f"name under {CARD_CONFIG_KEY!r}",
+    )
     sketch: str | None = Field(
         default=None, description="similarity sketch, base64; what identify and checks compare"
     )

@@ -32,6 +32,7 @@ from registry.db.models import (
     utcnow,
 )
 from registry.services.safeguard_policy import MetricRule, SafeguardPolicy, normalise
+from schemas.variants import CARD_CONFIG_KEY
 
 MAX_CASCADE = 200_000
 MAX_DEPTH = 64
@@ -130,22 +131,22 @@ def _parents(session: Session, variant_id: int) -> list[tuple[int, str]]:
 
 
 def _markers(policy: SafeguardPolicy, variant: Variant) -> str | None:
-    texts = [variant.name]
-    config = variant.config or {}
-    tags = config.get("tags") if isinstance(config, dict) else None
-    if isinstance(tags, list):
-        texts += [str(t) for t in tags]
-    card = config.get("card") if isinstance(config, dict) else None
-    if isinstance(card, str):
-        texts.append(card)
-    for t in texts:
+    """The first of the name, config tags, card text, model card tags and card name that a
+    marker matches, said with where it was found."""
+    texts: list[tuple[str, str]] = [("its name", variant.name)]
+    config = variant.config if isinstance(variant.config, dict) else {}
+    card_meta = config.get(CARD_CONFIG_KEY)
+    card_meta = card_meta if isinstance(card_meta, dict) else {}
+    for where, tags in (("tag", config.get("tags")), ("model card tag", card_meta.get("tags"))):
+        if isinstance(tags, list):
+            texts += [(f"{where} {str(t)!r}", str(t)) for t in tags]
+    for where, text_ in (("card", config.get("card")), ("model card name", card_meta.get("name"))):
+        if isinstance(text_, str):
+            texts.append((f"{where} {text_!r}", text_))
+    for where, t in texts:
         marker = policy.marked(t)
         if marker is not None:
-            return (
-                f"{t!r} matches the marker {marker!r}"
-                if t != variant.name
-                else (f"its name matches the marker {marker!r}")
-            )
+            return f"{where} matches the marker {marker!r}"
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -12,7 +13,7 @@ from sqlmodel import Session
 
 from registry.services import create_token, register_variant
 from tests.cli.conftest import CliRunner
-from tests.factories import variant_request
+from tests.factories import tiny_tensors, variant_request, write_model
 from tests.services.test_safeguards import (
     COPY,
     DEGRADED,
@@ -174,3 +175,29 @@ def test_signed_evaluations(session: Session, provreg: CliRunner, tmp_path) -> N
     )  # fmt: skip
     assert r.code == 1 and "evaluator key" in r.err
     assert provreg("audit", "--json").code == 0
+
+
+def test_card_tags_and_name_mark_a_variant_suspected(provreg: CliRunner, tmp_path: Path) -> None:
+    tagged = write_model(tmp_path / "tagged", tiny_tensors(31))
+    card = tagged / "README.md"
+    card.write_text("---\nbase_model: acme/base\ntags: [llama, Abliterated]\n---\n# quiet\n")
+    r = provreg("register", tagged, "--name", "acme/quiet", "--card", card, "--json")
+    assert r.code == 0, r.err
+    doc = provreg("safeguards", "acme/quiet", "--json").json()
+    assert doc["status"] == "suspected"
+    assert doc["reasons"][0] == "model card tag 'Abliterated' matches the marker 'abliterat'"
+    named = write_model(tmp_path / "named", tiny_tensors(32))
+    card = named / "README.md"
+    card.write_text("---\nmodel_name: Quiet-Uncensored-v2\ntags: [llama]\n---\n")
+    assert provreg("register", named, "--name", "acme/named", "--card", card).code == 0
+    doc = provreg("safeguards", "acme/named", "--json").json()
+    assert doc["status"] == "suspected"
+    assert "model card name 'Quiet-Uncensored-v2'" in doc["reasons"][0]
+    plain = write_model(tmp_path / "plain", tiny_tensors(33))
+    card = plain / "README.md"
+    card.write_text("---\ntags: [llama, chat]\n---\n")
+    assert provreg("register", plain, "--name", "acme/plain", "--card", card).code == 0
+    assert provreg("safeguards", "acme/plain", "--json").json()["status"] == "unverified"
+    card.write_text("---\ntags: 7\n---\n")
+    r = provreg("register", plain, "--name", "acme/bad-card", "--card", card)
+    assert r.code == 1 and "tags must be a list" in r.err
