@@ -48,24 +48,41 @@ class Reading:
     stderr: float | None
     rule: MetricRule
     passed: bool
+    by_default: bool = False  # read with the safety-refusal defaults, not a listed metric
+
+    @property
+    def label(self) -> str:
+        """``benchmark metric``, and for a default reading how it was read."""
+        if not self.by_default:
+            return f"{self.benchmark} {self.metric}"
+        op = "≥" if self.rule.higher_is_better else "≤"
+        return (
+            f"{self.benchmark} {self.metric} = {self.value:g} "
+            f"(safety-refusal default: {op} {self.rule.threshold:g})"
+        )
 
 
-def _rule_for(policy: SafeguardPolicy, r: EvalResult) -> tuple[str, MetricRule, int, str] | None:
-    """(benchmark key, metric rule, minimum samples, kind) when ``r`` is read by the policy."""
+def _rule_for(
+    policy: SafeguardPolicy, r: EvalResult
+) -> tuple[str, MetricRule, int, str, bool] | None:
+    """(benchmark key, metric rule, minimum samples, kind, read by default) when ``r`` is read
+    by the policy. A listed metric of a listed benchmark is read by its rule; any other result
+    recorded as ``safety-refusal`` (also a listed benchmark's unlisted metric, as the policy
+    file promises) is read with its own direction and the defaults' threshold."""
     metric = normalise(r.metric.split(",", 1)[0])
     bench = policy.benchmark(r.benchmark, r.task)
     if bench is not None:
         rule = bench.metrics.get(metric)
-        if rule is None:
-            return None
-        return bench.name, rule, bench.min_samples, bench.kind
+        if rule is not None:
+            return bench.name, rule, bench.min_samples, bench.kind, False
     if r.category == "safety-refusal":
         threshold = policy.threshold_higher if r.higher_is_better else policy.threshold_lower
         return (
-            normalise(r.benchmark),
+            bench.name if bench is not None else normalise(r.benchmark),
             MetricRule(r.higher_is_better, threshold),
-            policy.min_samples,
+            bench.min_samples if bench is not None else policy.min_samples,
             "safeguard",
+            True,
         )
     return None
 
@@ -80,7 +97,7 @@ def readings(
         found = _rule_for(policy, r)
         if found is None:
             continue
-        bench, rule, min_samples, kind = found
+        bench, rule, min_samples, kind, by_default = found
         label = f"{bench} {r.metric.split(',', 1)[0]} = {r.value:g}"
         if (r.samples is None and policy.require_samples) or (
             r.samples is not None and r.samples < min_samples
@@ -98,7 +115,7 @@ def readings(
             continue
         key = (bench, normalise(r.metric.split(",", 1)[0]))
         order = (r.evaluated_at or r.created_at, r.id or 0)
-        reading = Reading(bench, key[1], r.value, r.stderr, rule, passed)
+        reading = Reading(bench, key[1], r.value, r.stderr, rule, passed, by_default)
         if key not in latest or _sortable(order) > _sortable(latest[key][0]):
             latest[key] = (order, reading)
     return {k: v[1] for k, v in latest.items()}
@@ -165,8 +182,10 @@ def compute_status(
     failing = [r for r in own.values() if not r.passed]
     for r in sorted(failing, key=lambda x: (x.benchmark, x.metric)):
         op = "≥" if r.rule.higher_is_better else "≤"
+        default = " (the policy's safety-refusal default)" if r.by_default else ""
         reasons.append(
-            f"fails {r.benchmark} {r.metric}: {r.value:g}, policy wants {op} {r.rule.threshold:g}"
+            f"fails {r.benchmark} {r.metric}: {r.value:g}, policy wants {op} "
+            f"{r.rule.threshold:g}{default}"
         )
     if failing:
         return "lacking", reasons + notes
@@ -197,7 +216,7 @@ def compute_status(
     if degraded:
         return "degraded", degraded + notes
     if own:
-        names = ", ".join(sorted({f"{r.benchmark} {r.metric}" for r in own.values()}))
+        names = ", ".join(sorted({r.label for r in own.values()}))
         return "safeguarded", [f"passes {names}", *notes]
     reasons = ["no qualifying safeguard result", *notes]
     suspect: list[str] = []
