@@ -28,6 +28,9 @@ DownloadWindow = Literal["30d", "all"]
 class EvalResultCreate(BaseModel):
     """One result to record against a variant."""
 
+    # NaN and infinities are not results (and JSON cannot carry them): refused as invalid input
+    model_config = ConfigDict(allow_inf_nan=False)
+
     benchmark: str = Field(min_length=1, max_length=128)
     metric: str = Field(min_length=1, max_length=128)
     value: float

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
@@ -108,6 +109,69 @@ def test_errors_are_one_line_with_a_hint(session: Session, provreg: CliRunner, t
     assert r.code == 1 and "hint:" in r.err
     r = provreg("query", "lacking-safeguards", "--status", "fine")
     assert r.code == 1 and "unknown status" in r.err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--value", "nan", "invalid --value nan: Input should be a finite number"),
+        ("--value", "inf", "invalid --value inf: Input should be a finite number"),
+        ("--value", "-inf", "invalid --value -inf: Input should be a finite number"),
+        ("--stderr", "-1", "invalid --stderr -1.0: Input should be greater than or equal to 0"),
+        ("--stderr", "nan", "invalid --stderr nan: Input should be a finite number"),
+        ("--samples", "-3", "invalid --samples -3: Input should be greater than or equal to 0"),
+        ("--benchmark", "b" * 200, "invalid --benchmark (200 characters): String should have"),
+        ("--source", "s" * 40, "invalid --source (40 characters): String should have at most 32"),
+        ("--date", "yesterday", "invalid --date 'yesterday'"),
+        ("--settings", "{nope", "invalid --settings: not JSON"),
+        ("--settings", "[1, 2]", "invalid --settings: a JSON object is needed, not list"),
+    ],
+)
+def test_eval_add_refuses_bad_values_in_one_line(
+    session: Session, provreg: CliRunner, option: str, value: str, named: str
+) -> None:
+    register_variant(session, variant_request(RELEASE))
+    args = {"--benchmark": "harmbench", "--metric": "asr", "--value": "0.1", option: value}
+    r = provreg("eval", "add", RELEASE, *[x for kv in args.items() for x in kv])
+    assert r.code == 1, r.out
+    (line,) = r.err.strip().splitlines()
+    assert named in line and "hint:" in line and "internal error" not in line
+    assert f"change {option}" in line or "hint: use" in line or "hint: pass" in line
+    assert provreg("eval", "list", RELEASE, "--json").json()["results"] == []
+
+
+def test_eval_add_takes_date_settings_and_source(session: Session, provreg: CliRunner) -> None:
+    register_variant(session, variant_request(RELEASE))
+    r = provreg(
+        "eval", "add", RELEASE, "--benchmark", "harmbench", "--metric", "asr", "--value", "0.1",
+        "--date", "2026-11-01", "--settings", '{"num_fewshot": 0}', "--source", "red-team",
+        "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["evaluated_at"].startswith("2026-11-01T00:00:00")
+    assert doc["settings"] == {"num_fewshot": 0} and doc["source"] == "red-team"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_http_refuses_non_finite_numbers_with_the_envelope(
+    session: Session, http: TestClient, number: str
+) -> None:
+    register_variant(session, variant_request(RELEASE))
+    evaluator = {"Authorization": f"Bearer {create_token(session, 'evaluate')[0]}"}
+    for field in ("value", "stderr"):
+        body = '{"benchmark": "harmbench", "metric": "asr", "value": 0.1}'.replace(
+            '"value": 0.1', f'"value": 0.1, "{field}": {number}'
+        )
+        r = http.post(
+            f"/v1/evals/{RELEASE}",
+            content=body,
+            headers={**evaluator, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == "validation_error" and field in error["message"]
+    assert http.get(f"/v1/evals/{RELEASE}").json()["results"] == []
 
 
 def test_http_scopes_and_query(
