@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from schemas.common import Relation
+from schemas.common import Relation, UtcDatetime
 from schemas.lineage import LineageEdgePublic
 from schemas.trust import SignatureInfo
 
@@ -76,7 +75,7 @@ class VariantSummary(BaseModel):
     format: str | None = None
     parameters: int | None = None
     registered: bool = Field(description="false for a parent known only by name")
-    created_at: datetime | None = None
+    created_at: UtcDatetime | None = None
 
 
 class VariantPublic(BaseModel):
@@ -109,8 +108,8 @@ class VariantPublic(BaseModel):
     log_index: int | None = Field(
         default=None, description="transparency-log leaf of the registration"
     )
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class VariantPage(BaseModel):

@@ -56,7 +56,8 @@ def verified_statement(
         if not keys:
             raise SignatureInvalid(
                 f"namespace {namespace!r} has no active {role} key",
-                hint=f"register one with `provreg keys add {namespace} KEYFILE.pub`",
+                hint=f"register one with `provreg keys add {namespace} KEYFILE.pub"
+                + (" --role evaluator`" if role == "evaluator" else "`"),
             ) from None
         raise
     payload_sha = sha256_digest(payload)

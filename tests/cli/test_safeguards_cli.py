@@ -238,6 +238,7 @@ def test_signed_evaluations(session: Session, provreg: CliRunner, tmp_path) -> N
         "--sign", key, "--evaluator", "other-lab",
     )  # fmt: skip
     assert r.code == 1 and "evaluator key" in r.err
+    assert "`provreg keys add other-lab KEYFILE.pub --role evaluator`" in r.err
     assert provreg("audit", "--json").code == 0
 
 

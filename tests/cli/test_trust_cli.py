@@ -272,3 +272,20 @@ def test_audit_checks_every_edge_against_its_logged_status_events(
     session.flush()
     (problem,) = _audit_problems(provreg)
     assert "acme/chat@main -> acme/base@main" in problem and "status disputed" in problem
+
+
+def test_verify_names_a_missing_path_and_times_say_utc(provreg: CliRunner, tmp_path: Path) -> None:
+    key = _publisher(provreg, tmp_path)
+    model = write_model(tmp_path / "m", tiny_tensors(41))
+    assert provreg("register", model, "--name", "acme/m", "--sign", key).code == 0
+    r = provreg("verify", "acme/m", "--path", tmp_path / "nonexistent")
+    assert r.code == 1
+    assert f"--path {tmp_path / 'nonexistent'} does not exist" in _one_line(r.err)
+    r = provreg("verify", "acme/m", "--path", model / "model.safetensors", "--json")
+    assert r.code == 0, r.err  # a file: its directory's files are checked
+    # read back from the database (SQLite keeps no zone), times still say they are UTC
+    doc = provreg("show", "acme/m", "--json").json()
+    assert doc["signature"]["signed_at"].endswith("Z") and doc["created_at"].endswith("Z")
+    r = provreg("advisory", "add", "acme/m", "--severity", "low", "--summary", "s", "--json")
+    affected = provreg("advisory", "affected", str(r.json()["id"]), "--json").json()
+    assert affected["advisory"]["created_at"].endswith("Z")
