@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ from registry.api import create_app
 from registry.api.deps import ScopeRequirement, require_token
 from registry.config import Settings
 from registry.services import create_token
+from registry.services import keys as keys_service
 from registry.trust.checkpoint import parse_checkpoint
 from registry.trust.keys import load_public_key, public_key_pem
 from registry.trust.merkle import leaf_hash, verify_inclusion
@@ -79,7 +82,27 @@ def _declared_scopes(dependant: Dependant) -> tuple[str, ...] | None:
 
 # one token per scope kind; a route refuses every kind it does not declare
 _PROBE_SCOPES = {"admin": "admin", "evaluate": "evaluate", "publish": "publish:other"}
-_PATH_VALUES = {"namespace": "acme", "name": "chat", "key_id": "0" * 64, "token_id": "0" * 12}
+_PATH_VALUES = {"namespace": "acme", "name": "chat", "token_id": "0" * 12}
+
+
+def _example_bodies() -> dict[tuple[str, str], Any]:
+    """Bodies for the routes whose namespace is in the body (every other route is refused
+    before its body is read): each names namespace ``acme``."""
+    claim = {"predicate": {"child": "acme/chat@main"}}
+    pem = public_key_pem(ed25519.Ed25519PrivateKey.generate().public_key())
+    return {
+        ("POST", "/variants"): variant_request("acme/chat").model_dump(mode="json"),
+        ("POST", "/lineage/claims"): {
+            "envelope": json.dumps(
+                {
+                    "payloadType": "application/vnd.in-toto+json",
+                    "payload": base64.b64encode(json.dumps(claim).encode()).decode(),
+                    "signatures": [{"keyid": "", "sig": ""}],
+                }
+            )
+        },
+        ("POST", "/keys"): {"namespace": "acme", "public_key": pem, "role": "evaluator"},
+    }
 
 
 def test_every_write_route_declares_its_scopes_and_refuses_others(
@@ -100,17 +123,23 @@ def test_every_write_route_declares_its_scopes_and_refuses_others(
         for r in _api_routes(app.routes)
         if "GET" in r.methods and _declared_scopes(r.dependant)
     ]
+    bodies = _example_bodies()
+    pem = public_key_pem(ed25519.Ed25519PrivateKey.generate().public_key())
+    key = keys_service.add_key(session, "acme", pem, "evaluator")  # revoke needs a real key
+    values = {**_PATH_VALUES, "key_id": key.key_id}
     probed = 0
     for method, route in routes + guarded_reads:
         requirement = ScopeRequirement(*(_declared_scopes(route.dependant) or ()))
         path = route.path if route.path.startswith("/v1/") else "/v1" + route.path
-        url = path.format(**{k: _PATH_VALUES.get(k, "1") for k in route.param_convertors})
+        url = path.format(**{k: values.get(k, "1") for k in route.param_convertors})
         for kind, token in tokens.items():
             scope = _PROBE_SCOPES.get(kind, kind)
-            # with the path's namespace ("acme") in hand, publish:other is unrelated everywhere
-            if requirement.allows(scope, "acme" if "{namespace}" in route.path else None):
+            # every probe is about namespace "acme": publish:other and evaluate:other are
+            # unrelated everywhere, whether the namespace is in the path or in the body
+            if requirement.allows(scope, "acme"):
                 continue
-            r = http.request(method, url, json={}, headers=_auth(token))
+            body = bodies.get((method, route.path.removeprefix("/v1")), {})
+            r = http.request(method, url, json=body, headers=_auth(token))
             assert r.status_code == 403, f"{method} {url} with {scope}: {r.status_code} {r.text}"
             assert r.json()["error"]["code"] == "permission_denied"
             probed += 1
