@@ -50,26 +50,25 @@ class ScopeRequirement:
     Each entry is ``admin``, ``evaluate`` (also met by a namespace-bound ``evaluate:<ns>``),
     ``publish:{namespace}`` or ``evaluate:{namespace}``. ``{namespace}`` is the route's
     ``namespace`` path parameter when it has one; otherwise (the namespace is in the body) only
-    the scope's kind is checked here and the service checks the namespace. Tests find the
-    requirement in each route's dependant tree (see ``route_scopes``), so a write route without
-    one fails the suite.
+    the scope's kind is checked here and the service checks the namespace. The route walk in
+    ``tests/api/test_trust_api.py`` finds the requirement in each route's dependant tree, so a
+    write route without one fails the suite.
     """
 
     def __init__(self, *scopes: str) -> None:
         self.scopes = scopes
 
     def allows(self, scope: str, namespace: str | None) -> bool:
+        """Whether a token of ``scope`` may call the route for ``namespace`` (None: unknown
+        here, so only the scope's kind is checked)."""
         kind, _, bound = scope.partition(":")
         for wanted in self.scopes:
             want_kind, _, want_ns = wanted.partition(":")
             if want_kind != kind:
                 continue
-            if not want_ns:
-                if wanted == "admin" and scope == "admin":
-                    return True
-                if wanted == "evaluate":
-                    return True
-            elif bound and (namespace is None or bound == namespace):
+            if not want_ns:  # admin exactly; evaluate, bound to a namespace or not
+                return wanted == "evaluate" or scope == wanted
+            if bound and namespace in (None, bound):
                 return True
         return False
 

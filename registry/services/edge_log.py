@@ -60,3 +60,20 @@ def edges_touching(session: Session, variant_id: int) -> list[LineageEdge]:
             )
         ).all()
     )
+
+
+def log_unlogged_edges(session: Session) -> int:
+    """Log the current state of every edge that has no ``lineage.status`` event yet (edges
+    stored before edge states were logged); commits, and returns how many were logged. An edge
+    whose state differs from its logged events is left alone: that is the audit's to report."""
+    logged = select(LogLeaf.record_id).where(LogLeaf.kind == KIND)
+    edges = session.exec(
+        select(LineageEdge).where(col(LineageEdge.id).not_in(logged)).order_by(col(LineageEdge.id))
+    ).all()
+    try:
+        log_edge_states(session, edges)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return len(edges)

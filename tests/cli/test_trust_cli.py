@@ -289,3 +289,36 @@ def test_verify_names_a_missing_path_and_times_say_utc(provreg: CliRunner, tmp_p
     r = provreg("advisory", "add", "acme/m", "--severity", "low", "--summary", "s", "--json")
     affected = provreg("advisory", "affected", str(r.json()["id"]), "--json").json()
     assert affected["advisory"]["created_at"].endswith("Z")
+
+
+def test_init_logs_edges_stored_before_edge_states_were_logged(
+    provreg: CliRunner, tmp_path: Path, session: Session
+) -> None:
+    assert (
+        provreg("register", write_model(tmp_path / "a", tiny_tensors(51)), "--name", "acme/a").code
+        == 0
+    )
+    assert (
+        provreg("register", write_model(tmp_path / "b", tiny_tensors(52)), "--name", "acme/b").code
+        == 0
+    )
+    # an edge as older versions stored it: no lineage.status event
+    session.execute(
+        text(
+            "INSERT INTO lineage_edge (child_id, parent_id, relation, source, status, created_at,"
+            " updated_at) SELECT b.id, a.id, 'finetune', 'detected', 'detected', b.created_at,"
+            " b.created_at FROM variant a, variant b WHERE a.name = 'acme/a' AND b.name = 'acme/b'"
+        )
+    )
+    session.flush()
+    assert provreg("audit", "--json").code == 1
+    r = provreg("init", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["edge_states_logged"] == 1
+    assert provreg("audit", "--json").code == 0
+    assert provreg("init", "--json").json()["edge_states_logged"] == 0
+    # a logged edge changed afterwards is not re-logged by init: the audit still names it
+    session.execute(text("UPDATE lineage_edge SET status = 'verified'"))
+    session.flush()
+    assert provreg("init", "--json").json()["edge_states_logged"] == 0
+    assert provreg("audit", "--json").code == 1
