@@ -243,6 +243,13 @@ def test_audit_checks_every_edge_against_its_logged_status_events(
         provreg("register", write_model(tmp_path / "base", base), "--name", "acme/base").code == 0
     )
     assert provreg("register", other, "--name", "acme/other").code == 0
+    # the parent's weights arrived: the child's declared edge was checked and its new status
+    # logged as an event of its own
+    (edge,) = provreg("show", "acme/chat", "--json").json()["lineage"]
+    assert (edge["source"], edge["status"]) == ("declared", "verified")
+    events = [provreg("log", "prove", str(i), "--json").json()["entry"] for i in range(6)]
+    statuses = [e["record"]["status"] for e in events if e["kind"] == "lineage.status"]
+    assert statuses == ["unverified", "verified"]
     r = provreg("audit", "--json")
     assert r.code == 0, r.err
     session.execute(
