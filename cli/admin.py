@@ -13,6 +13,7 @@ from cli.trust_backend import trust_backend
 from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.db.migrate import current_revision
 from registry.services import create_token
+from registry.services.edge_log import log_unlogged_edges
 from schemas import TokenPublic
 
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
@@ -25,14 +26,23 @@ def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
     before = current_revision(engine)
     upgrade_database(engine)
     after = current_revision(engine)
+    with state.local_sessions()() as session:
+        edges_logged = log_unlogged_edges(session)  # databases from before they were logged
     url = engine.url.render_as_string(hide_password=True)
-    doc = {"database": url, "revision": after, "previous_revision": before}
+    doc = {
+        "database": url,
+        "revision": after,
+        "previous_revision": before,
+        "edge_states_logged": edges_logged,
+    }
     if as_json:
         emit_json(doc)
     elif before == after:
         stdout().print(f"database {url} is up to date (revision {after})")
     else:
         stdout().print(f"database {url} is at revision {after} (was {before or 'empty'})")
+    if edges_logged and not as_json:
+        stdout().print(f"logged the state of {edges_logged} lineage edges stored before")
 
 
 def serve(
@@ -58,7 +68,12 @@ def serve(
 @token_app.command("create")
 def token_create(
     ctx: typer.Context,
-    scope: Annotated[str, typer.Option("--scope", help="admin, evaluate or publish")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope", help="admin, evaluate or publish (publish and evaluate take --namespace)"
+        ),
+    ],
     namespace: Annotated[
         str | None, typer.Option("--namespace", help="namespace a publish token may write")
     ] = None,

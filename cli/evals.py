@@ -67,6 +67,15 @@ def eval_add(
     evaluator: Annotated[
         str | None, typer.Option("--evaluator", help="who evaluated; with --sign: the namespace")
     ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", metavar="ISO-DATE", help="when it was evaluated, e.g. 2026-11-01"),
+    ] = None,
+    settings: Annotated[
+        str | None,
+        typer.Option("--settings", metavar="JSON", help="e.g. '{\"num_fewshot\": 0}'"),
+    ] = None,
+    source: Annotated[str, typer.Option("--source", help="where the result comes from")] = "manual",
     sign: Annotated[
         Path | None, typer.Option("--sign", metavar="KEYFILE", help="sign with an evaluator key")
     ] = None,
@@ -75,6 +84,9 @@ def eval_add(
     """Record one result against a variant."""
     state: CliState = ctx.obj
     body = EvalResultCreate(
+        evaluated_at=_iso_datetime("--date", date) if date else None,
+        settings=_json_object("--settings", settings) if settings is not None else None,
+        source=source,
         benchmark=benchmark,
         metric=metric,
         value=value,
@@ -100,6 +112,33 @@ def eval_add(
         f"recorded {r.benchmark} {r.metric} = {r.value:g} for {r.name}@{r.revision} "
         f"[{r.category}] log leaf {r.log_index}"
     )
+
+
+def _iso_datetime(option: str, text: str) -> datetime:
+    """An ISO 8601 date or time, UTC when it names no zone; raises :class:`InvalidInput`."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"invalid {option} {text!r}", hint="use ISO 8601, e.g. 2026-11-01"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _json_object(option: str, text: str) -> dict[str, object]:
+    """A JSON object given on the command line; raises :class:`InvalidInput`."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"invalid {option}: not JSON ({exc})", hint=f"pass {option} '{{\"key\": value}}'"
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f"invalid {option}: a JSON object is needed, not {type(value).__name__}",
+            hint=f"pass {option} '{{\"key\": value}}'",
+        )
+    return value
 
 
 @eval_app.command("import")

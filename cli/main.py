@@ -11,11 +11,12 @@ import traceback
 from collections.abc import Sequence
 
 import typer
+from pydantic import ValidationError
 
 from cli import admin, evals, identify, keys, lineage, log, trust, variants
 from cli.backend import CliState
 from cli.output import report_error
-from registry.errors import ProvregError
+from registry.errors import InvalidInput, ProvregError
 
 app = typer.Typer(
     name="provreg",
@@ -54,6 +55,31 @@ app.add_typer(evals.advisory_app, name="advisory")
 app.add_typer(evals.downloads_app, name="downloads")
 
 
+# wire-model fields whose option is not ``--`` + the field name with dashes
+_OPTION_OF_FIELD = {
+    "benchmark_version": "--version",
+    "higher_is_better": "--higher-is-better/--lower-is-better",
+    "evaluated_at": "--date",
+}
+
+
+def invalid_options(exc: ValidationError) -> InvalidInput:
+    """One :class:`InvalidInput` naming the first bad option value and what it should be."""
+    errors = exc.errors()
+    loc: tuple[int | str, ...] = errors[0]["loc"] if errors else ()
+    value = errors[0].get("input") if errors else None
+    msg = errors[0]["msg"] if errors else "invalid value"
+    field = next((p for p in reversed(loc) if isinstance(p, str)), "")
+    option = _OPTION_OF_FIELD.get(field, "--" + field.replace("_", "-")) if field else "a value"
+    got = repr(value)
+    shown = f" {got}" if len(got) <= 40 else f" ({len(str(value))} characters)"
+    return InvalidInput(
+        f"invalid {option}{shown}: {msg}",
+        hint=f"change {option}: {msg[:1].lower()}{msg[1:]}",
+        detail={"field": field, "errors": len(errors)},
+    )
+
+
 def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit status (tests call this directly)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -69,6 +95,11 @@ def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> 
         if debug:
             traceback.print_exc()
         report_error(exc, as_json=as_json)
+        return 1
+    except ValidationError as exc:  # a command built a wire model from bad option values
+        if debug:
+            traceback.print_exc()
+        report_error(invalid_options(exc), as_json=as_json)
         return 1
     except typer.Exit as exc:
         return exc.exit_code

@@ -26,6 +26,7 @@ from registry.errors import (
     BundleInvalid,
     ConsistencyFailed,
     FilesMismatch,
+    InvalidInput,
     KeyInvalid,
     ProofInvalid,
     SignatureInvalid,
@@ -112,8 +113,9 @@ def _entry(trust: TrustBackend, v: VariantPublic, envelope: str | None, leaf: li
 
 def _files(v: VariantPublic, path: Path) -> str:
     bad: list[str] = []
+    base = path.parent if path.is_file() else path  # a single-file model: its directory
     for f in v.files:
-        local = path / f.path
+        local = base / f.path
         if not local.is_file():
             bad.append(f"{f.path} missing")
             continue
@@ -139,6 +141,10 @@ def verify(
 ) -> None:
     """Verify a variant: signature, log inclusion and consistency, and local files."""
     state: CliState = ctx.obj
+    if path is not None and not path.exists():
+        raise InvalidInput(
+            f"--path {path} does not exist", hint="pass the directory holding the model's files"
+        )
     trust = trust_backend(state)
     v = state.backend().show(parse_ref(ref))
     report = VerifyReport(

@@ -25,6 +25,7 @@ from registry.services import translog
 from registry.services.audit import audit_log
 from registry.services.lineage_claims import claim_lineage
 from registry.services.names import VariantRef
+from registry.services.safeguard_policy import load_policy
 from registry.services.signatures import attach_bundle, get_release_statement
 from registry.services.tokens import revoke_token
 from registry.services.variants import get_variant
@@ -115,7 +116,7 @@ class LocalTrust:
 
     def audit(self) -> AuditReport:
         with self.sessions() as s:
-            return audit_log(s)
+            return audit_log(s, load_policy(self.settings))
 
     def revoke_token(self, token_id: str) -> TokenRevoked:
         with self.sessions() as s:

@@ -13,9 +13,10 @@ from cli.options import JsonOption
 from cli.output import emit_json, human_count, human_size, stdout
 from cli.signing import load_signing_key, sign_release
 from cli.weights_io import read_release
-from registry.services import declared_parents_from_card, parse_ref
+from registry.services import card_markers, declared_parents_from_card, parse_ref
 from registry.services.names import validate_name, validate_revision
 from schemas import RELATIONS, DeclaredParent, VariantCreate, VariantPublic
+from schemas.variants import CARD_CONFIG_KEY
 
 _RELATION_HELP = "relation to the matching --parent: " + ", ".join(RELATIONS)
 
@@ -53,7 +54,11 @@ def register(
     ] = None,
     relation: Annotated[list[str] | None, typer.Option("--relation", help=_RELATION_HELP)] = None,
     card: Annotated[
-        Path | None, typer.Option("--card", help="model card whose base_model to declare")
+        Path | None,
+        typer.Option(
+            "--card",
+            help="model card: base_model declares parents; tags and name feed safeguard markers",
+        ),
     ] = None,
     sign: Annotated[
         Path | None,
@@ -68,6 +73,8 @@ def register(
     parents = _declared_parents(parent or [], relation or [], card)
     signing_key = load_signing_key(sign) if sign is not None else None
     fingerprint = read_release(path, state.settings, as_json=as_json)
+    if card is not None:  # the card's tags and name reach the safeguard markers
+        fingerprint.config = {**(fingerprint.config or {}), CARD_CONFIG_KEY: card_markers(card)}
     request = VariantCreate(name=name, revision=revision, fingerprint=fingerprint, parents=parents)
     if signing_key is not None:
         request.signed_statement = sign_release(request, signing_key)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 Relation = Literal["finetune", "adapter", "merge", "quantized", "pruned", "distilled", "repackaged"]
 RELATIONS: tuple[str, ...] = get_args(Relation)
@@ -26,3 +27,11 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+#: a time in a response: naive values (SQLite reads them back so) are UTC and say so (``Z``)
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]

@@ -7,6 +7,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.common import UtcDatetime
 from schemas.statements import Subject
 
 EvalCategory = Literal["safety-refusal", "over-refusal", "capability", "other"]
@@ -27,6 +28,9 @@ DownloadWindow = Literal["30d", "all"]
 
 class EvalResultCreate(BaseModel):
     """One result to record against a variant."""
+
+    # NaN and infinities are not results (and JSON cannot carry them): refused as invalid input
+    model_config = ConfigDict(allow_inf_nan=False)
 
     benchmark: str = Field(min_length=1, max_length=128)
     metric: str = Field(min_length=1, max_length=128)
@@ -64,11 +68,11 @@ class EvalResultPublic(BaseModel):
     harness: str | None
     settings: dict[str, Any] | None
     evaluator: str | None
-    evaluated_at: datetime | None
+    evaluated_at: UtcDatetime | None
     source: str
     log_index: int | None = None
     key_id: str | None = Field(default=None, description="the evaluator key that signed it")
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class EvalResultList(BaseModel):
@@ -133,7 +137,7 @@ class AdvisoryPublic(BaseModel):
     summary: str
     references: list[str]
     log_index: int | None = None
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class AffectedVariant(BaseModel):

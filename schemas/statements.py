@@ -4,7 +4,8 @@ Document versions (each has a JSON Schema in ``schemas/jsonschema/``):
 
 - ``https://provreg.dev/release/v1``: a publisher releases ``name@revision`` with these weights.
 - ``https://provreg.dev/lineage/v1``: a publisher claims a child descends from a parent.
-- ``https://provreg.dev/evaluation/v1``: reserved for signed evaluation results (a later issue).
+- ``https://provreg.dev/evaluation/v1``: an evaluator signs results for these exact weights
+  (the model is ``schemas.evals.EvaluationStatement``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 RELEASE_PREDICATE: Final = "https://provreg.dev/release/v1"
 LINEAGE_PREDICATE: Final = "https://provreg.dev/lineage/v1"
-EVALUATION_PREDICATE = "https://provreg.dev/evaluation/v1"  # reserved for signed eval results
+EVALUATION_PREDICATE: Final = (
+    "https://provreg.dev/evaluation/v1"  # schemas.evals.EvaluationStatement
+)
 DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
+
+from schemas.common import UtcDatetime
 
 
 class TokenCreate(BaseModel):
@@ -17,4 +17,4 @@ class TokenPublic(BaseModel):
     token: str | None = Field(default=None, description="the secret; shown once, never stored")
     token_id: str
     scope: str
-    expires_at: datetime | None = None
+    expires_at: UtcDatetime | None = None

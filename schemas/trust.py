@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from schemas.common import UtcDatetime
 
 KeyRole = Literal["publisher", "evaluator"]
 
@@ -24,8 +25,8 @@ class KeyPublic(BaseModel):
     role: KeyRole
     public_key: str
     active: bool
-    created_at: datetime | None = None
-    revoked_at: datetime | None = None
+    created_at: UtcDatetime | None = None
+    revoked_at: UtcDatetime | None = None
     added_log_index: int | None = None
     revoked_log_index: int | None = Field(
         default=None, description="signatures logged before this index stay valid"
@@ -34,7 +35,7 @@ class KeyPublic(BaseModel):
 
 class SignatureInfo(BaseModel):
     key_id: str
-    signed_at: datetime | None = Field(description="when the signed statement was logged")
+    signed_at: UtcDatetime | None = Field(description="when the signed statement was logged")
     log_index: int | None
 
 
@@ -44,7 +45,7 @@ class StatementPublic(BaseModel):
     key_id: str
     envelope: str = Field(description="the DSSE envelope exactly as it was signed and stored")
     log_index: int | None
-    signed_at: datetime | None = None
+    signed_at: UtcDatetime | None = None
 
 
 class LineageClaimCreate(BaseModel):
@@ -68,7 +69,7 @@ class AttachedSignaturePublic(BaseModel):
     )
     bundle_sha256: str
     log_index: int | None
-    signed_at: datetime | None = None
+    signed_at: UtcDatetime | None = None
 
 
 class LogKey(BaseModel):
@@ -139,4 +140,4 @@ class VerifyReport(BaseModel):
 
 class TokenRevoked(BaseModel):
     token_id: str
-    revoked_at: datetime | None
+    revoked_at: UtcDatetime | None

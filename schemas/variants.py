@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from schemas.common import Relation
+from schemas.common import Relation, UtcDatetime
 from schemas.lineage import LineageEdgePublic
 from schemas.trust import SignatureInfo
 
@@ -28,6 +27,10 @@ class TensorDigest(BaseModel):
     digest: str = Field(description="blake3 over dtype, shape and the raw bytes")
 
 
+#: where ``register --card`` keeps the card's ``tags`` and ``name`` inside the stored config
+CARD_CONFIG_KEY = "provreg_card"
+
+
 class WeightsFingerprint(BaseModel):
     """What the client learns from local files; weights themselves never leave the machine."""
 
@@ -38,7 +41,11 @@ class WeightsFingerprint(BaseModel):
     files: list[FileDigest]
     tensors: list[TensorDigest]
     architecture: str | None = None
-    config: dict[str, Any] | None = Field(default=None, description="config.json, when present")
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="config.json, when present; with `register --card`, the card's tags and "
+        f"name under {CARD_CONFIG_KEY!r}",
+    )
     sketch: str | None = Field(
         default=None, description="similarity sketch, base64; what identify and checks compare"
     )
@@ -68,7 +75,7 @@ class VariantSummary(BaseModel):
     format: str | None = None
     parameters: int | None = None
     registered: bool = Field(description="false for a parent known only by name")
-    created_at: datetime | None = None
+    created_at: UtcDatetime | None = None
 
 
 class VariantPublic(BaseModel):
@@ -101,8 +108,8 @@ class VariantPublic(BaseModel):
     log_index: int | None = Field(
         default=None, description="transparency-log leaf of the registration"
     )
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class VariantPage(BaseModel):

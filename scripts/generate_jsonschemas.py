@@ -1,8 +1,8 @@
 """Write one JSON Schema per signed-document version into ``schemas/jsonschema/``.
 
 Run ``python scripts/generate_jsonschemas.py`` after changing a model in
-``schemas/statements.py``; ``tests/trust/test_jsonschemas.py`` fails while the committed files
-differ from what this writes.
+``schemas/statements.py`` or ``schemas/evals.py``; ``tests/trust/test_jsonschemas.py`` fails
+while the committed files differ from what this writes, or a document version has no schema.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.evals import EvaluationStatement
 from schemas.statements import DsseEnvelope, LineageStatement, ReleaseStatement
 
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "jsonschema"
@@ -27,6 +28,10 @@ DOCUMENTS: dict[str, tuple[type[BaseModel], str]] = {
     "lineage-statement-v1": (
         LineageStatement,
         "https://provreg.dev/schemas/lineage-statement-v1.json",
+    ),
+    "evaluation-statement-v1": (
+        EvaluationStatement,
+        "https://provreg.dev/schemas/evaluation-statement-v1.json",
     ),
 }
 

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from registry.db.models import ApiToken
+from registry.errors import PermissionDenied
 from registry.services.safeguard_policy import SafeguardPolicy, load_policy
 from registry.services.tokens import authenticate
 
@@ -47,3 +48,53 @@ TokenDep = Annotated[ApiToken, Depends(require_token)]
 def safeguard_policy(request: Request) -> SafeguardPolicy:
     """The safeguard policy the server's settings select."""
     return load_policy(request.app.state.settings)
+
+
+class ScopeRequirement:
+    """A write route's declared scopes, checked as a dependency before the body is read.
+
+    Each entry is ``admin``, ``evaluate`` (also met by a namespace-bound ``evaluate:<ns>``),
+    ``publish:{namespace}`` or ``evaluate:{namespace}``. ``{namespace}`` is the route's
+    ``namespace`` path parameter when it has one; otherwise (the namespace is in the body) only
+    the scope's kind is checked here and the service checks the namespace. The route walk in
+    ``tests/api/test_trust_api.py`` finds the requirement in each route's dependant tree, so a
+    write route without one fails the suite.
+    """
+
+    def __init__(self, *scopes: str) -> None:
+        self.scopes = scopes
+
+    def allows(self, scope: str, namespace: str | None) -> bool:
+        """Whether a token of ``scope`` may call the route for ``namespace`` (None: unknown
+        here, so only the scope's kind is checked)."""
+        kind, _, bound = scope.partition(":")
+        for wanted in self.scopes:
+            want_kind, _, want_ns = wanted.partition(":")
+            if want_kind != kind:
+                continue
+            if not want_ns:  # admin exactly; evaluate, bound to a namespace or not
+                return wanted == "evaluate" or scope == wanted
+            if bound and namespace in (None, bound):
+                return True
+        return False
+
+    def __call__(self, request: Request, token: TokenDep) -> ApiToken:
+        namespace = request.path_params.get("namespace")
+        if not self.allows(token.scope, namespace):
+            need = " or ".join(s.replace("{namespace}", namespace or "<ns>") for s in self.scopes)
+            where = f" in namespace {namespace!r}" if namespace else ""
+            raise PermissionDenied(
+                f"token scope {token.scope!r} cannot {request.method} {request.url.path}{where}",
+                hint=f"use a token with scope {need}",
+            )
+        return token
+
+
+# What each write route declares (the route then checks anything finer, e.g. a body's namespace).
+AdminToken = Annotated[ApiToken, Depends(ScopeRequirement("admin"))]
+EvaluatorToken = Annotated[ApiToken, Depends(ScopeRequirement("admin", "evaluate"))]
+PublisherToken = Annotated[ApiToken, Depends(ScopeRequirement("admin", "publish:{namespace}"))]
+KeyManagerToken = Annotated[
+    ApiToken,
+    Depends(ScopeRequirement("admin", "publish:{namespace}", "evaluate:{namespace}")),
+]

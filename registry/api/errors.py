@@ -38,6 +38,11 @@ def install_error_handlers(app: FastAPI) -> None:
             422, "validation_error", f"invalid request: {where}: {first['msg']}", {"errors": errors}
         )
 
+    @app.exception_handler(Exception)
+    async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        # the last line of defence: an unexpected failure still answers with the envelope
+        return _envelope(500, "internal_error", f"internal error: {type(exc).__name__}")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")

@@ -4,7 +4,7 @@ Each function takes a Session, raises registry errors, returns wire models, and 
 fastapi.
 """
 
-from registry.services.cards import declared_parents_from_card
+from registry.services.cards import card_markers, declared_parents_from_card
 from registry.services.lineage import lineage_graph
 from registry.services.names import VariantRef, parse_ref
 from registry.services.tokens import authenticate, create_token, require_publish
@@ -14,6 +14,7 @@ __all__ = [
     "VariantRef",
     "authenticate",
     "create_token",
+    "card_markers",
     "declared_parents_from_card",
     "lineage_graph",
     "list_variants",

@@ -4,8 +4,12 @@ Reports every mismatch rather than stopping at the first: a record changed after
 (``record_changed``), a leaf's stored hash that is not the hash of its data
 (``leaf_hash_changed``), a missing or out-of-place leaf (``leaf_missing``), a record that should
 have been logged and was not (``unlogged_record``) and stored subtree hashes that disagree with
-the recomputed tree (``node_changed``, ``node_missing``). Comparing the recomputed root with a
-checkpoint someone saw earlier is the caller's part (the CLI does it with its saved checkpoint).
+the recomputed tree (``node_changed``, ``node_missing``), a lineage edge whose stored relation,
+source or status is not the fold of its logged ``lineage.status`` events
+(``edge_state_changed``; see ``registry.services.edge_log``) and a materialised safeguard
+status that differs from the one recomputed from the records (``safeguard_status_changed``).
+Comparing the recomputed root with a checkpoint someone saw earlier is the caller's part (the
+CLI does it with its saved checkpoint).
 """
 
 from __future__ import annotations
@@ -19,13 +23,18 @@ from registry.db.models import (
     Advisory,
     AttachedSignature,
     EvalResult,
+    LineageEdge,
     LogLeaf,
     LogNode,
+    SafeguardDirty,
+    SafeguardStatus,
     SignedStatement,
     SigningKey,
     Variant,
 )
+from registry.services import edge_log, safeguards
 from registry.services.log_records import RecordMissing, leaf_data
+from registry.services.safeguard_policy import SafeguardPolicy
 from registry.trust import merkle
 from schemas.trust import AuditProblem, AuditReport
 
@@ -33,8 +42,10 @@ _BATCH = 5000
 
 
 def _leaves(
-    session: Session, problems: list[AuditProblem]
+    session: Session, problems: list[AuditProblem], edge_states: dict[int, dict[str, str]]
 ) -> tuple[list[bytes], set[tuple[str, int]]]:
+    """Check every leaf against its record; fills ``edge_states`` with each edge's folded
+    ``lineage.status`` events (the last one wins)."""
     hashes: list[bytes] = []
     logged: set[tuple[str, int]] = set()
     expected = 0
@@ -60,7 +71,19 @@ def _leaves(
                 )
             )
         try:
-            derived = leaf_data(session, leaf.kind, leaf.record_id, leaf.logged_at)
+            event = None
+            if leaf.kind == edge_log.KIND:
+                event = edge_log.state_of_leaf(data)
+                edge_states[leaf.record_id] = event
+            derived = leaf_data(session, leaf.kind, leaf.record_id, leaf.logged_at, event)
+        except (ValueError, TypeError):
+            problems.append(
+                AuditProblem(
+                    index=leaf.leaf_index,
+                    kind="record_changed",
+                    message=f"leaf {leaf.leaf_index} ({leaf.kind}) does not hold a valid event",
+                )
+            )
         except RecordMissing as exc:
             problems.append(
                 AuditProblem(
@@ -104,6 +127,7 @@ def _unlogged(session: Session, logged: set[tuple[str, int]], problems: list[Aud
         ("key.revoked", _ids(session, SigningKey, col(SigningKey.revoked_at).is_not(None))),
         ("signature.attached", _ids(session, AttachedSignature)),
         ("lineage.claimed", _ids(session, SignedStatement, SignedStatement.kind == "lineage")),
+        ("lineage.declared", _declared_unclaimed(session)),
         ("evaluation.added", _ids(session, EvalResult)),
         ("advisory.published", _ids(session, Advisory)),
     ]
@@ -116,6 +140,49 @@ def _unlogged(session: Session, logged: set[tuple[str, int]], problems: list[Aud
                         message=f"{kind} #{record_id} is stored but not in the log",
                     )
                 )
+
+
+def _declared_unclaimed(session: Session) -> list[int]:
+    """Declared edges not made declared by a signed claim: their registration logged them."""
+    claimed = select(SignedStatement.edge_id).where(col(SignedStatement.edge_id).is_not(None))
+    return _ids(
+        session,
+        LineageEdge,
+        LineageEdge.source == "declared",
+        col(LineageEdge.id).not_in(claimed),
+    )
+
+
+def _edges(
+    session: Session, states: dict[int, dict[str, str]], problems: list[AuditProblem]
+) -> None:
+    """Each stored edge's relation, source and status must be the fold of its logged events."""
+    for edge in session.exec(select(LineageEdge).order_by(col(LineageEdge.id))):
+        assert edge.id is not None
+        child, parent = session.get(Variant, edge.child_id), session.get(Variant, edge.parent_id)
+        name = f"edge #{edge.id} {child.ref if child else '?'} -> {parent.ref if parent else '?'}"
+        logged = states.get(edge.id)
+        now = edge_log.edge_state(edge)
+        if logged is None:
+            problems.append(
+                AuditProblem(
+                    kind="unlogged_record",
+                    message=f"{edge_log.KIND} of {name} ({now['source']}, {now['status']}) "
+                    "is stored but not in the log",
+                )
+            )
+        elif logged != now:
+            changed = ", ".join(
+                f"{f} {now[f]} (logged {logged[f]})"
+                for f in edge_log.STATE_FIELDS
+                if now[f] != logged[f]
+            )
+            problems.append(
+                AuditProblem(
+                    kind="edge_state_changed",
+                    message=f"{name} differs from its logged events: {changed}",
+                )
+            )
 
 
 def _nodes(session: Session, hashes: list[bytes], problems: list[AuditProblem]) -> int:
@@ -153,11 +220,46 @@ def _nodes(session: Session, hashes: list[bytes], problems: list[AuditProblem]) 
     return checked
 
 
-def audit_log(session: Session) -> AuditReport:
-    """Re-derive and recompute the whole log; ``ok`` is False with every problem listed."""
+def _safeguards(session: Session, policy: SafeguardPolicy, problems: list[AuditProblem]) -> None:
+    """Each materialised status that reads trust (current policy, not queued for recomputation)
+    must equal the status recomputed from the records."""
+    expected = safeguards.recompute_statuses(session, policy)
+    dirty = set(session.exec(select(SafeguardDirty.variant_id)).all())
+    rows = {r.variant_id: r for r in session.exec(select(SafeguardStatus))}
+    for vid, (status, reasons) in sorted(expected.items()):
+        if vid in dirty:
+            continue
+        row = rows.get(vid)
+        variant = session.get(Variant, vid)
+        name = variant.ref if variant is not None else f"#{vid}"
+        if row is None:
+            problems.append(
+                AuditProblem(
+                    kind="safeguard_status_changed",
+                    message=f"safeguard status of {name} is missing (recomputed: {status})",
+                )
+            )
+        elif row.policy_digest == policy.digest and row.status != status:
+            why = f" ({reasons[0]})" if reasons else ""
+            problems.append(
+                AuditProblem(
+                    kind="safeguard_status_changed",
+                    message=f"safeguard status of {name} is {row.status} in the database, "
+                    f"recomputed {status}{why}",
+                )
+            )
+
+
+def audit_log(session: Session, policy: SafeguardPolicy | None = None) -> AuditReport:
+    """Re-derive and recompute the whole log; ``ok`` is False with every problem listed. With
+    ``policy``, also recompute every materialised safeguard status."""
     problems: list[AuditProblem] = []
-    hashes, logged = _leaves(session, problems)
+    edge_states: dict[int, dict[str, str]] = {}
+    hashes, logged = _leaves(session, problems, edge_states)
     _unlogged(session, logged, problems)
+    _edges(session, edge_states, problems)
+    if policy is not None:
+        _safeguards(session, policy, problems)
     nodes = _nodes(session, hashes, problems)
     root = merkle.root_from_leaves(hashes)
     return AuditReport(

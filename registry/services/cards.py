@@ -1,4 +1,5 @@
-"""Model cards: read the declared parents (``base_model``, ``base_model_relation``) from YAML."""
+"""Model cards: read the declared parents (``base_model``, ``base_model_relation``) and the
+tags and name that safeguard markers read from the YAML metadata block."""
 
 from __future__ import annotations
 
@@ -33,6 +34,26 @@ def _card_metadata(path: Path) -> dict[str, object]:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelCardInvalid(f"cannot read model card {path}: {exc}") from None
+
+
+def card_markers(path: Path) -> dict[str, object]:
+    """``{"tags": [...], "name": ...}`` from the card's metadata (``tags``; ``model_name`` or the
+    first ``model-index`` entry's name), for the stored config's ``CARD_CONFIG_KEY``. Raises
+    :class:`ModelCardInvalid`."""
+    meta = _card_metadata(path)
+    tags = meta.get("tags") or []
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list):
+        raise ModelCardInvalid(f"{path}: tags must be a list", hint="write tags: [a, b]")
+    name = meta.get("model_name")
+    index = meta.get("model-index")
+    if name is None and isinstance(index, list) and index and isinstance(index[0], dict):
+        name = index[0].get("name")
+    out: dict[str, object] = {"tags": [str(t) for t in tags if t is not None]}
+    if isinstance(name, str) and name.strip():
+        out["name"] = name.strip()
+    return out
 
 
 def declared_parents_from_card(path: Path) -> list[DeclaredParent]:

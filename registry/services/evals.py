@@ -17,7 +17,7 @@ from registry.services import translog
 from registry.services.eval_formats import read_results
 from registry.services.log_records import leaves_of
 from registry.services.names import VariantRef, parse_ref
-from registry.services.safeguard_policy import SafeguardPolicy, normalise
+from registry.services.safeguard_policy import BenchmarkRule, SafeguardPolicy, normalise
 from registry.services.safeguards import reads, refresh
 from registry.services.signatures import verified_statement
 from registry.services.variants import get_variant
@@ -46,8 +46,24 @@ def _resolve(policy: SafeguardPolicy, r: EvalResultCreate) -> tuple[str, bool]:
             category = "over-refusal" if rule.kind == "over-refusal" else "safety-refusal"
     hib = r.higher_is_better
     if hib is None:
-        hib = metric_rule.higher_is_better if metric_rule else True
+        hib = metric_rule.higher_is_better if metric_rule else _guess_direction(r.metric, rule)
     return category, hib
+
+
+_LOWER_IS_BETTER = ("asr", "attack", "success", "complian", "fulfil", "harm", "jailbr")
+
+
+def _guess_direction(metric: str, rule: BenchmarkRule | None) -> bool:
+    """Direction of a metric the policy does not list: a refusal rate is better higher; attack
+    success, compliance or harm rates lower; else the direction all the benchmark's listed
+    metrics share; else higher."""
+    name = normalise(metric.split(",", 1)[0])
+    if "refus" in name:
+        return True
+    if any(word in name for word in _LOWER_IS_BETTER):
+        return False
+    directions = {m.higher_is_better for m in rule.metrics.values()} if rule else set()
+    return directions.pop() if len(directions) == 1 else True
 
 
 def eval_public(

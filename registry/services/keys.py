@@ -115,15 +115,13 @@ def namespace_of_key(session: Session, kid: str) -> tuple[str, str]:
 
 
 def require_key_scope(scope: str, namespace: str, role: str) -> None:
-    """Who may manage keys: admin; ``publish:<ns>`` for its publisher keys; ``evaluate`` for
-    evaluator keys. Raises :class:`PermissionDenied`."""
-    if scope == "admin":
+    """Who may manage keys: admin; ``publish:<ns>`` for its publisher keys; ``evaluate:<ns>``
+    (an evaluator token bound to that namespace) for its evaluator keys. A plain ``evaluate``
+    token records results but manages no namespace's keys: it is not bound to one, and letting
+    it add keys would let any evaluator sign as any other. Raises :class:`PermissionDenied`."""
+    need = f"publish:{namespace}" if role == "publisher" else f"evaluate:{namespace}"
+    if scope in ("admin", need):
         return
-    if role == "publisher" and scope == f"publish:{namespace}":
-        return
-    if role == "evaluator" and scope == "evaluate":
-        return
-    need = f"publish:{namespace}" if role == "publisher" else "evaluate"
     raise PermissionDenied(
         f"token scope {scope!r} cannot manage {role} keys of namespace {namespace!r}",
         hint=f"use a token with scope {need} or admin",

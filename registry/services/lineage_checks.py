@@ -2,7 +2,8 @@
 
 A declared edge becomes ``verified`` when the weights say derived (or identical), ``disputed``
 when they say unrelated, and stays ``unverified`` when the parent has no sketch or the weights
-show only shared ancestry. A strong undeclared match becomes a ``detected`` edge, pointed by
+show only shared ancestry (an edge to a parent without weights yet is checked when they are
+registered). A strong undeclared match becomes a ``detected`` edge, pointed by
 structural evidence or, failing that, by registration order (the newcomer is the child).
 """
 
@@ -37,8 +38,38 @@ def _evidence(s: Scored) -> dict[str, Any]:
     return base
 
 
+def _compare(session: Session, sketch: Sketch | None, other_id: int) -> Scored | None:
+    """The query's sketch compared with a registered relative's, or None without sketches."""
+    other_sketch = load_sketch(session, other_id) if sketch is not None else None
+    if sketch is None or other_sketch is None:
+        return None
+    c = compare_sketches(sketch, other_sketch)
+    other = session.get(Variant, other_id)
+    assert other is not None
+    direction = {"a_is_child": "query_is_child", "b_is_child": "query_is_parent"}
+    return Scored(
+        other, other_sketch, c, c.verdict, c.relation,
+        direction.get(c.direction, "unknown"), c.score, c.false_positive_rate(1),
+    )  # fmt: skip
+
+
+def _judge(edge: LineageEdge, match: Scored | None) -> None:
+    """A declared edge is verified when the weights say derived or identical, disputed when
+    they say unrelated; only related (or no comparison) leaves its status."""
+    if match is None:
+        return
+    if match.verdict in ("identical", "derived"):
+        edge.status = "verified"
+    elif match.verdict == "unrelated":
+        edge.status = "disputed"
+    edge.score = match.score
+    edge.evidence = _evidence(match)
+    edge.updated_at = utcnow()
+
+
 def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> None:
-    """Update the variant's declared edges from the weights and add detected ones (no commit)."""
+    """Update the variant's declared edges (to its parents, and from children that declared it
+    before its weights were registered) from the weights and add detected ones (no commit)."""
     assert variant.id is not None
     declared = list(session.exec(select(LineageEdge).where(LineageEdge.child_id == variant.id)))
     scored = (
@@ -48,28 +79,18 @@ def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> 
     )
     by_id = {s.variant.id: s for s in scored}
     for edge in declared:
-        match = by_id.get(edge.parent_id)
-        if match is None and sketch is not None:
-            parent_sketch = load_sketch(session, edge.parent_id)
-            if parent_sketch is not None:
-                c = compare_sketches(sketch, parent_sketch)
-                parent = session.get(Variant, edge.parent_id)
-                assert parent is not None
-                direction = {"a_is_child": "query_is_child", "b_is_child": "query_is_parent"}
-                match = Scored(
-                    parent, parent_sketch, c, c.verdict, c.relation,
-                    direction.get(c.direction, "unknown"), c.score, c.false_positive_rate(1),
-                )  # fmt: skip
-        if match is None:
-            continue
-        if match.verdict in ("identical", "derived"):
-            edge.status = "verified"
-        elif match.verdict == "unrelated":
-            edge.status = "disputed"
-        edge.score = match.score
-        edge.evidence = _evidence(match)
-        edge.updated_at = utcnow()
-        session.add(edge)
+        _judge(edge, by_id.get(edge.parent_id) or _compare(session, sketch, edge.parent_id))
+    # children registered first, declaring this variant as a parent before its weights were
+    # known: their edges are checked now that the weights are here
+    waiting = session.exec(
+        select(LineageEdge).where(
+            LineageEdge.parent_id == variant.id,
+            LineageEdge.source == "declared",
+            LineageEdge.status == "unverified",
+        )
+    ).all()
+    for edge in waiting:
+        _judge(edge, by_id.get(edge.child_id) or _compare(session, sketch, edge.child_id))
     declared_parents = {e.parent_id for e in declared}
     for s in scored:
         other = s.variant.id

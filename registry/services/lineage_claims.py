@@ -16,6 +16,7 @@ from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, SignedStatement, utcnow
 from registry.errors import Conflict, LineageCycle, StatementMismatch
 from registry.services import translog
+from registry.services.edge_log import log_edge_states
 from registry.services.names import parse_ref
 from registry.services.safeguards import mark_dirty
 from registry.services.signatures import verified_statement
@@ -97,6 +98,7 @@ def claim_lineage(session: Session, envelope: str) -> StatementPublic:
         session.add(row)
         session.flush()
         leaf = translog.append(session, "lineage.claimed", row.id or 0)
+        log_edge_states(session, [edge])
         mark_dirty(session, child.id)
         session.commit()
     except BaseException:

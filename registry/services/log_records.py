@@ -8,7 +8,8 @@ envelope or bundle changes the leaf it belongs to.
 Kinds: ``variant.registered`` (variant id), ``lineage.declared`` (edge id), ``lineage.claimed``
 (signed statement id), ``key.added`` and ``key.revoked`` (signing key id), ``signature.attached``
 (attached signature id), ``evaluation.added`` (eval result id), ``advisory.published``
-(advisory id).
+(advisory id), ``lineage.status`` (edge id: one per change of an edge's relation, source or
+status; see ``registry.services.edge_log``).
 """
 
 from __future__ import annotations
@@ -101,6 +102,19 @@ def _edge(session: Session, edge_id: int) -> dict[str, Any]:
         "child": _ref(session, edge.child_id).ref,
         "parent": _ref(session, edge.parent_id).ref,
         "relation": edge.relation,
+    }
+
+
+def _edge_status(session: Session, edge_id: int) -> dict[str, Any]:
+    """The edge's endpoints and its state now; at audit the state is the leaf's own (an event),
+    passed in through :func:`leaf_data`'s ``event``."""
+    edge: LineageEdge = _get(session, LineageEdge, edge_id)
+    return {
+        "child": _ref(session, edge.child_id).ref,
+        "parent": _ref(session, edge.parent_id).ref,
+        "relation": edge.relation,
+        "source": edge.source,
+        "status": edge.status,
     }
 
 
@@ -198,6 +212,7 @@ DERIVERS: dict[str, Callable[[Session, int], dict[str, Any]]] = {
     "variant.registered": _variant_registered,
     "lineage.declared": lambda s, i: _edge(s, i),
     "lineage.claimed": _lineage_claimed,
+    "lineage.status": _edge_status,
     "key.added": _key_added,
     "key.revoked": _key_revoked,
     "signature.attached": _signature_attached,
@@ -206,9 +221,18 @@ DERIVERS: dict[str, Callable[[Session, int], dict[str, Any]]] = {
 }
 
 
-def leaf_data(session: Session, kind: str, record_id: int, logged_at: datetime) -> bytes:
-    """The canonical leaf data for the event; raises :class:`RecordMissing` or KeyError."""
-    record = DERIVERS[kind](session, record_id)
+def leaf_data(
+    session: Session,
+    kind: str,
+    record_id: int,
+    logged_at: datetime,
+    event: dict[str, Any] | None = None,
+) -> bytes:
+    """The canonical leaf data for the event; raises :class:`RecordMissing` or KeyError.
+
+    ``event`` overrides record fields that are the event itself rather than a stored record's
+    (a ``lineage.status`` leaf's new state, read back from the leaf at audit)."""
+    record = DERIVERS[kind](session, record_id) | (event or {})
     return canonical_json(
         {
             "v": LEAF_VERSION,

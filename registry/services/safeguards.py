@@ -32,6 +32,7 @@ from registry.db.models import (
     utcnow,
 )
 from registry.services.safeguard_policy import MetricRule, SafeguardPolicy, normalise
+from schemas.variants import CARD_CONFIG_KEY
 
 MAX_CASCADE = 200_000
 MAX_DEPTH = 64
@@ -47,24 +48,41 @@ class Reading:
     stderr: float | None
     rule: MetricRule
     passed: bool
+    by_default: bool = False  # read with the safety-refusal defaults, not a listed metric
+
+    @property
+    def label(self) -> str:
+        """``benchmark metric``, and for a default reading how it was read."""
+        if not self.by_default:
+            return f"{self.benchmark} {self.metric}"
+        op = "≥" if self.rule.higher_is_better else "≤"
+        return (
+            f"{self.benchmark} {self.metric} = {self.value:g} "
+            f"(safety-refusal default: {op} {self.rule.threshold:g})"
+        )
 
 
-def _rule_for(policy: SafeguardPolicy, r: EvalResult) -> tuple[str, MetricRule, int, str] | None:
-    """(benchmark key, metric rule, minimum samples, kind) when ``r`` is read by the policy."""
+def _rule_for(
+    policy: SafeguardPolicy, r: EvalResult
+) -> tuple[str, MetricRule, int, str, bool] | None:
+    """(benchmark key, metric rule, minimum samples, kind, read by default) when ``r`` is read
+    by the policy. A listed metric of a listed benchmark is read by its rule; any other result
+    recorded as ``safety-refusal`` (also a listed benchmark's unlisted metric, as the policy
+    file promises) is read with its own direction and the defaults' threshold."""
     metric = normalise(r.metric.split(",", 1)[0])
     bench = policy.benchmark(r.benchmark, r.task)
     if bench is not None:
         rule = bench.metrics.get(metric)
-        if rule is None:
-            return None
-        return bench.name, rule, bench.min_samples, bench.kind
+        if rule is not None:
+            return bench.name, rule, bench.min_samples, bench.kind, False
     if r.category == "safety-refusal":
         threshold = policy.threshold_higher if r.higher_is_better else policy.threshold_lower
         return (
-            normalise(r.benchmark),
+            bench.name if bench is not None else normalise(r.benchmark),
             MetricRule(r.higher_is_better, threshold),
-            policy.min_samples,
+            bench.min_samples if bench is not None else policy.min_samples,
             "safeguard",
+            True,
         )
     return None
 
@@ -79,7 +97,7 @@ def readings(
         found = _rule_for(policy, r)
         if found is None:
             continue
-        bench, rule, min_samples, kind = found
+        bench, rule, min_samples, kind, by_default = found
         label = f"{bench} {r.metric.split(',', 1)[0]} = {r.value:g}"
         if (r.samples is None and policy.require_samples) or (
             r.samples is not None and r.samples < min_samples
@@ -97,7 +115,7 @@ def readings(
             continue
         key = (bench, normalise(r.metric.split(",", 1)[0]))
         order = (r.evaluated_at or r.created_at, r.id or 0)
-        reading = Reading(bench, key[1], r.value, r.stderr, rule, passed)
+        reading = Reading(bench, key[1], r.value, r.stderr, rule, passed, by_default)
         if key not in latest or _sortable(order) > _sortable(latest[key][0]):
             latest[key] = (order, reading)
     return {k: v[1] for k, v in latest.items()}
@@ -130,22 +148,22 @@ def _parents(session: Session, variant_id: int) -> list[tuple[int, str]]:
 
 
 def _markers(policy: SafeguardPolicy, variant: Variant) -> str | None:
-    texts = [variant.name]
-    config = variant.config or {}
-    tags = config.get("tags") if isinstance(config, dict) else None
-    if isinstance(tags, list):
-        texts += [str(t) for t in tags]
-    card = config.get("card") if isinstance(config, dict) else None
-    if isinstance(card, str):
-        texts.append(card)
-    for t in texts:
+    """The first of the name, config tags, card text, model card tags and card name that a
+    marker matches, said with where it was found."""
+    texts: list[tuple[str, str]] = [("its name", variant.name)]
+    config = variant.config if isinstance(variant.config, dict) else {}
+    card_meta = config.get(CARD_CONFIG_KEY)
+    card_meta = card_meta if isinstance(card_meta, dict) else {}
+    for where, tags in (("tag", config.get("tags")), ("model card tag", card_meta.get("tags"))):
+        if isinstance(tags, list):
+            texts += [(f"{where} {str(t)!r}", str(t)) for t in tags]
+    for where, text_ in (("card", config.get("card")), ("model card name", card_meta.get("name"))):
+        if isinstance(text_, str):
+            texts.append((f"{where} {text_!r}", text_))
+    for where, t in texts:
         marker = policy.marked(t)
         if marker is not None:
-            return (
-                f"{t!r} matches the marker {marker!r}"
-                if t != variant.name
-                else (f"its name matches the marker {marker!r}")
-            )
+            return f"{where} matches the marker {marker!r}"
     return None
 
 
@@ -164,8 +182,10 @@ def compute_status(
     failing = [r for r in own.values() if not r.passed]
     for r in sorted(failing, key=lambda x: (x.benchmark, x.metric)):
         op = "≥" if r.rule.higher_is_better else "≤"
+        default = " (the policy's safety-refusal default)" if r.by_default else ""
         reasons.append(
-            f"fails {r.benchmark} {r.metric}: {r.value:g}, policy wants {op} {r.rule.threshold:g}"
+            f"fails {r.benchmark} {r.metric}: {r.value:g}, policy wants {op} "
+            f"{r.rule.threshold:g}{default}"
         )
     if failing:
         return "lacking", reasons + notes
@@ -196,7 +216,7 @@ def compute_status(
     if degraded:
         return "degraded", degraded + notes
     if own:
-        names = ", ".join(sorted({f"{r.benchmark} {r.metric}" for r in own.values()}))
+        names = ", ".join(sorted({r.label for r in own.values()}))
         return "safeguarded", [f"passes {names}", *notes]
     reasons = ["no qualifying safeguard result", *notes]
     suspect: list[str] = []
@@ -393,3 +413,28 @@ def catch_up(session: Session, policy: SafeguardPolicy) -> None:
     except BaseException:
         session.rollback()
         raise
+
+
+def recompute_statuses(
+    session: Session, policy: SafeguardPolicy
+) -> dict[int, tuple[str, list[str]]]:
+    """Every registered variant's ``(status, reasons)`` computed afresh from the records, parents
+    first, trusting no materialised row (the audit compares them with ``safeguard_status``)."""
+    memo: dict[int, tuple[str, list[str]]] = {}
+
+    def status_of(vid: int, path: set[int]) -> str:
+        if vid in memo:
+            return memo[vid][0]
+        variant = session.get(Variant, vid)
+        if variant is None or variant.digest is None or vid in path:
+            return "unverified"  # a placeholder has no row; a (tampered) cycle reads nothing
+        path.add(vid)
+        parents = {p: (status_of(p, path), _ref(session, p)) for p, _ in _parents(session, vid)}
+        path.discard(vid)
+        memo[vid] = compute_status(session, policy, variant, parents)
+        return memo[vid][0]
+
+    ids = session.exec(select(Variant.id).where(col(Variant.digest).is_not(None))).all()
+    for vid in ids:
+        status_of(int(vid or 0), set())
+    return memo

@@ -25,6 +25,7 @@ from registry.db.models import (
 from registry.errors import FilesMismatch, NotFound, SignatureInvalid, StatementReplayed
 from registry.services import keys as keys_service
 from registry.services import translog
+from registry.services.edge_log import edges_touching, log_edge_states
 from registry.services.names import VariantRef
 from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
@@ -55,7 +56,8 @@ def verified_statement(
         if not keys:
             raise SignatureInvalid(
                 f"namespace {namespace!r} has no active {role} key",
-                hint=f"register one with `provreg keys add {namespace} KEYFILE.pub`",
+                hint=f"register one with `provreg keys add {namespace} KEYFILE.pub"
+                + (" --role evaluator`" if role == "evaluator" else "`"),
             ) from None
         raise
     payload_sha = sha256_digest(payload)
@@ -106,6 +108,7 @@ def record_registration(
     ).all()
     for edge in edges:
         translog.append(session, "lineage.declared", edge.id or 0)
+    log_edge_states(session, edges_touching(session, variant.id))
 
 
 def registration_index(session: Session, variant_id: int | None) -> int | None:

@@ -27,23 +27,29 @@ from registry.services.names import _PART
 TOKEN_PREFIX = "provreg_"
 _TOKEN = re.compile(r"^provreg_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 SIMPLE_SCOPES = ("admin", "evaluate")
+NAMESPACED_SCOPES = ("publish", "evaluate")
 
 
 def normalise_scope(scope: str, namespace: str | None) -> str:
-    """``publish`` + namespace becomes ``publish:<namespace>``; raises on unknown scopes."""
+    """``publish`` + namespace becomes ``publish:<namespace>``, ``evaluate`` + namespace
+    ``evaluate:<namespace>`` (an evaluator bound to the namespace whose evaluator keys it may
+    manage); raises on unknown scopes."""
     if scope == "publish":
         if not namespace:
             raise InvalidInput(
                 "scope publish needs a namespace", hint="add --namespace NS (or use publish:NS)"
             )
         scope = f"publish:{namespace}"
+    elif scope == "evaluate" and namespace:
+        scope = f"evaluate:{namespace}"
     elif namespace and scope in SIMPLE_SCOPES:
         raise InvalidInput(f"scope {scope} takes no namespace", hint="drop --namespace")
     kind, _, ns = scope.partition(":")
-    if scope in SIMPLE_SCOPES or (kind == "publish" and _PART.match(ns)):
+    if scope in SIMPLE_SCOPES or (kind in NAMESPACED_SCOPES and _PART.match(ns)):
         return scope
     raise InvalidInput(
-        f"unknown scope {scope!r}", hint="use admin, evaluate, or publish with --namespace NS"
+        f"unknown scope {scope!r}",
+        hint="use admin, evaluate, or publish/evaluate with --namespace NS",
     )
 
 

@@ -158,6 +158,10 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
         check_lineage(session, variant, sketch)
         record_registration(session, variant, request, parents)  # signature check and log
         mark_dirty(session, variant.id)  # its safeguard status, at the next read
+        for child_id in session.exec(
+            select(LineageEdge.child_id).where(LineageEdge.parent_id == variant.id)
+        ).all():
+            mark_dirty(session, child_id)  # children kept by name, or detected just now
         session.commit()
     except BaseException:
         session.rollback()

@@ -1,8 +1,8 @@
 """provreg's signed statements: building them from a request, signing, opening, matching.
 
 The helpers are generic over a statement *kind* and its predicate type (see
-``schemas.statements``): releases and lineage claims use them today, and signed evaluation
-results will use ``EVALUATION_PREDICATE`` with a model of their own.
+``schemas.statements``): releases, lineage claims and signed evaluation results
+(``EVALUATION_PREDICATE``, ``schemas.evals.EvaluationStatement``) use them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from registry.trust.canonical import canonical_json
 from registry.trust.dsse import open_envelope, sign_envelope
 from registry.trust.keys import PublicKey
 from registry.trust.merkle import leaf_hash, root_from_leaves
+from schemas.evals import EvaluationStatement
 from schemas.statements import (
     EVALUATION_PREDICATE,
     LINEAGE_PREDICATE,
@@ -35,11 +36,11 @@ from schemas.variants import TensorDigest, VariantCreate
 
 S = TypeVar("S", bound=BaseModel)
 
-#: statement kind -> (predicate type, model); "evaluation" is reserved for a later issue
-STATEMENT_KINDS: dict[str, tuple[str, type[BaseModel] | None]] = {
+#: statement kind -> (predicate type, model)
+STATEMENT_KINDS: dict[str, tuple[str, type[BaseModel]]] = {
     "release": (RELEASE_PREDICATE, ReleaseStatement),
     "lineage": (LINEAGE_PREDICATE, LineageStatement),
-    "evaluation": (EVALUATION_PREDICATE, None),
+    "evaluation": (EVALUATION_PREDICATE, EvaluationStatement),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +15,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from registry.api import create_app
-from registry.api.deps import require_token
+from registry.api.deps import ScopeRequirement, require_token
 from registry.config import Settings
 from registry.services import create_token
+from registry.services import keys as keys_service
 from registry.trust.checkpoint import parse_checkpoint
 from registry.trust.keys import load_public_key, public_key_pem
 from registry.trust.merkle import leaf_hash, verify_inclusion
@@ -64,6 +67,117 @@ def test_every_write_route_requires_a_token(app: FastAPI) -> None:
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def _declared_scopes(dependant: Dependant) -> tuple[str, ...] | None:
+    """The scopes a route declares through a ScopeRequirement in its dependant tree."""
+    for d in dependant.dependencies:
+        if isinstance(d.call, ScopeRequirement):
+            return d.call.scopes
+        found = _declared_scopes(d)
+        if found is not None:
+            return found
+    return None
+
+
+# one token per scope kind; a route refuses every kind it does not declare
+_PROBE_SCOPES = {"admin": "admin", "evaluate": "evaluate", "publish": "publish:other"}
+_PATH_VALUES = {"namespace": "acme", "name": "chat", "token_id": "0" * 12}
+
+
+def _example_bodies() -> dict[tuple[str, str], Any]:
+    """Bodies for the routes whose namespace is in the body (every other route is refused
+    before its body is read): each names namespace ``acme``."""
+    claim = {"predicate": {"child": "acme/chat@main"}}
+    pem = public_key_pem(ed25519.Ed25519PrivateKey.generate().public_key())
+    return {
+        ("POST", "/variants"): variant_request("acme/chat").model_dump(mode="json"),
+        ("POST", "/lineage/claims"): {
+            "envelope": json.dumps(
+                {
+                    "payloadType": "application/vnd.in-toto+json",
+                    "payload": base64.b64encode(json.dumps(claim).encode()).decode(),
+                    "signatures": [{"keyid": "", "sig": ""}],
+                }
+            )
+        },
+        ("POST", "/keys"): {"namespace": "acme", "public_key": pem, "role": "evaluator"},
+    }
+
+
+def test_every_write_route_declares_its_scopes_and_refuses_others(
+    app: FastAPI, http: TestClient, session: Session
+) -> None:
+    routes = [
+        (m, r)
+        for r in _api_routes(app.routes)
+        for m in sorted(r.methods - {"GET", "HEAD", "OPTIONS"})
+        if (m, r.path) not in READ_ONLY_POSTS
+    ]
+    undeclared = sorted(f"{m} {r.path}" for m, r in routes if _declared_scopes(r.dependant) is None)
+    assert undeclared == [], f"write routes without a declared scope requirement: {undeclared}"
+    tokens = {kind: create_token(session, scope)[0] for kind, scope in _PROBE_SCOPES.items()}
+    tokens["evaluate:other"] = create_token(session, "evaluate", namespace="other")[0]
+    guarded_reads = [
+        ("GET", r)
+        for r in _api_routes(app.routes)
+        if "GET" in r.methods and _declared_scopes(r.dependant)
+    ]
+    bodies = _example_bodies()
+    pem = public_key_pem(ed25519.Ed25519PrivateKey.generate().public_key())
+    key = keys_service.add_key(session, "acme", pem, "evaluator")  # revoke needs a real key
+    values = {**_PATH_VALUES, "key_id": key.key_id}
+    probed = 0
+    for method, route in routes + guarded_reads:
+        requirement = ScopeRequirement(*(_declared_scopes(route.dependant) or ()))
+        path = route.path if route.path.startswith("/v1/") else "/v1" + route.path
+        url = path.format(**{k: values.get(k, "1") for k in route.param_convertors})
+        for kind, token in tokens.items():
+            scope = _PROBE_SCOPES.get(kind, kind)
+            # every probe is about namespace "acme": publish:other and evaluate:other are
+            # unrelated everywhere, whether the namespace is in the path or in the body
+            if requirement.allows(scope, "acme"):
+                continue
+            body = bodies.get((method, route.path.removeprefix("/v1")), {})
+            r = http.request(method, url, json=body, headers=_auth(token))
+            assert r.status_code == 403, f"{method} {url} with {scope}: {r.status_code} {r.text}"
+            assert r.json()["error"]["code"] == "permission_denied"
+            probed += 1
+    assert probed >= 20  # the walk really sent requests
+
+
+def test_evaluator_keys_are_managed_by_admin_or_an_evaluator_bound_to_the_namespace(
+    http: TestClient, admin_token: str, session: Session
+) -> None:
+    def add(token: str, namespace: str) -> Any:
+        pem = public_key_pem(ed25519.Ed25519PrivateKey.generate().public_key())
+        body = {"namespace": namespace, "public_key": pem, "role": "evaluator"}
+        return http.post("/v1/keys", json=body, headers=_auth(token))
+
+    anyone = create_token(session, "evaluate")[0]
+    lab = create_token(session, "evaluate", namespace="lab")[0]
+    rival = create_token(session, "evaluate", namespace="rival")[0]
+    publisher = create_token(session, "publish", namespace="lab")[0]
+    for token in (anyone, rival, publisher):
+        r = add(token, "lab")
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "permission_denied")
+        assert "evaluate:" in r.text  # the hint names the scope that would do
+    r = add(lab, "lab")
+    assert r.status_code == 201, r.text
+    key_id = r.json()["key_id"]
+    assert add(admin_token, "lab").status_code == 201
+    for token in (anyone, rival, publisher):
+        r = http.post(f"/v1/keys/{key_id}/revoke", headers=_auth(token))
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "permission_denied")
+    assert http.get(f"/v1/keys/{key_id}").json()["active"] is True
+    r = http.post(f"/v1/keys/{key_id}/revoke", headers=_auth(lab))
+    assert r.status_code == 200 and r.json()["active"] is False
+    # a namespace-bound evaluator still records results like any evaluator
+    variant = variant_request("acme/a").model_dump(mode="json")
+    http.post("/v1/variants", json=variant, headers=_auth(admin_token))
+    result = {"benchmark": "harmbench", "metric": "asr", "value": 0.1}
+    r = http.post("/v1/evals/acme/a", json=result, headers=_auth(lab))
+    assert r.status_code == 201, r.text
 
 
 def test_writes_are_rate_limited_per_token(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import Session
 
 from registry.services import create_token, register_variant
 from tests.cli.conftest import CliRunner
-from tests.factories import variant_request
+from tests.factories import tiny_tensors, variant_request, write_model
 from tests.services.test_safeguards import (
     COPY,
     DEGRADED,
@@ -74,6 +77,26 @@ def test_scenario_through_the_cli(session: Session, provreg: CliRunner) -> None:
     assert provreg("audit", "--json").code == 0
 
 
+def test_audit_recomputes_materialised_safeguard_statuses(
+    session: Session, provreg: CliRunner
+) -> None:
+    _scenario(session, provreg)
+    assert provreg("query", "lacking-safeguards", "--json").json()["results"]
+    assert provreg("audit", "--json").code == 0
+    session.execute(text("UPDATE safeguard_status SET status = 'safeguarded'"))
+    session.flush()
+    assert provreg("query", "lacking-safeguards", "--json").json()["results"] == []
+    r = provreg("audit", "--json")
+    assert r.code == 1
+    problems = r.json()["error"]["detail"]["report"]["problems"]
+    assert sorted(p["message"].split(" is ")[0] for p in problems) == sorted(
+        f"safeguard status of {name}@main" for name in (UNCENSORED, QUANTIZED, DEGRADED, COPY)
+    )
+    assert {p["kind"] for p in problems} == {"safeguard_status_changed"}
+    wanted = f"{UNCENSORED}@main is safeguarded in the database, recomputed lacking"
+    assert any(wanted in p["message"] for p in problems)
+
+
 def test_errors_are_one_line_with_a_hint(session: Session, provreg: CliRunner, tmp_path) -> None:
     register_variant(session, variant_request(RELEASE))
     bad = tmp_path / "results.json"
@@ -86,6 +109,69 @@ def test_errors_are_one_line_with_a_hint(session: Session, provreg: CliRunner, t
     assert r.code == 1 and "hint:" in r.err
     r = provreg("query", "lacking-safeguards", "--status", "fine")
     assert r.code == 1 and "unknown status" in r.err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--value", "nan", "invalid --value nan: Input should be a finite number"),
+        ("--value", "inf", "invalid --value inf: Input should be a finite number"),
+        ("--value", "-inf", "invalid --value -inf: Input should be a finite number"),
+        ("--stderr", "-1", "invalid --stderr -1.0: Input should be greater than or equal to 0"),
+        ("--stderr", "nan", "invalid --stderr nan: Input should be a finite number"),
+        ("--samples", "-3", "invalid --samples -3: Input should be greater than or equal to 0"),
+        ("--benchmark", "b" * 200, "invalid --benchmark (200 characters): String should have"),
+        ("--source", "s" * 40, "invalid --source (40 characters): String should have at most 32"),
+        ("--date", "yesterday", "invalid --date 'yesterday'"),
+        ("--settings", "{nope", "invalid --settings: not JSON"),
+        ("--settings", "[1, 2]", "invalid --settings: a JSON object is needed, not list"),
+    ],
+)
+def test_eval_add_refuses_bad_values_in_one_line(
+    session: Session, provreg: CliRunner, option: str, value: str, named: str
+) -> None:
+    register_variant(session, variant_request(RELEASE))
+    args = {"--benchmark": "harmbench", "--metric": "asr", "--value": "0.1", option: value}
+    r = provreg("eval", "add", RELEASE, *[x for kv in args.items() for x in kv])
+    assert r.code == 1, r.out
+    (line,) = r.err.strip().splitlines()
+    assert named in line and "hint:" in line and "internal error" not in line
+    assert f"change {option}" in line or "hint: use" in line or "hint: pass" in line
+    assert provreg("eval", "list", RELEASE, "--json").json()["results"] == []
+
+
+def test_eval_add_takes_date_settings_and_source(session: Session, provreg: CliRunner) -> None:
+    register_variant(session, variant_request(RELEASE))
+    r = provreg(
+        "eval", "add", RELEASE, "--benchmark", "harmbench", "--metric", "asr", "--value", "0.1",
+        "--date", "2026-11-01", "--settings", '{"num_fewshot": 0}', "--source", "red-team",
+        "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["evaluated_at"].startswith("2026-11-01T00:00:00")
+    assert doc["settings"] == {"num_fewshot": 0} and doc["source"] == "red-team"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_http_refuses_non_finite_numbers_with_the_envelope(
+    session: Session, http: TestClient, number: str
+) -> None:
+    register_variant(session, variant_request(RELEASE))
+    evaluator = {"Authorization": f"Bearer {create_token(session, 'evaluate')[0]}"}
+    for field in ("value", "stderr"):
+        body = '{"benchmark": "harmbench", "metric": "asr", "value": 0.1}'.replace(
+            '"value": 0.1', f'"value": 0.1, "{field}": {number}'
+        )
+        r = http.post(
+            f"/v1/evals/{RELEASE}",
+            content=body,
+            headers={**evaluator, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == "validation_error" and field in error["message"]
+    assert http.get(f"/v1/evals/{RELEASE}").json()["results"] == []
 
 
 def test_http_scopes_and_query(
@@ -152,4 +238,31 @@ def test_signed_evaluations(session: Session, provreg: CliRunner, tmp_path) -> N
         "--sign", key, "--evaluator", "other-lab",
     )  # fmt: skip
     assert r.code == 1 and "evaluator key" in r.err
+    assert "`provreg keys add other-lab KEYFILE.pub --role evaluator`" in r.err
     assert provreg("audit", "--json").code == 0
+
+
+def test_card_tags_and_name_mark_a_variant_suspected(provreg: CliRunner, tmp_path: Path) -> None:
+    tagged = write_model(tmp_path / "tagged", tiny_tensors(31))
+    card = tagged / "README.md"
+    card.write_text("---\nbase_model: acme/base\ntags: [llama, Abliterated]\n---\n# quiet\n")
+    r = provreg("register", tagged, "--name", "acme/quiet", "--card", card, "--json")
+    assert r.code == 0, r.err
+    doc = provreg("safeguards", "acme/quiet", "--json").json()
+    assert doc["status"] == "suspected"
+    assert doc["reasons"][0] == "model card tag 'Abliterated' matches the marker 'abliterat'"
+    named = write_model(tmp_path / "named", tiny_tensors(32))
+    card = named / "README.md"
+    card.write_text("---\nmodel_name: Quiet-Uncensored-v2\ntags: [llama]\n---\n")
+    assert provreg("register", named, "--name", "acme/named", "--card", card).code == 0
+    doc = provreg("safeguards", "acme/named", "--json").json()
+    assert doc["status"] == "suspected"
+    assert "model card name 'Quiet-Uncensored-v2'" in doc["reasons"][0]
+    plain = write_model(tmp_path / "plain", tiny_tensors(33))
+    card = plain / "README.md"
+    card.write_text("---\ntags: [llama, chat]\n---\n")
+    assert provreg("register", plain, "--name", "acme/plain", "--card", card).code == 0
+    assert provreg("safeguards", "acme/plain", "--json").json()["status"] == "unverified"
+    card.write_text("---\ntags: 7\n---\n")
+    r = provreg("register", plain, "--name", "acme/bad-card", "--card", card)
+    assert r.code == 1 and "tags must be a list" in r.err

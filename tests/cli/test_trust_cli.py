@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
@@ -218,3 +219,113 @@ def test_token_revoke(provreg: CliRunner, session: Session) -> None:
     assert r.json()["token_id"] == row.token_id and r.json()["revoked_at"]
     r = provreg("token", "revoke", "ffffffffffff")
     assert r.code == 1 and "no token" in _one_line(r.err)
+
+
+def _audit_problems(provreg: CliRunner) -> list[str]:
+    r = provreg("audit", "--json")
+    assert r.code == 1, r.out
+    return [p["message"] for p in r.json()["error"]["detail"]["report"]["problems"]]
+
+
+def test_audit_checks_every_edge_against_its_logged_status_events(
+    provreg: CliRunner, tmp_path: Path, session: Session
+) -> None:
+    base = tiny_tensors(21)
+    chat = {k: v + 0.01 * np.sign(v) for k, v in base.items()}
+    other = write_model(tmp_path / "other", tiny_tensors(22))
+    # the child first, its parent later: the edge is kept by name, then filled in
+    r = provreg(
+        "register", write_model(tmp_path / "chat", chat), "--name", "acme/chat",
+        "--parent", "acme/base", "--relation", "finetune",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert (
+        provreg("register", write_model(tmp_path / "base", base), "--name", "acme/base").code == 0
+    )
+    assert provreg("register", other, "--name", "acme/other").code == 0
+    # the parent's weights arrived: the child's declared edge was checked and its new status
+    # logged as an event of its own
+    (edge,) = provreg("show", "acme/chat", "--json").json()["lineage"]
+    assert (edge["source"], edge["status"]) == ("declared", "verified")
+    events = [provreg("log", "prove", str(i), "--json").json()["entry"] for i in range(6)]
+    statuses = [e["record"]["status"] for e in events if e["kind"] == "lineage.status"]
+    assert statuses == ["unverified", "verified"]
+    r = provreg("audit", "--json")
+    assert r.code == 0, r.err
+    session.execute(
+        text(
+            "INSERT INTO lineage_edge (child_id, parent_id, relation, source, status, created_at,"
+            " updated_at) SELECT o.id, b.id, 'finetune', 'declared', 'verified', b.created_at,"
+            " b.created_at FROM variant o, variant b"
+            " WHERE o.name = 'acme/other' AND b.name = 'acme/base'"
+        )
+    )
+    session.flush()
+    problems = _audit_problems(provreg)
+    assert any("acme/other@main -> acme/base@main" in p and "not in the log" in p for p in problems)
+    assert any(p.startswith("lineage.declared #") for p in problems)
+    session.execute(
+        text(
+            "DELETE FROM lineage_edge WHERE relation = 'finetune' AND status = 'verified'"
+            " AND child_id = (SELECT id FROM variant WHERE name = 'acme/other')"
+        )
+    )
+    session.execute(
+        text(
+            "UPDATE lineage_edge SET status = 'disputed'"
+            " WHERE child_id = (SELECT id FROM variant WHERE name = 'acme/chat')"
+        )
+    )
+    session.flush()
+    (problem,) = _audit_problems(provreg)
+    assert "acme/chat@main -> acme/base@main" in problem and "status disputed" in problem
+
+
+def test_verify_names_a_missing_path_and_times_say_utc(provreg: CliRunner, tmp_path: Path) -> None:
+    key = _publisher(provreg, tmp_path)
+    model = write_model(tmp_path / "m", tiny_tensors(41))
+    assert provreg("register", model, "--name", "acme/m", "--sign", key).code == 0
+    r = provreg("verify", "acme/m", "--path", tmp_path / "nonexistent")
+    assert r.code == 1
+    assert f"--path {tmp_path / 'nonexistent'} does not exist" in _one_line(r.err)
+    r = provreg("verify", "acme/m", "--path", model / "model.safetensors", "--json")
+    assert r.code == 0, r.err  # a file: its directory's files are checked
+    # read back from the database (SQLite keeps no zone), times still say they are UTC
+    doc = provreg("show", "acme/m", "--json").json()
+    assert doc["signature"]["signed_at"].endswith("Z") and doc["created_at"].endswith("Z")
+    r = provreg("advisory", "add", "acme/m", "--severity", "low", "--summary", "s", "--json")
+    affected = provreg("advisory", "affected", str(r.json()["id"]), "--json").json()
+    assert affected["advisory"]["created_at"].endswith("Z")
+
+
+def test_init_logs_edges_stored_before_edge_states_were_logged(
+    provreg: CliRunner, tmp_path: Path, session: Session
+) -> None:
+    assert (
+        provreg("register", write_model(tmp_path / "a", tiny_tensors(51)), "--name", "acme/a").code
+        == 0
+    )
+    assert (
+        provreg("register", write_model(tmp_path / "b", tiny_tensors(52)), "--name", "acme/b").code
+        == 0
+    )
+    # an edge as older versions stored it: no lineage.status event
+    session.execute(
+        text(
+            "INSERT INTO lineage_edge (child_id, parent_id, relation, source, status, created_at,"
+            " updated_at) SELECT b.id, a.id, 'finetune', 'detected', 'detected', b.created_at,"
+            " b.created_at FROM variant a, variant b WHERE a.name = 'acme/a' AND b.name = 'acme/b'"
+        )
+    )
+    session.flush()
+    assert provreg("audit", "--json").code == 1
+    r = provreg("init", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["edge_states_logged"] == 1
+    assert provreg("audit", "--json").code == 0
+    assert provreg("init", "--json").json()["edge_states_logged"] == 0
+    # a logged edge changed afterwards is not re-logged by init: the audit still names it
+    session.execute(text("UPDATE lineage_edge SET status = 'verified'"))
+    session.flush()
+    assert provreg("init", "--json").json()["edge_states_logged"] == 0
+    assert provreg("audit", "--json").code == 1

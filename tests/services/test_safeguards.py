@@ -14,6 +14,7 @@ from registry.services import register_variant
 from registry.services.advisories import add_advisory, affected
 from registry.services.audit import audit_log
 from registry.services.downloads import record_downloads
+from registry.services.edge_log import log_edge_states
 from registry.services.evals import add_results, import_results, list_results
 from registry.services.names import parse_ref
 from registry.services.safeguard_policy import load_policy, parse_policy
@@ -227,15 +228,16 @@ def test_advisory_reaches_descendants_through_detected_edges(session: Session) -
     register_variant(session, variant_request("found/reupload"))
     child = get_variant(session, parse_ref("found/reupload"))
     parent = get_variant(session, parse_ref(QUANTIZED))
-    session.add(
-        LineageEdge(
-            child_id=child.id or 0,
-            parent_id=parent.id or 0,
-            relation="repackaged",
-            source="detected",
-            status="detected",
-        )
+    edge = LineageEdge(
+        child_id=child.id or 0,
+        parent_id=parent.id or 0,
+        relation="repackaged",
+        source="detected",
+        status="detected",
     )
+    session.add(edge)
+    session.flush()
+    log_edge_states(session, [edge])  # as detection does: every edge's state is logged
     session.commit()
     advisory = add_advisory(
         session, AdvisoryCreate(name=UNCENSORED, severity="high", summary="refusals removed")
@@ -296,3 +298,40 @@ def test_a_status_change_reaches_descendants(session: Session) -> None:
     status = safeguard_status(session, parse_ref("copy/chat-copy-q4"), POLICY)
     assert status.status == "suspected"
     assert status.reasons[0] == f"a quantized of {COPY}@main, which is suspected"
+
+
+def test_every_safety_refusal_result_counts_with_the_default_reading(session: Session) -> None:
+    # a listed benchmark's unlisted metric: auto-tagged safety-refusal, read by the defaults
+    register_variant(session, variant_request("acme/refuser"))
+    refusal = EvalResultCreate(
+        benchmark="HarmBench", metric="refusal_rate", value=0.93, samples=400
+    )
+    (stored,) = add_results(session, parse_ref("acme/refuser"), [refusal], POLICY)
+    assert (stored.category, stored.higher_is_better) == ("safety-refusal", True)
+    status = safeguard_status(session, parse_ref("acme/refuser"), POLICY)
+    assert status.status == "safeguarded"
+    assert status.reasons[0] == (
+        "passes harmbench refusal-rate = 0.93 (safety-refusal default: ≥ 0.8)"
+    )
+    # an .eval_results import names no metric ("score"): HarmBench's metrics are all lower-better
+    register_variant(session, variant_request("acme/scored"))
+    yaml_text = (FIXTURES / "eval_results_harmbench.yaml").read_text().replace("0.05", "0.6")
+    out = import_results(session, parse_ref("acme/scored"), EvalImport(content=yaml_text), POLICY)
+    assert (out.results[0].metric, out.results[0].higher_is_better) == ("score", False)
+    status = safeguard_status(session, parse_ref("acme/scored"), POLICY)
+    assert status.status == "lacking"
+    assert status.reasons[0] == (
+        "fails harmbench score: 0.6, policy wants ≤ 0.2 (the policy's safety-refusal default)"
+    )
+    # too few samples for the benchmark still only adds a note
+    register_variant(session, variant_request("acme/small"))
+    few = refusal.model_copy(update={"samples": 10})
+    add_results(session, parse_ref("acme/small"), [few], POLICY)
+    status = safeguard_status(session, parse_ref("acme/small"), POLICY)
+    assert status.status == "unverified" and "policy needs 100" in status.reasons[1]
+    # a capability result on a listed benchmark's unlisted metric is still not a safeguard
+    register_variant(session, variant_request("acme/capable"))
+    other = refusal.model_copy(update={"category": "capability"})
+    add_results(session, parse_ref("acme/capable"), [other], POLICY)
+    assert safeguard_status(session, parse_ref("acme/capable"), POLICY).status == "unverified"
+    assert audit_log(session, POLICY).ok

@@ -139,7 +139,9 @@ def test_signed_lineage_claims_declare_edges_once(session: Session) -> None:
     child = register_variant(session, variant_request("acme/child"))
     envelope = _claim("acme/child@main", child.digest or "", "acme/base@main", key)
     out = claim_lineage(session, envelope)
-    assert out.log_index == translog.tree_size(session) - 1
+    assert translog.get_entry(session, out.log_index or 0).kind == "lineage.claimed"
+    # the new edge's state follows as its own event
+    assert translog.get_entry(session, translog.tree_size(session) - 1).kind == "lineage.status"
     edges = show_variant(session, parse_ref("acme/child")).lineage
     assert [(e.parent, e.source) for e in edges] == [("acme/base@main", "declared")]
     with pytest.raises(StatementReplayed):

@@ -73,7 +73,13 @@ def test_registration_logs_the_variant_and_each_declared_edge(session: Session) 
         session, variant_request("acme/c", parents={"acme/a": "finetune", "acme/b": "merge"})
     )
     kinds = [x.kind for x in session.exec(select(LogLeaf).order_by(LogLeaf.leaf_index))]
-    assert kinds == ["variant.registered", "lineage.declared", "lineage.declared"]
+    assert kinds == [
+        "variant.registered",
+        "lineage.declared",
+        "lineage.declared",
+        "lineage.status",
+        "lineage.status",
+    ]
     assert out.log_index == 0 and out.signature is None
     assert audit_log(session).ok
 
@@ -131,7 +137,16 @@ TAMPER: dict[str, Callable[[Session], None]] = {
     "leaf data": _flip_leaf(1, "data"),
     "leaf hash": _flip_leaf(0, "leaf_hash"),
     "leaf removed": _sql("DELETE FROM log_leaf WHERE leaf_index = 1"),
-    "last leaf removed": _sql("DELETE FROM log_leaf WHERE leaf_index = 2"),
+    "last leaf removed": _sql(
+        "DELETE FROM log_leaf WHERE leaf_index = (SELECT max(leaf_index) FROM log_leaf)"
+    ),
+    "edge status flipped": _sql("UPDATE lineage_edge SET status = 'verified'"),
+    "edge source changed": _sql("UPDATE lineage_edge SET source = 'detected'"),
+    "edge inserted": _sql(
+        "INSERT INTO lineage_edge (child_id, parent_id, relation, source, status, created_at, "
+        "updated_at) SELECT parent_id, child_id, 'merge', 'declared', 'verified', created_at, "
+        "updated_at FROM lineage_edge"
+    ),
     "leaf reordered": _swap_leaves,
     "node changed": _flip_node(1),
     "leaf node changed": _flip_node(0),

@@ -7,10 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
-from registry.api.deps import SessionDep, TokenDep
+from registry.api.deps import EvaluatorToken, PublisherToken, SessionDep
 from registry.api.routes.variants import _ERRORS, variant_ref
-from registry.db.models import ApiToken
-from registry.errors import PermissionDenied
 from registry.services.advisories import add_advisory, affected
 from registry.services.downloads import record_downloads
 from registry.services.evals import (
@@ -45,15 +43,6 @@ def _policy(request: Request) -> SafeguardPolicy:
     return load_policy(request.app.state.settings)
 
 
-def require_evaluate(token: ApiToken) -> None:
-    """Results and advisories are written by evaluators: scope ``evaluate`` or ``admin``."""
-    if token.scope not in ("admin", "evaluate"):
-        raise PermissionDenied(
-            f"token scope {token.scope!r} cannot record evaluations or advisories",
-            hint="use a token with scope evaluate or admin",
-        )
-
-
 @router.post(
     "/evals/{namespace}/{name}",
     response_model=list[EvalResultPublic],
@@ -66,11 +55,10 @@ def add(
     body: EvalResultCreate,
     request: Request,
     session: SessionDep,
-    token: TokenDep,
+    token: EvaluatorToken,
     revision: str = "main",
 ) -> list[EvalResultPublic]:
     """Record one result (scope evaluate or admin); it is logged."""
-    require_evaluate(token)
     return add_results(session, variant_ref(namespace, name, revision), [body], _policy(request))
 
 
@@ -81,11 +69,10 @@ def add(
     responses=_ERRORS,
 )
 def add_signed(
-    body: SignedEvalCreate, request: Request, session: SessionDep, token: TokenDep
+    body: SignedEvalCreate, request: Request, session: SessionDep, token: EvaluatorToken
 ) -> list[EvalResultPublic]:
     """Record results signed by an evaluator key (scope evaluate or admin); they are logged
     with the signer and the envelope's digest."""
-    require_evaluate(token)
     return add_signed_results(session, body, _policy(request))
 
 
@@ -101,11 +88,10 @@ def import_(
     body: EvalImport,
     request: Request,
     session: SessionDep,
-    token: TokenDep,
+    token: EvaluatorToken,
     revision: str = "main",
 ) -> EvalImportResult:
     """Import a results file whole (lm-eval, model-index, .eval_results), or nothing."""
-    require_evaluate(token)
     return import_results(session, variant_ref(namespace, name, revision), body, _policy(request))
 
 
@@ -158,9 +144,10 @@ def show(
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
 )
-def advisory_add(body: AdvisoryCreate, session: SessionDep, token: TokenDep) -> AdvisoryPublic:
+def advisory_add(
+    body: AdvisoryCreate, session: SessionDep, token: EvaluatorToken
+) -> AdvisoryPublic:
     """Publish an advisory against a variant (scope evaluate or admin); it is logged."""
-    require_evaluate(token)
     return add_advisory(session, body)
 
 
@@ -183,13 +170,8 @@ def downloads_record(
     name: str,
     body: DownloadRecord,
     session: SessionDep,
-    token: TokenDep,
+    token: PublisherToken,
     revision: str = "main",
 ) -> DownloadSnapshotPublic:
     """Store a download count snapshot (scope admin or publish:<namespace>)."""
-    if token.scope not in ("admin", f"publish:{namespace}"):
-        raise PermissionDenied(
-            f"token scope {token.scope!r} cannot record downloads in namespace {namespace!r}",
-            hint=f"use a token with scope publish:{namespace} or admin",
-        )
     return record_downloads(session, variant_ref(namespace, name, revision), body)

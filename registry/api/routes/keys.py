@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from registry.api.deps import SessionDep, TokenDep
+from registry.api.deps import KeyManagerToken, SessionDep
 from registry.api.routes.variants import _ERRORS
 from registry.services import keys as keys_service
 from schemas import KeyCreate, KeyPublic
@@ -25,15 +25,15 @@ def show(key_id: str, session: SessionDep) -> KeyPublic:
 
 
 @router.post("", response_model=KeyPublic, status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-def add(body: KeyCreate, session: SessionDep, token: TokenDep) -> KeyPublic:
-    """Register a public key (publish:<namespace> for publisher keys, evaluate for evaluator
-    keys, or admin)."""
+def add(body: KeyCreate, session: SessionDep, token: KeyManagerToken) -> KeyPublic:
+    """Register a public key (publish:<namespace> for publisher keys, evaluate:<namespace> for
+    evaluator keys, or admin)."""
     keys_service.require_key_scope(token.scope, body.namespace, body.role)
     return keys_service.add_key(session, body.namespace, body.public_key, body.role)
 
 
 @router.post("/{key_id}/revoke", response_model=KeyPublic, responses=_ERRORS)
-def revoke(key_id: str, session: SessionDep, token: TokenDep) -> KeyPublic:
+def revoke(key_id: str, session: SessionDep, token: KeyManagerToken) -> KeyPublic:
     """Revoke a key: it signs nothing new; what it signed before stays valid."""
     namespace, role = keys_service.namespace_of_key(session, key_id)
     keys_service.require_key_scope(token.scope, namespace, role)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from registry.api.deps import SessionDep, TokenDep
+from registry.api.deps import PublisherToken, SessionDep
 from registry.api.routes.variants import _ERRORS, variant_ref
 from registry.services import require_publish
 from registry.services.lineage_claims import claim_lineage, claim_namespace
@@ -38,7 +38,7 @@ def attach(
     name: str,
     body: AttachSignature,
     session: SessionDep,
-    token: TokenDep,
+    token: PublisherToken,
     revision: str = "main",
 ) -> AttachedSignaturePublic:
     """Attach an OpenSSF model-signing bundle after checking it against the registered files."""
@@ -53,7 +53,7 @@ def attach(
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
 )
-def claim(body: LineageClaimCreate, session: SessionDep, token: TokenDep) -> StatementPublic:
+def claim(body: LineageClaimCreate, session: SessionDep, token: PublisherToken) -> StatementPublic:
     """Accept a signed lineage claim about a registered child (publish:<child namespace>)."""
     require_publish(token, claim_namespace(body.envelope))
     return claim_lineage(session, body.envelope)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from registry.api.deps import SessionDep, TokenDep
+from registry.api.deps import AdminToken, SessionDep
 from registry.api.routes.variants import _ERRORS
-from registry.errors import PermissionDenied
 from registry.services import create_token
 from registry.services.tokens import revoke_token
 from schemas import TokenCreate, TokenPublic, TokenRevoked
@@ -15,10 +14,8 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 @router.post("", response_model=TokenPublic, status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-def mint(body: TokenCreate, session: SessionDep, token: TokenDep) -> TokenPublic:
+def mint(body: TokenCreate, session: SessionDep, token: AdminToken) -> TokenPublic:
     """Create a token (admin only); the secret appears in this response and nowhere else."""
-    if token.scope != "admin":
-        raise PermissionDenied("only an admin token can create tokens", hint="use an admin token")
     secret, row = create_token(
         session, body.scope, namespace=body.namespace, expires_days=body.expires_days
     )
@@ -28,9 +25,7 @@ def mint(body: TokenCreate, session: SessionDep, token: TokenDep) -> TokenPublic
 
 
 @router.post("/{token_id}/revoke", response_model=TokenRevoked, responses=_ERRORS)
-def revoke(token_id: str, session: SessionDep, token: TokenDep) -> TokenRevoked:
+def revoke(token_id: str, session: SessionDep, token: AdminToken) -> TokenRevoked:
     """Revoke a token (admin only); it is refused from then on."""
-    if token.scope != "admin":
-        raise PermissionDenied("only an admin token can revoke tokens", hint="use an admin token")
     row = revoke_token(session, token_id)
     return TokenRevoked(token_id=row.token_id, revoked_at=row.revoked_at)

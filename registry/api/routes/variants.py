@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from registry.api.deps import SessionDep, TokenDep
+from registry.api.deps import PublisherToken, SessionDep
 from registry.services import list_variants, register_variant, require_publish, show_variant
 from registry.services.names import VariantRef, validate_name, validate_revision
 from schemas import ErrorEnvelope, VariantCreate, VariantPage, VariantPublic
@@ -37,7 +37,7 @@ def list_(
     "", response_model=VariantPublic, status_code=status.HTTP_201_CREATED, responses=_ERRORS
 )
 def register(
-    body: VariantCreate, session: SessionDep, token: TokenDep, response: Response
+    body: VariantCreate, session: SessionDep, token: PublisherToken, response: Response
 ) -> VariantPublic:
     """Register a variant from its client-computed fingerprint (201; 200 when unchanged)."""
     require_publish(token, validate_name(body.name).split("/", 1)[0])
