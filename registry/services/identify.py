@@ -17,7 +17,12 @@ from sqlmodel import Session, col, select
 
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, Variant, VariantSketch
-from registry.services.sketch_index import candidates, decode_sketch, load_sketch
+from registry.services.sketch_index import (
+    candidates,
+    decode_sketch,
+    load_sketch,
+    load_sketches,
+)
 from registry.weights.compare import Comparison, compare_sketches
 from registry.weights.sketch import Sketch
 from schemas import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
@@ -194,13 +199,14 @@ def compare_with_registry(
     queue: list[tuple[int, dict[str, Any]]] = [
         (vid, {"code_hamming": distance}) for vid, distance in found
     ]
+    prefetched = load_sketches(session, [vid for vid, _ in found])
     compared: set[int] = set()
     while queue and len(compared) < NEIGHBOUR_BUDGET:
         vid, note = queue.pop(0)
         if vid in compared or vid in seen:
             continue
         compared.add(vid)
-        other = load_sketch(session, vid)
+        other = prefetched.pop(vid) if vid in prefetched else load_sketch(session, vid)
         variant = by_id.get(vid) or session.get(Variant, vid)
         if other is None or variant is None:
             continue

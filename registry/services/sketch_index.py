@@ -68,6 +68,18 @@ def load_sketch(session: Session, variant_id: int) -> Sketch | None:
     return Sketch.from_bytes(row.data) if row is not None else None
 
 
+def load_sketches(session: Session, variant_ids: list[int]) -> dict[int, Sketch]:
+    """The stored sketches of ``variant_ids`` in one query (ids without one are left out)."""
+    if not variant_ids:
+        return {}
+    rows = session.exec(
+        select(VariantSketch.variant_id, VariantSketch.data).where(
+            col(VariantSketch.variant_id).in_(variant_ids)
+        )
+    ).all()
+    return {vid: Sketch.from_bytes(data) for vid, data in rows}
+
+
 def candidates(
     session: Session, code: bytes, *, exclude: set[int] | None = None, limit: int = COMPARE_LIMIT
 ) -> list[tuple[int, int]]:
