@@ -6,9 +6,10 @@ then filler variants bulk-loaded straight into ``variant``, ``variant_sketch`` a
 ``sketch_band`` (SQLite ``executemany`` in big batches, PostgreSQL ``COPY``) until the table
 holds N sketches, then ``ANALYZE`` (``VACUUM ANALYZE`` on PostgreSQL, as autovacuum would).
 Filler sketches are real: sketches of distinct random Llama-shaped models (hidden 64-128,
-4 layers), drawn from a pool; each filler row carries its own random 256-bit code in ``variant_sketch.code`` and in its 32 ``sketch_band`` rows, so the
-index sees N distinct codes even where the pool's bytes repeat. The zoo's leaf derivatives are
-the queries, through ``registry.services.identify.identify`` end to end.
+4 layers), drawn from a pool; each filler row carries its own random 256-bit code in
+``variant_sketch.code`` and in its 32 ``sketch_band`` rows, so the index sees N distinct codes
+even where the pool's bytes repeat. The zoo's leaf derivatives are the queries, through
+``registry.services.identify.identify`` end to end.
 """
 
 from __future__ import annotations
