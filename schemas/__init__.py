@@ -37,6 +37,17 @@ from schemas.evals import (
     SafeguardStatusPublic,
     SignedEvalCreate,
 )
+from schemas.hub import (
+    DownloadGrowth,
+    DownloadIngest,
+    DownloadIngestResult,
+    DownloadPoint,
+    DownloadReach,
+    DownloadsPublic,
+    HubSyncResult,
+    HubWatchResult,
+    IngestedVariant,
+)
 from schemas.identify import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
 from schemas.lineage import LineageEdgePublic, LineageGraph, LineageNode
 from schemas.statements import (
@@ -114,6 +125,15 @@ __all__ = [
     "IdentifyResult",
     "InclusionProof",
     "KeyCreate",
+    "DownloadGrowth",
+    "DownloadIngest",
+    "DownloadIngestResult",
+    "DownloadPoint",
+    "DownloadReach",
+    "DownloadsPublic",
+    "HubSyncResult",
+    "HubWatchResult",
+    "IngestedVariant",
     "KeyPublic",
     "LackingSafeguardPage",
     "LackingSafeguardRow",
