@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import typer
 
-from cli import admin, evals, identify, keys, lineage, log, trust, variants
+from cli import admin, downloads, evals, hub, identify, keys, lineage, log, trust, variants
 from cli.backend import CliState
 from cli.output import report_error
 from registry.errors import ProvregError
@@ -51,7 +51,9 @@ app.add_typer(evals.eval_app, name="eval")
 app.command("safeguards")(evals.safeguards)
 app.add_typer(evals.query_app, name="query")
 app.add_typer(evals.advisory_app, name="advisory")
+downloads.register(evals.downloads_app)
 app.add_typer(evals.downloads_app, name="downloads")
+app.add_typer(hub.hub_app, name="hub")
 
 
 def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> int:

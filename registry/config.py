@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     hub_max_wait: float = Field(
         default=60.0, gt=0, description="longest single wait between Hub retries, in seconds"
     )
+    hub_fingerprint_max_bytes: int = Field(
+        default=20 * 1024**3,
+        gt=0,
+        description="`hub sync --fingerprint` skips repos with more weight bytes than this",
+    )
 
     @property
     def effective_log_key_path(self) -> Path:

@@ -131,7 +131,9 @@ class FakeHub:
         if self.throttle_every and n % self.throttle_every == 0:
             self.misbehave_limit -= 1
             return JSONResponse(
-                {"error": "rate limited"}, status_code=429, headers={"Retry-After": self.retry_after}
+                {"error": "rate limited"},
+                status_code=429,
+                headers={"Retry-After": self.retry_after},
             )
         if self.fail_every and n % self.fail_every == 0:
             self.misbehave_limit -= 1

@@ -11,6 +11,7 @@ import registry
 from registry.api.errors import install_error_handlers
 from registry.api.ratelimit import TokenBucket
 from registry.api.routes import (
+    downloads,
     evals,
     identify,
     keys,
@@ -56,7 +57,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": registry.__version__}
 
-    for module in (variants, lineage, identify, tokens, keys, signatures, log, evals):
+    for module in (variants, lineage, identify, tokens, keys, signatures, log, evals, downloads):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

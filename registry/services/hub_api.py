@@ -81,7 +81,7 @@ def _card(info: ModelInfo) -> dict[str, Any]:
     data = info.card_data
     if data is None:
         return {}
-    doc = data.to_dict() if hasattr(data, "to_dict") else dict(data)
+    doc: dict[str, Any] = data.to_dict()
     keep = ("base_model", "base_model_relation", "license", "model-index", "library_name")
     return {k: doc[k] for k in keep if doc.get(k) is not None}
 
@@ -95,7 +95,11 @@ def _eval_entries(info: ModelInfo) -> list[dict[str, Any]] | None:
         source = {"url": e.source_url, "name": e.source_name, "user": e.source_user}
         out.append(
             {
-                "dataset": {"id": e.dataset_id, "task_id": e.task_id, "revision": e.dataset_revision},
+                "dataset": {
+                    "id": e.dataset_id,
+                    "task_id": e.task_id,
+                    "revision": e.dataset_revision,
+                },
                 "value": e.value,
                 "date": e.date,
                 "notes": e.notes,
@@ -196,9 +200,7 @@ class HubReader:
         """The repo's facts with its files and their LFS SHA-256 (raises HubRepoNotFound)."""
         return self._patiently(
             repo_id,
-            lambda: facts_of(
-                self.api.model_info(repo_id, revision=revision, files_metadata=True)
-            ),
+            lambda: facts_of(self.api.model_info(repo_id, revision=revision, files_metadata=True)),
         )
 
     def children(self, repo_id: str, relation: str) -> list[RepoFacts]:

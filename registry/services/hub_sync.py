@@ -38,9 +38,11 @@ from registry.db.models import (
 )
 from registry.errors import EvalFileInvalid, InvalidInput
 from registry.services import translog
-from registry.services.evals import _resolve
+from registry.services.downloads import downloads_changed
 from registry.services.eval_formats import read_hf_eval_results, read_model_index
+from registry.services.evals import _resolve
 from registry.services.hub_api import HUB_RELATIONS, HubReader, RepoFacts
+from registry.services.hub_fingerprint import FingerprintOutcome
 from registry.services.names import VariantRef, validate_name
 from registry.services.safeguard_policy import SafeguardPolicy
 from registry.services.safeguards import mark_dirty
@@ -62,6 +64,10 @@ class _Tally:
     exact_copies: int = 0
     evaluations: int = 0
     snapshots: int = 0
+    fingerprinted: int = 0
+    verified: int = 0
+    disputed: int = 0
+    detected: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -113,13 +119,14 @@ def sync_root(
     *,
     depth: int = DEFAULT_DEPTH,
     on_repo: Callable[[str, int, int], None] | None = None,
-    after_repo: Callable[[Session, HubRepo], None] | None = None,
+    fingerprint: Callable[[Session, HubRepo], FingerprintOutcome | None] | None = None,
 ) -> HubSyncResult:
     """Sync ``root``'s descendants to ``depth``; resumes an unfinished sync of the same root.
 
-    ``on_repo(repo_id, done, pending)`` reports progress; ``after_repo`` runs after each repo
-    is committed (the fingerprint step). Raises HubRepoNotFound when the root does not exist,
-    HubUnavailable when the Hub keeps failing (the sync can then be resumed).
+    ``on_repo(repo_id, done, pending)`` reports progress. ``fingerprint`` is called, once the
+    walk is done, for every repo of the sync not yet fingerprinted at its commit (it commits on
+    its own, so a resumed sync picks up where a killed one stopped). Raises HubRepoNotFound
+    when the root does not exist, HubUnavailable when the Hub keeps failing (then resume).
     """
     validate_name(root)
     if not 0 <= depth <= MAX_DEPTH:
@@ -142,14 +149,12 @@ def sync_root(
         if item is None:
             break
         try:
-            repo = _sync_item(session, hub, policy, sync, item, tally)
+            _sync_item(session, hub, policy, sync, item, tally)
             session.commit()
         except BaseException:
             session.rollback()
             raise
         done += 1
-        if after_repo is not None:
-            after_repo(session, repo)
         if on_repo is not None:
             pending = session.exec(
                 select(func.count()).where(
@@ -157,7 +162,15 @@ def sync_root(
                 )
             ).one()
             on_repo(item.repo_id, done, int(pending))
+    if fingerprint is not None:
+        _fingerprint_all(session, sync, fingerprint, tally)
     try:
+        counted = session.exec(
+            select(HubRepo.variant_id)
+            .join(HubSyncItem, col(HubSyncItem.repo_id) == HubRepo.repo_id)
+            .where(HubSyncItem.sync_id == sync.id)
+        ).all()
+        downloads_changed(session, [int(v) for v in counted])  # downloads and reach
         sync.finished_at = utcnow()
         session.add(sync)
         session.execute(delete(HubSyncItem).where(col(HubSyncItem.sync_id) == sync.id))
@@ -183,8 +196,36 @@ def sync_root(
         evaluations=tally.evaluations,
         snapshots=tally.snapshots,
         retries=hub.retries,
+        fingerprinted=tally.fingerprinted,
+        verified_edges=tally.verified,
+        disputed_edges=tally.disputed,
+        detected_edges=tally.detected,
         notes=tally.notes[:100],
     )
+
+
+def _fingerprint_all(
+    session: Session,
+    sync: HubSync,
+    fingerprint: Callable[[Session, HubRepo], FingerprintOutcome | None],
+    tally: _Tally,
+) -> None:
+    repos = session.exec(
+        select(HubRepo)
+        .join(HubSyncItem, col(HubSyncItem.repo_id) == HubRepo.repo_id)
+        .where(HubSyncItem.sync_id == sync.id)
+        .order_by(col(HubSyncItem.id))
+    ).all()
+    for repo in repos:
+        outcome = fingerprint(session, repo)
+        if outcome is None:
+            continue
+        tally.fingerprinted += int(outcome.fingerprinted)
+        tally.verified += outcome.verified
+        tally.disputed += outcome.disputed
+        tally.detected += outcome.detected
+        if not outcome.fingerprinted:
+            tally.notes.append(f"{outcome.repo_id}: {outcome.note}")
 
 
 def _sync_item(
@@ -204,7 +245,7 @@ def _sync_item(
         for relation in HUB_RELATIONS:
             for child in hub.children(item.repo_id, relation):
                 queued.setdefault(child.repo_id, child)
-        known = set()
+        known: set[str] = set()
         ids = list(queued)
         for i in range(0, len(ids), 500):
             known.update(
@@ -273,7 +314,8 @@ def _record_repo(
         _record_evals(session, variant, full, policy, tally)
         _recognise_copy(session, repo, variant, tally)
     _record_counts(session, variant, facts, observed_at, tally)
-    mark_dirty(session, variant.id)  # status and reach, at the next read
+    if changed:
+        mark_dirty(session, variant.id)  # its status, at the next read
     return repo
 
 
@@ -315,9 +357,7 @@ def declared_parents(facts: RepoFacts) -> list[tuple[str, str]]:
     return out
 
 
-def _record_declared(
-    session: Session, variant: Variant, facts: RepoFacts, tally: _Tally
-) -> None:
+def _record_declared(session: Session, variant: Variant, facts: RepoFacts, tally: _Tally) -> None:
     assert variant.id is not None
     for base, relation in declared_parents(facts):
         try:
@@ -414,7 +454,10 @@ def _recognise_copy(session: Session, repo: HubRepo, variant: Variant, tally: _T
     its copy: recorded as ``exact_copy_of`` and a ``repackaged`` edge, downloading nothing."""
     assert repo.id is not None and variant.id is not None
     mine = _weight_digests(
-        [(f.path, f.sha256) for f in session.exec(select(HubFile).where(HubFile.hub_repo_id == repo.id))]
+        [
+            (f.path, f.sha256)
+            for f in session.exec(select(HubFile).where(HubFile.hub_repo_id == repo.id))
+        ]
     )
     repo.exact_copy_of = None
     if not mine:
@@ -432,7 +475,9 @@ def _recognise_copy(session: Session, repo: HubRepo, variant: Variant, tally: _T
             [
                 (p, s)
                 for p, s in session.exec(
-                    select(VariantFile.path, VariantFile.sha256).where(VariantFile.variant_id == vid)
+                    select(VariantFile.path, VariantFile.sha256).where(
+                        VariantFile.variant_id == vid
+                    )
                 )
             ]
         )
@@ -454,10 +499,14 @@ def _recognise_copy(session: Session, repo: HubRepo, variant: Variant, tally: _T
             )
         ).first()
         if edge is not None:
-            edge.status, edge.score, edge.evidence = "verified", 1.0, {
-                **(edge.evidence or {}),
-                **evidence,
-            }
+            edge.status, edge.score, edge.evidence = (
+                "verified",
+                1.0,
+                {
+                    **(edge.evidence or {}),
+                    **evidence,
+                },
+            )
             edge.updated_at = utcnow()
             session.add(edge)
         elif not is_ancestor_or_self(session, vid, variant.id) and not is_ancestor_or_self(

@@ -252,7 +252,9 @@ def test_depth_limits_the_walk(session: Session, hub: tuple[FakeHub, HubServer])
 
 def test_token_is_sent(session: Session, hub: tuple[FakeHub, HubServer]) -> None:
     fake, server = hub
-    sync_root(session, HubReader(server.url, "hf_secret", sleep=lambda _s: None), ROOT, POLICY, depth=0)
+    sync_root(
+        session, HubReader(server.url, "hf_secret", sleep=lambda _s: None), ROOT, POLICY, depth=0
+    )
     assert fake.authorizations == {"Bearer hf_secret"}
 
 
