@@ -16,70 +16,40 @@ its copy (a ``repackaged`` edge) without downloading anything; ``--fingerprint``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
 
-from registry.db.lineage_queries import is_ancestor_or_self
-from registry.db.models import (
-    DownloadSnapshot,
-    EvalResult,
-    HubFile,
-    HubRepo,
-    HubSync,
-    HubSyncItem,
-    LineageEdge,
-    Variant,
-    VariantFile,
-    utcnow,
-)
-from registry.errors import EvalFileInvalid, InvalidInput
-from registry.services import translog
+from registry.db.models import HubRepo, HubSync, HubSyncItem, utcnow
+from registry.errors import InvalidInput
 from registry.services.downloads import downloads_changed
-from registry.services.eval_formats import read_hf_eval_results, read_model_index
-from registry.services.evals import _resolve
 from registry.services.hub_api import HUB_RELATIONS, HubReader, RepoFacts
 from registry.services.hub_fingerprint import FingerprintOutcome
+from registry.services.hub_record import (
+    SyncTally,
+    aware,
+    recognise_copy,
+    record_counts,
+    record_declared,
+    record_evals,
+    record_files,
+)
 from registry.services.names import VariantRef, validate_name
 from registry.services.safeguard_policy import SafeguardPolicy
 from registry.services.safeguards import mark_dirty
 from registry.services.variants import _variant_or_placeholder
-from schemas import RELATIONS, EvalResultCreate, HubSyncResult
+from schemas import HubSyncResult
 
-WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".onnx", ".bin", ".pt", ".pth", ".ckpt", ".pkl")
 DEFAULT_DEPTH = 10
 MAX_DEPTH = 64
-
-
-@dataclass
-class _Tally:
-    repos: int = 0
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    declared_edges: int = 0
-    exact_copies: int = 0
-    evaluations: int = 0
-    snapshots: int = 0
-    fingerprinted: int = 0
-    verified: int = 0
-    disputed: int = 0
-    detected: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return None
 
@@ -133,7 +103,7 @@ def sync_root(
         raise InvalidInput(f"depth {depth} is out of range", hint=f"use 0 to {MAX_DEPTH}")
     sync, resumed = _open_sync(session, hub, root, depth)
     assert sync.id is not None
-    tally = _Tally()
+    tally = SyncTally()
     done = int(
         session.exec(
             select(func.count()).where(HubSyncItem.sync_id == sync.id, col(HubSyncItem.done))
@@ -184,8 +154,8 @@ def sync_root(
         sync_id=sync.id,
         depth=sync.depth,
         resumed=resumed,
-        started_at=_aware(sync.started_at),
-        finished_at=_aware(sync.finished_at),
+        started_at=aware(sync.started_at),
+        finished_at=aware(sync.finished_at),
         repos=done,
         recorded_now=tally.repos,
         new=tally.new,
@@ -208,7 +178,7 @@ def _fingerprint_all(
     session: Session,
     sync: HubSync,
     fingerprint: Callable[[Session, HubRepo], FingerprintOutcome | None],
-    tally: _Tally,
+    tally: SyncTally,
 ) -> None:
     repos = session.exec(
         select(HubRepo)
@@ -234,7 +204,7 @@ def _sync_item(
     policy: SafeguardPolicy,
     sync: HubSync,
     item: HubSyncItem,
-    tally: _Tally,
+    tally: SyncTally,
 ) -> HubRepo:
     """Record one repo and queue its children; the caller commits."""
     facts = RepoFacts.from_json(item.listing) if item.listing else hub.info(item.repo_id)
@@ -281,7 +251,7 @@ def _record_repo(
     policy: SafeguardPolicy,
     facts: RepoFacts,
     observed_at: datetime,
-    tally: _Tally,
+    tally: SyncTally,
 ) -> HubRepo:
     name = validate_name(facts.repo_id)
     variant = _variant_or_placeholder(session, VariantRef(name, "main"))
@@ -309,250 +279,11 @@ def _record_repo(
         repo.sha = full.sha
         repo.card = full.card
         session.add(repo)
-        _record_files(session, repo, full)
-        _record_declared(session, variant, full, tally)
-        _record_evals(session, variant, full, policy, tally)
-        _recognise_copy(session, repo, variant, tally)
-    _record_counts(session, variant, facts, observed_at, tally)
+        record_files(session, repo, full)
+        record_declared(session, variant, full, tally)
+        record_evals(session, variant, full, policy, tally)
+        recognise_copy(session, repo, variant, tally)
+    record_counts(session, variant, facts, observed_at, tally)
     if changed:
         mark_dirty(session, variant.id)  # its status, at the next read
     return repo
-
-
-def _record_files(session: Session, repo: HubRepo, facts: RepoFacts) -> None:
-    assert repo.id is not None
-    session.execute(delete(HubFile).where(col(HubFile.hub_repo_id) == repo.id))
-    if facts.files:
-        session.execute(
-            insert(HubFile),
-            [
-                {
-                    "hub_repo_id": repo.id,
-                    "path": f.path[:1024],
-                    "size": f.size,
-                    "sha256": f.sha256,
-                    "blob_id": f.blob_id,
-                }
-                for f in facts.files
-            ],
-        )
-
-
-def declared_parents(facts: RepoFacts) -> list[tuple[str, str]]:
-    """``(parent, relation)`` from the card's ``base_model``/``base_model_relation``, the
-    relation falling back to the Hub's ``base_model:RELATION:ID`` tags, then to finetune."""
-    bases = facts.card.get("base_model")
-    names = [bases] if isinstance(bases, str) else [str(b) for b in bases or [] if b]
-    declared = facts.card.get("base_model_relation")
-    out = []
-    for base in names:
-        relation = declared if declared in RELATIONS else None
-        if relation is None:
-            relation = next(
-                (r for r in HUB_RELATIONS if f"base_model:{r}:{base}" in facts.tags), None
-            )
-        if relation is None:
-            relation = "merge" if len(names) > 1 else "finetune"
-        out.append((base, relation))
-    return out
-
-
-def _record_declared(session: Session, variant: Variant, facts: RepoFacts, tally: _Tally) -> None:
-    assert variant.id is not None
-    for base, relation in declared_parents(facts):
-        try:
-            parent_ref = VariantRef(validate_name(base), "main")
-        except InvalidInput:
-            tally.notes.append(f"{facts.repo_id}: base_model {base!r} is not a repo id")
-            continue
-        parent = _variant_or_placeholder(session, parent_ref)
-        assert parent.id is not None
-        edge = session.exec(
-            select(LineageEdge).where(
-                LineageEdge.child_id == variant.id, LineageEdge.parent_id == parent.id
-            )
-        ).first()
-        if edge is not None:
-            if edge.source == "detected":  # declared and detected: verified
-                edge.source, edge.status, edge.updated_at = "declared", "verified", utcnow()
-                session.add(edge)
-            continue
-        if is_ancestor_or_self(session, variant.id, parent.id):
-            tally.notes.append(f"{facts.repo_id}: base_model {base} would close a cycle")
-            continue
-        session.add(
-            LineageEdge(
-                child_id=variant.id,
-                parent_id=parent.id,
-                relation=relation,
-                source="declared",
-                status="unverified",
-                evidence={"declared_by": "model card", "hub_sha": facts.sha},
-            )
-        )
-        session.flush()
-        tally.declared_edges += 1
-
-
-def _card_results(facts: RepoFacts, tally: _Tally) -> list[EvalResultCreate]:
-    results: list[EvalResultCreate] = []
-    if facts.card.get("model-index"):
-        try:
-            results += read_model_index({"model-index": facts.card["model-index"]})
-        except EvalFileInvalid as exc:
-            tally.notes.append(f"{facts.repo_id}: model-index ignored: {exc.message}")
-    if facts.eval_results:
-        try:
-            results += read_hf_eval_results(facts.eval_results)
-        except EvalFileInvalid as exc:
-            tally.notes.append(f"{facts.repo_id}: evalResults ignored: {exc.message}")
-    return results
-
-
-def _record_evals(
-    session: Session,
-    variant: Variant,
-    facts: RepoFacts,
-    policy: SafeguardPolicy,
-    tally: _Tally,
-) -> None:
-    """Store and log the card's results that are not stored already (a new commit repeats
-    the card's old results)."""
-    results = _card_results(facts, tally)
-    if not results:
-        return
-    assert variant.id is not None
-    existing = {
-        (r.benchmark, r.task, r.metric, r.value, r.source)
-        for r in session.exec(select(EvalResult).where(EvalResult.variant_id == variant.id))
-    }
-    for r in results:
-        key = (r.benchmark, r.task, r.metric, r.value, r.source)
-        if key in existing:
-            continue
-        existing.add(key)
-        category, hib = _resolve(policy, r)
-        row = EvalResult(
-            variant_id=variant.id,
-            **r.model_dump(exclude={"category", "higher_is_better"}),
-            category=category,
-            higher_is_better=hib,
-        )
-        row.settings = {**(row.settings or {}), "hub_sha": facts.sha}
-        session.add(row)
-        session.flush()
-        translog.append(session, "evaluation.added", row.id or 0)
-        tally.evaluations += 1
-
-
-def _weight_digests(facts_files: list[tuple[str, str | None]]) -> set[str]:
-    return {sha for path, sha in facts_files if sha and path.lower().endswith(WEIGHT_SUFFIXES)}
-
-
-def _recognise_copy(session: Session, repo: HubRepo, variant: Variant, tally: _Tally) -> None:
-    """A repo whose weight files are, by LFS SHA-256, exactly a registered variant's files is
-    its copy: recorded as ``exact_copy_of`` and a ``repackaged`` edge, downloading nothing."""
-    assert repo.id is not None and variant.id is not None
-    mine = _weight_digests(
-        [
-            (f.path, f.sha256)
-            for f in session.exec(select(HubFile).where(HubFile.hub_repo_id == repo.id))
-        ]
-    )
-    repo.exact_copy_of = None
-    if not mine:
-        return
-    candidates: dict[int, set[str]] = {}
-    for vid, path, sha in session.exec(
-        select(VariantFile.variant_id, VariantFile.path, VariantFile.sha256).where(
-            col(VariantFile.sha256).in_(mine)
-        )
-    ):
-        if path.lower().endswith(WEIGHT_SUFFIXES):
-            candidates.setdefault(int(vid), set()).add(sha)
-    for vid in sorted(v for v, shas in candidates.items() if shas == mine):
-        theirs = _weight_digests(
-            [
-                (p, s)
-                for p, s in session.exec(
-                    select(VariantFile.path, VariantFile.sha256).where(
-                        VariantFile.variant_id == vid
-                    )
-                )
-            ]
-        )
-        original = session.get(Variant, vid)
-        if theirs != mine or original is None or original.digest is None:
-            continue
-        repo.exact_copy_of = vid
-        session.add(repo)
-        if vid == variant.id:
-            return  # the registered weights themselves, published under the same name
-        evidence: dict[str, Any] = {
-            "exact": "the same weight files by LFS SHA-256",
-            "files": sorted(mine),
-            "verdict": "identical",
-        }
-        edge = session.exec(
-            select(LineageEdge).where(
-                LineageEdge.child_id == variant.id, LineageEdge.parent_id == vid
-            )
-        ).first()
-        if edge is not None:
-            edge.status, edge.score, edge.evidence = (
-                "verified",
-                1.0,
-                {
-                    **(edge.evidence or {}),
-                    **evidence,
-                },
-            )
-            edge.updated_at = utcnow()
-            session.add(edge)
-        elif not is_ancestor_or_self(session, vid, variant.id) and not is_ancestor_or_self(
-            session, variant.id, vid
-        ):
-            session.add(
-                LineageEdge(
-                    child_id=variant.id,
-                    parent_id=vid,
-                    relation="repackaged",
-                    source="detected",
-                    status="detected",
-                    score=1.0,
-                    evidence=evidence,
-                )
-            )
-        session.flush()
-        tally.exact_copies += 1
-        return
-
-
-def _record_counts(
-    session: Session, variant: Variant, facts: RepoFacts, observed_at: datetime, tally: _Tally
-) -> None:
-    assert variant.id is not None
-    observed_at = _aware(observed_at)
-    for window, count in (("30d", facts.downloads), ("all", facts.downloads_all_time)):
-        if count is None:
-            continue
-        exists = session.exec(
-            select(DownloadSnapshot.id).where(
-                DownloadSnapshot.variant_id == variant.id,
-                DownloadSnapshot.window == window,
-                DownloadSnapshot.observed_at == observed_at,
-                DownloadSnapshot.source == "hub",
-            )
-        ).first()
-        if exists is None:
-            session.add(
-                DownloadSnapshot(
-                    variant_id=variant.id,
-                    window=window,
-                    count=int(count),
-                    observed_at=observed_at,
-                    source="hub",
-                )
-            )
-            tally.snapshots += 1
-    session.flush()
