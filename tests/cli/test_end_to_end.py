@@ -50,14 +50,17 @@ def server(tmp_path: Path) -> Iterator[dict[str, str]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # a loaded machine can take long to import
+        while True:
             try:
                 if requests.get(f"{url}/v1/health", timeout=1).ok:
                     break
             except requests.ConnectionError:
                 time.sleep(0.05)
-        else:
-            pytest.fail(f"provreg serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.terminate()  # before reading its stderr, which a live server never closes
+                _out, err = proc.communicate(timeout=10)
+                pytest.fail(f"provreg serve did not start: {err}")
         yield {
             **base,
             "PROVREG_HOME": str(tmp_path / "client-home"),
