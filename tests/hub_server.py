@@ -243,7 +243,9 @@ class FakeHub:
         q = request.query_params
         expand = q.getlist("expand") + q.getlist("expand[]")
         blobs = q.get("blobs", "").lower() == "true"
-        full = tuple(k for k in self._fields(repo, blobs=blobs) if k not in ("evalResults",))
+        # as on the Hub, some fields come only when asked for with expand
+        only_expanded = ("evalResults", "downloadsAllTime", "childrenModelCount", "baseModels")
+        full = tuple(k for k in self._fields(repo, blobs=blobs) if k not in only_expanded)
         return JSONResponse(self.document(repo, expand, blobs=blobs, default=("id", *full)))
 
     async def resolve(self, request: Request) -> Response:

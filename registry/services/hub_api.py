@@ -196,12 +196,30 @@ class HubReader:
             hint="try again later; a resumed `provreg hub sync` continues where it stopped",
         )
 
-    def info(self, repo_id: str, revision: str | None = None) -> RepoFacts:
-        """The repo's facts with its files and their LFS SHA-256 (raises HubRepoNotFound)."""
-        return self._patiently(
+    def info(
+        self, repo_id: str, revision: str | None = None, *, counters: bool = False
+    ) -> RepoFacts:
+        """The repo's facts with its files and their LFS SHA-256 (raises HubRepoNotFound).
+
+        ``counters``: also what only ``expand`` brings (the all-time download counter,
+        ``evalResults``, the number of children), as listings have it; one request more.
+        """
+        facts = self._patiently(
             repo_id,
             lambda: facts_of(self.api.model_info(repo_id, revision=revision, files_metadata=True)),
         )
+        if counters:
+            more = self._patiently(
+                repo_id,
+                lambda: facts_of(
+                    self.api.model_info(repo_id, revision=revision, expand=LISTING_EXPAND)  # type: ignore[arg-type]
+                ),
+            )
+            facts.downloads = more.downloads if more.downloads is not None else facts.downloads
+            facts.downloads_all_time = more.downloads_all_time
+            facts.eval_results = more.eval_results
+            facts.children = more.children
+        return facts
 
     def children(self, repo_id: str, relation: str) -> list[RepoFacts]:
         """The repos whose card names ``repo_id`` as base model by ``relation``."""

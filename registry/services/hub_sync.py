@@ -67,7 +67,7 @@ def _open_sync(session: Session, hub: HubReader, root: str, depth: int) -> tuple
     ).first()
     if current is not None:
         return current, True
-    facts = hub.info(root)  # raises HubRepoNotFound before anything is written
+    facts = hub.info(root, counters=True)  # raises HubRepoNotFound before anything is written
     try:
         sync = HubSync(root=root, endpoint=hub.endpoint, depth=depth)
         session.add(sync)
@@ -207,7 +207,9 @@ def _sync_item(
     tally: SyncTally,
 ) -> HubRepo:
     """Record one repo and queue its children; the caller commits."""
-    facts = RepoFacts.from_json(item.listing) if item.listing else hub.info(item.repo_id)
+    facts = (
+        RepoFacts.from_json(item.listing) if item.listing else hub.info(item.repo_id, counters=True)
+    )
     repo = _record_repo(session, hub, policy, facts, sync.started_at, tally)
     if item.depth < sync.depth and facts.children != 0:
         assert sync.id is not None

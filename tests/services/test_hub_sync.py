@@ -139,6 +139,14 @@ def test_sync_records_repos_edges_files_counts_and_results(
     paths = [p for _m, p in fake.requests]
     assert any("filter=base_model%3Afinetune%3Abase-org%2Fbase" in p for p in paths)
     assert any("cursor=" in p for p in paths)
+    # the root's all-time counter comes from model_info with expand, as on the Hub
+    assert any(p.startswith(f"/api/models/{ROOT}?expand=") for p in paths)
+    root_all = session.exec(
+        select(DownloadSnapshot.count).where(
+            DownloadSnapshot.variant_id == base.id, DownloadSnapshot.window == "all"
+        )
+    ).one()
+    assert root_all == fake.repos[ROOT].downloads_all_time
     assert all("/resolve/" not in p for p in paths)
 
 
