@@ -205,11 +205,18 @@ def _sync_item(
     sync: HubSync,
     item: HubSyncItem,
     tally: SyncTally,
-) -> HubRepo:
+) -> HubRepo | None:
     """Record one repo and queue its children; the caller commits."""
     facts = (
         RepoFacts.from_json(item.listing) if item.listing else hub.info(item.repo_id, counters=True)
     )
+    try:
+        validate_name(facts.repo_id)
+    except InvalidInput as exc:  # e.g. a legacy id without a namespace: noted, not followed
+        tally.notes.append(f"{facts.repo_id}: skipped, {exc.message}")
+        item.done = True
+        session.add(item)
+        return None
     repo = _record_repo(session, hub, policy, facts, sync.started_at, tally)
     if item.depth < sync.depth and facts.children != 0:
         assert sync.id is not None

@@ -284,3 +284,17 @@ def test_reader_waits_as_long_as_retry_after_says() -> None:
         with pytest.raises(HubUnavailable):
             HubReader(server.url, None, max_retries=3, sleep=waits.append).info(ROOT)
         assert waits == [0.5, 1.0, 2.0]  # bounded exponential backoff on 5xx
+
+
+def test_a_repo_id_provreg_cannot_name_is_noted_and_skipped(session: Session) -> None:
+    fake = FakeHub(
+        [
+            HubRepoSpec(id=ROOT),
+            HubRepoSpec(id="legacy-model", parents=[(ROOT, "finetune")]),
+            HubRepoSpec(id="ok/child", parents=[(ROOT, "finetune")]),
+        ]
+    )
+    with HubServer(fake) as server:
+        result = sync_root(session, reader(server), ROOT, POLICY)
+    assert result.repos == 3 and _count(session, HubRepo) == 2
+    assert any(n.startswith("legacy-model: skipped") for n in result.notes)
