@@ -24,15 +24,16 @@ from registry.db.models import (
     VariantFile,
     utcnow,
 )
-from registry.errors import EvalFileInvalid, InvalidInput
+from registry.errors import EvalFileInvalid, InvalidInput, ModelCardInvalid
 from registry.services import translog
+from registry.services.cards import declared_parents_from_metadata
 from registry.services.eval_formats import read_hf_eval_results, read_model_index
 from registry.services.evals import _resolve
 from registry.services.hub_api import HUB_RELATIONS, RepoFacts
 from registry.services.names import VariantRef, validate_name
 from registry.services.safeguard_policy import SafeguardPolicy
 from registry.services.variants import _variant_or_placeholder
-from schemas import RELATIONS, EvalResultCreate
+from schemas import EvalResultCreate
 
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".onnx", ".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
@@ -79,26 +80,25 @@ def record_files(session: Session, repo: HubRepo, facts: RepoFacts) -> None:
 
 def declared_parents(facts: RepoFacts) -> list[tuple[str, str]]:
     """``(parent, relation)`` from the card's ``base_model``/``base_model_relation``, the
-    relation falling back to the Hub's ``base_model:RELATION:ID`` tags, then to finetune."""
-    bases = facts.card.get("base_model")
-    names = [bases] if isinstance(bases, str) else [str(b) for b in bases or [] if b]
-    declared = facts.card.get("base_model_relation")
-    out = []
-    for base in names:
-        relation = declared if declared in RELATIONS else None
-        if relation is None:
-            relation = next(
-                (r for r in HUB_RELATIONS if f"base_model:{r}:{base}" in facts.tags), None
-            )
-        if relation is None:
-            relation = "merge" if len(names) > 1 else "finetune"
-        out.append((base, relation))
-    return out
+    relation falling back to the Hub's ``base_model:RELATION:ID`` tags, then as the Hub infers.
+    Raises ModelCardInvalid."""
+    hint = next(
+        (r for t in facts.tags for r in HUB_RELATIONS if t.startswith(f"base_model:{r}:")), None
+    )
+    parents = declared_parents_from_metadata(
+        facts.card, f"{facts.repo_id} (card)", relation_hint=hint
+    )
+    return [(p.name, p.relation) for p in parents]
 
 
 def record_declared(session: Session, variant: Variant, facts: RepoFacts, tally: SyncTally) -> None:
     assert variant.id is not None
-    for base, relation in declared_parents(facts):
+    try:
+        declared = declared_parents(facts)
+    except ModelCardInvalid as exc:
+        tally.notes.append(f"{facts.repo_id}: base_model ignored: {exc.message}")
+        return
+    for base, relation in declared:
         try:
             parent_ref = VariantRef(validate_name(base), "main")
         except InvalidInput:
