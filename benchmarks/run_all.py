@@ -13,6 +13,7 @@ import sys
 BENCHMARKS = (
     "benchmarks.lineage_forest",
     "benchmarks.fingerprint_vs_model_signing",
+    "benchmarks.hub_sync",
 )
 
 

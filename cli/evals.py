@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import typer
 
 from cli.backend import CliState
+from cli.downloads import NameOrCommandGroup
 from cli.evals_backend import evals_backend
 from cli.options import JsonOption
 from cli.output import emit_json, stdout
@@ -37,7 +38,11 @@ from schemas.statements import Subject
 eval_app = typer.Typer(help="Evaluation results of variants.", no_args_is_help=True)
 query_app = typer.Typer(help="Questions across the registry.", no_args_is_help=True)
 advisory_app = typer.Typer(help="Advisories against variants.", no_args_is_help=True)
-downloads_app = typer.Typer(help="Download counts.", no_args_is_help=True)
+downloads_app = typer.Typer(
+    cls=NameOrCommandGroup,
+    help="Download counts: `provreg downloads NAME[@REV]` shows a variant's series and reach.",
+    no_args_is_help=True,
+)
 
 Category = Literal["safety-refusal", "over-refusal", "capability", "other"]
 Format = Literal["auto", "lm-eval", "model-index", "hf-eval-results"]

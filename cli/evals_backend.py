@@ -12,7 +12,8 @@ from cli.backend import CliState, RemoteBackend
 from registry.client import RegistryClient
 from registry.config import Settings
 from registry.services.advisories import add_advisory, affected
-from registry.services.downloads import record_downloads
+from registry.services.download_logs import ingest_download_log
+from registry.services.downloads import downloads_report, record_downloads
 from registry.services.evals import (
     add_results,
     add_signed_results,
@@ -26,8 +27,11 @@ from schemas import (
     AdvisoryAffected,
     AdvisoryCreate,
     AdvisoryPublic,
+    DownloadIngest,
+    DownloadIngestResult,
     DownloadRecord,
     DownloadSnapshotPublic,
+    DownloadsPublic,
     EvalImport,
     EvalImportResult,
     EvalResultCreate,
@@ -49,6 +53,8 @@ class EvalsBackend(Protocol):
     def add_advisory(self, body: AdvisoryCreate) -> AdvisoryPublic: ...
     def affected(self, advisory_id: int) -> AdvisoryAffected: ...
     def record_downloads(self, ref: VariantRef, body: DownloadRecord) -> DownloadSnapshotPublic: ...
+    def downloads(self, ref: VariantRef, window: str) -> DownloadsPublic: ...
+    def ingest_downloads(self, body: DownloadIngest) -> DownloadIngestResult: ...
 
 
 class LocalEvals:
@@ -100,6 +106,14 @@ class LocalEvals:
         with self.sessions() as s:
             return record_downloads(s, ref, body)
 
+    def downloads(self, ref: VariantRef, window: str) -> DownloadsPublic:
+        with self.sessions() as s:
+            return downloads_report(s, ref, window=window)
+
+    def ingest_downloads(self, body: DownloadIngest) -> DownloadIngestResult:
+        with self.sessions() as s:
+            return ingest_download_log(s, body)
+
 
 class RemoteEvals:
     def __init__(self, client: RegistryClient) -> None:
@@ -131,6 +145,12 @@ class RemoteEvals:
 
     def record_downloads(self, ref: VariantRef, body: DownloadRecord) -> DownloadSnapshotPublic:
         return self.client.record_downloads(ref.name, ref.revision, body)
+
+    def downloads(self, ref: VariantRef, window: str) -> DownloadsPublic:
+        return self.client.downloads(ref.name, ref.revision, window=window)
+
+    def ingest_downloads(self, body: DownloadIngest) -> DownloadIngestResult:
+        return self.client.ingest_downloads(body)
 
 
 def evals_backend(state: CliState) -> EvalsBackend:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from cli import admin, evals, identify, keys, lineage, log, trust, variants
+from cli import admin, downloads, evals, hub, identify, keys, lineage, log, trust, variants
 from cli.backend import CliState
 from cli.output import report_error
 from registry.errors import InvalidInput, ProvregError
@@ -52,7 +52,9 @@ app.add_typer(evals.eval_app, name="eval")
 app.command("safeguards")(evals.safeguards)
 app.add_typer(evals.query_app, name="query")
 app.add_typer(evals.advisory_app, name="advisory")
+downloads.register(evals.downloads_app)
 app.add_typer(evals.downloads_app, name="downloads")
+app.add_typer(hub.hub_app, name="hub")
 
 
 # wire-model fields whose option is not ``--`` + the field name with dashes

@@ -22,8 +22,11 @@ from schemas import (
     AuditReport,
     CheckpointPublic,
     ConsistencyProof,
+    DownloadIngest,
+    DownloadIngestResult,
     DownloadRecord,
     DownloadSnapshotPublic,
+    DownloadsPublic,
     EvalImport,
     EvalImportResult,
     EvalResultCreate,
@@ -284,6 +287,23 @@ class RegistryClient:
             DownloadSnapshotPublic,
             auth=True,
             params={"revision": revision},
+            json=body.model_dump(mode="json"),
+        )
+
+    def downloads(self, name: str, revision: str, *, window: str = "30d") -> DownloadsPublic:
+        return self._request(
+            "GET",
+            f"/downloads/{self._split(name)}",
+            DownloadsPublic,
+            params={"revision": revision, "window": window},
+        )
+
+    def ingest_downloads(self, body: DownloadIngest) -> DownloadIngestResult:
+        return self._request(
+            "POST",
+            "/downloads/ingest",
+            DownloadIngestResult,
+            auth=True,
             json=body.model_dump(mode="json"),
         )
 

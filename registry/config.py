@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,28 @@ class Settings(BaseSettings):
     safeguard_policy: Path | None = Field(
         default=None,
         description="YAML safeguard policy; default: the one shipped in registry/policy",
+    )
+
+    hf_endpoint: str = Field(
+        default="https://huggingface.co",
+        validation_alias=AliasChoices("PROVREG_HF_ENDPOINT", "HF_ENDPOINT"),
+        description="the Hugging Face Hub (or a mirror) that `hub sync` reads",
+    )
+    hf_token: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PROVREG_HF_TOKEN", "HF_TOKEN"),
+        description="a Hub token, for gated and private repos",
+    )
+    hub_max_retries: int = Field(
+        default=6, ge=0, description="retries of one Hub request on 429, 5xx or lost connection"
+    )
+    hub_max_wait: float = Field(
+        default=60.0, gt=0, description="longest single wait between Hub retries, in seconds"
+    )
+    hub_fingerprint_max_bytes: int = Field(
+        default=20 * 1024**3,
+        gt=0,
+        description="`hub sync --fingerprint` skips repos with more weight bytes than this",
     )
 
     @property

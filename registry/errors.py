@@ -13,6 +13,7 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── KeyInvalid                  key_invalid
     │   ├── LogRangeInvalid             log_range_invalid
     │   ├── EvalFileInvalid             eval_file_invalid    detail.field names the field
+    │   ├── DownloadLogInvalid          download_log_invalid detail.line, detail.field
     │   ├── PolicyInvalid               policy_invalid
     │   └── WeightsError
     │       ├── WeightsNotFound         weights_not_found
@@ -39,6 +40,7 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── KeyNotFound                 key_not_found
     │   ├── TokenNotFound               token_not_found
     │   ├── AdvisoryNotFound            advisory_not_found
+    │   ├── HubRepoNotFound             hub_repo_not_found
     │   └── LogEntryNotFound            log_entry_not_found
     ├── Conflict (409)
     │   ├── RevisionImmutable           revision_immutable
@@ -47,7 +49,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   └── StatementReplayed           statement_replayed
     ├── DatabaseError (500)
     │   └── DatabaseNotInitialised      database_not_initialised
-    └── ServerUnreachable (503)         server_unreachable
+    ├── ServerUnreachable (503)         server_unreachable
+    └── HubUnavailable (502)            hub_unavailable       the Hub failed after retries
 """
 
 from __future__ import annotations
@@ -114,6 +117,10 @@ class EvalFileInvalid(InvalidInput):
     """An evaluation results file or record is malformed; ``detail["field"]`` names the field."""
 
     code = "eval_file_invalid"
+
+
+class DownloadLogInvalid(InvalidInput):
+    code = "download_log_invalid"
 
 
 class PolicyInvalid(InvalidInput):
@@ -233,6 +240,10 @@ class AdvisoryNotFound(NotFound):
     code = "advisory_not_found"
 
 
+class HubRepoNotFound(NotFound):
+    code = "hub_repo_not_found"
+
+
 class LogEntryNotFound(NotFound):
     code = "log_entry_not_found"
 
@@ -270,6 +281,11 @@ class DatabaseNotInitialised(DatabaseError):
 class ServerUnreachable(ProvregError):
     code = "server_unreachable"
     status = 503
+
+
+class HubUnavailable(ProvregError):
+    code = "hub_unavailable"
+    status = 502
 
 
 def _all_subclasses(cls: type[ProvregError]) -> list[type[ProvregError]]:

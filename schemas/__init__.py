@@ -6,8 +6,6 @@ Imports nothing from ``registry``, ``cli``, sqlmodel or fastapi, so clients can 
 from schemas.browse import (
     AdvisoryReach,
     AttachedSignatureSummary,
-    DownloadPoint,
-    DownloadSeries,
     SafeguardSummary,
     SafeguardSummaryList,
     VariantAdvisories,
@@ -48,6 +46,17 @@ from schemas.evals import (
     LackingSafeguardRow,
     SafeguardStatusPublic,
     SignedEvalCreate,
+)
+from schemas.hub import (
+    DownloadGrowth,
+    DownloadIngest,
+    DownloadIngestResult,
+    DownloadPoint,
+    DownloadReach,
+    DownloadsPublic,
+    HubSyncResult,
+    HubWatchResult,
+    IngestedVariant,
 )
 from schemas.identify import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
 from schemas.lineage import LineageEdgePublic, LineageGraph, LineageNode
@@ -108,9 +117,7 @@ __all__ = [
     "CheckpointPublic",
     "ConsistencyProof",
     "DeclaredParent",
-    "DownloadPoint",
     "DownloadRecord",
-    "DownloadSeries",
     "DownloadSnapshotPublic",
     "DsseEnvelope",
     "EdgeSource",
@@ -130,6 +137,15 @@ __all__ = [
     "IdentifyResult",
     "InclusionProof",
     "KeyCreate",
+    "DownloadGrowth",
+    "DownloadIngest",
+    "DownloadIngestResult",
+    "DownloadPoint",
+    "DownloadReach",
+    "DownloadsPublic",
+    "HubSyncResult",
+    "HubWatchResult",
+    "IngestedVariant",
     "KeyPublic",
     "LackingSafeguardPage",
     "LackingSafeguardRow",

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from schemas.evals import AdvisoryPublic, DownloadWindow, SafeguardState
+from schemas.evals import AdvisoryPublic, SafeguardState
 from schemas.trust import SignatureInfo
 
 
@@ -42,22 +42,6 @@ class SafeguardSummaryList(BaseModel):
     missing: list[str] = Field(
         default_factory=list, description="NAME@REV asked for that are not in the registry"
     )
-
-
-class DownloadPoint(BaseModel):
-    observed_at: datetime
-    window: DownloadWindow
-    count: int
-    source: str
-
-
-class DownloadSeries(BaseModel):
-    """A variant's download snapshots, oldest first."""
-
-    name: str
-    revision: str
-    downloads: int = Field(description="the variant's downloads now (its latest 30d count)")
-    series: list[DownloadPoint]
 
 
 class AdvisoryReach(BaseModel):

@@ -37,9 +37,8 @@ def running_server(env: dict[str, str]) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         ready = False
-        for _ in range(400):
-            if proc.poll() is not None:
-                break
+        deadline = time.monotonic() + 60  # a loaded machine can take long to import
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 ready = requests.get(f"{url}/v1/health", timeout=1).ok
             except requests.ConnectionError:
@@ -47,7 +46,7 @@ def running_server(env: dict[str, str]) -> Iterator[str]:
             if ready:
                 break
         if not ready:
-            proc.terminate()
+            proc.terminate()  # before reading its stderr, which a live server never closes
             _, err = proc.communicate(timeout=10)
             pytest.fail(f"provreg serve did not start: {err}")
         yield url

@@ -13,6 +13,7 @@ from registry.api.pages import install_pages
 from registry.api.ratelimit import TokenBucket
 from registry.api.routes import (
     browse,
+    downloads,
     evals,
     identify,
     keys,
@@ -58,7 +59,9 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": registry.__version__}
 
-    for module in (variants, browse, lineage, identify, tokens, keys, signatures, log, evals):
+    for module in (
+        variants, browse, lineage, identify, tokens, keys, signatures, log, evals, downloads
+    ):  # fmt: skip
         v1.include_router(module.router)
     app.include_router(v1)
     install_pages(app)

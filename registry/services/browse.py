@@ -7,8 +7,6 @@ reads leave, and scripts may use them just as well.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import case, func, tuple_
 from sqlmodel import Session, col, select
 
@@ -16,7 +14,6 @@ from registry.db.lineage_queries import ancestors
 from registry.db.models import (
     Advisory,
     AttachedSignature,
-    DownloadSnapshot,
     LogLeaf,
     SafeguardStatus,
     Variant,
@@ -26,14 +23,12 @@ from registry.services import keys as keys_service
 from registry.services.advisories import advisory_public
 from registry.services.names import VariantRef
 from registry.services.safeguard_policy import SafeguardPolicy
-from registry.services.safeguards import MAX_DEPTH, catch_up, current_downloads, refresh
+from registry.services.safeguards import MAX_DEPTH, catch_up, refresh
 from registry.services.signatures import registration_index, signature_info
 from registry.services.variants import get_variant
 from schemas.browse import (
     AdvisoryReach,
     AttachedSignatureSummary,
-    DownloadPoint,
-    DownloadSeries,
     SafeguardSummary,
     SafeguardSummaryList,
     VariantAdvisories,
@@ -144,36 +139,6 @@ def _status_rows(session: Session, ids: list[int]) -> list[SafeguardStatus]:
     return list(
         session.exec(select(SafeguardStatus).where(col(SafeguardStatus.variant_id).in_(ids)))
     )
-
-
-def download_series(session: Session, ref: VariantRef) -> DownloadSeries:
-    """Every download snapshot of ``ref``, oldest first; raises VariantNotFound."""
-    variant = get_variant(session, ref)
-    assert variant.id is not None
-    snapshots = session.exec(
-        select(DownloadSnapshot)
-        .where(DownloadSnapshot.variant_id == variant.id)
-        .order_by(col(DownloadSnapshot.observed_at), col(DownloadSnapshot.id))
-    ).all()
-    return DownloadSeries(
-        name=variant.name,
-        revision=variant.revision,
-        downloads=current_downloads(session, [variant.id]).get(variant.id, 0),
-        series=[
-            DownloadPoint(
-                observed_at=_aware(s.observed_at),
-                window=s.window,
-                count=int(s.count),
-                source=s.source,
-            )
-            for s in snapshots
-        ],
-    )
-
-
-def _aware(when: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def variant_advisories(session: Session, ref: VariantRef) -> VariantAdvisories:

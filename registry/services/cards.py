@@ -63,22 +63,30 @@ def declared_parents_from_card(path: Path) -> list[DeclaredParent]:
     Without a relation, several base models mean ``merge`` and one means ``finetune``, as the Hub
     infers. Raises :class:`ModelCardInvalid` naming the field at fault.
     """
-    meta = _card_metadata(path)
+    return declared_parents_from_metadata(_card_metadata(path), str(path))
+
+
+def declared_parents_from_metadata(
+    meta: dict[str, object], where: str, *, relation_hint: str | None = None
+) -> list[DeclaredParent]:
+    """The parents declared by card metadata (``where`` names it in errors); without
+    ``base_model_relation``, ``relation_hint`` (e.g. from the Hub's tags) or as the Hub infers.
+    Raises :class:`ModelCardInvalid`."""
     base = meta.get("base_model")
     if base is None:
         return []
     bases = [base] if isinstance(base, str) else base
     if not isinstance(bases, list) or not all(isinstance(b, str) and b.strip() for b in bases):
         raise ModelCardInvalid(
-            f"{path}: base_model must be a model id or a list of model ids",
+            f"{where}: base_model must be a model id or a list of model ids",
             hint="write base_model: namespace/name",
         )
-    relation = meta.get("base_model_relation")
+    relation = meta.get("base_model_relation") or relation_hint
     if relation is None:
         relation = "merge" if len(bases) > 1 else "finetune"
     if relation not in RELATIONS:
         raise ModelCardInvalid(
-            f"{path}: base_model_relation {relation!r} is not a known relation",
+            f"{where}: base_model_relation {relation!r} is not a known relation",
             hint="use one of " + ", ".join(RELATIONS),
         )
     return [DeclaredParent(name=b.strip(), relation=relation) for b in bases]

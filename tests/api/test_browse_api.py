@@ -109,8 +109,8 @@ def test_download_series_oldest_first_in_utc(http: TestClient, session: Session)
     for month, count, window in ((10, 500, "30d"), (9, 200, "30d"), (11, 9000, "all")):
         at = datetime(2026, month, 1, tzinfo=UTC)
         record_downloads(session, ref, DownloadRecord(count=count, observed_at=at, window=window))  # type: ignore[arg-type]
-    body = http.get("/v1/variants/acme/chat/downloads").json()
-    assert body["downloads"] == 500  # the latest 30d count
+    body = http.get("/v1/downloads/acme/chat").json()  # what the variant page draws
+    assert body["reach"]["own"] == 500  # the latest 30d count
     assert [(p["count"], p["window"]) for p in body["series"]] == [
         (200, "30d"),
         (500, "30d"),
@@ -119,8 +119,8 @@ def test_download_series_oldest_first_in_utc(http: TestClient, session: Session)
     assert all(
         datetime.fromisoformat(p["observed_at"]).utcoffset() is not None for p in body["series"]
     )
-    assert http.get("/v1/variants/acme/base/downloads").json()["series"] == []
-    missing = http.get("/v1/variants/acme/none/downloads")
+    assert http.get("/v1/downloads/acme/base").json()["series"] == []
+    missing = http.get("/v1/downloads/acme/none")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "variant_not_found"
 
 

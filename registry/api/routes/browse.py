@@ -11,7 +11,6 @@ from registry.api.routes.variants import _ERRORS, variant_ref
 from registry.services.browse import (
     MAX_BATCH,
     MAX_SEARCH,
-    download_series,
     safeguard_summaries,
     search_variants,
     variant_advisories,
@@ -19,7 +18,6 @@ from registry.services.browse import (
 )
 from registry.services.names import parse_ref
 from schemas.browse import (
-    DownloadSeries,
     SafeguardSummaryList,
     VariantAdvisories,
     VariantSearchResult,
@@ -47,16 +45,6 @@ def statuses(
 ) -> SafeguardSummaryList:
     """Status, reasons, downloads and reach of several variants at once."""
     return safeguard_summaries(session, safeguard_policy(request), [parse_ref(r) for r in ref])
-
-
-@router.get(
-    "/variants/{namespace}/{name}/downloads", response_model=DownloadSeries, responses=_ERRORS
-)
-def downloads(
-    namespace: str, name: str, session: SessionDep, revision: str = "main"
-) -> DownloadSeries:
-    """A variant's download snapshots, oldest first, and its downloads now."""
-    return download_series(session, variant_ref(namespace, name, revision))
 
 
 @router.get(

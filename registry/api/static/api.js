@@ -59,7 +59,7 @@ function nsName(prefix, ref) {
 export const api = {
   search: (q, limit = 8) => get("/v1/variants/search", { q, limit }),
   variant: (ref) => get(variantPath(ref), { revision: ref.revision }),
-  downloads: (ref) => get(variantPath(ref, "/downloads"), { revision: ref.revision }),
+  downloads: (ref) => get(nsName("/v1/downloads", ref), { revision: ref.revision }),
   advisories: (ref) => get(variantPath(ref, "/advisories"), { revision: ref.revision }),
   signatures: (ref) => get(variantPath(ref, "/signatures"), { revision: ref.revision }),
   evals: (ref) => get(nsName("/v1/evals", ref), { revision: ref.revision }),

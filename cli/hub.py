@@ -1,0 +1,200 @@
+"""`provreg hub sync` and `provreg hub watch`: follow a base model's descendants on the Hub.
+
+Both write the database directly (the local one, or PROVREG_DATABASE_URL), never through a
+server; the Hub is HF_ENDPOINT (or --endpoint) with HF_TOKEN.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from sqlmodel import Session
+
+from cli.backend import CliState
+from cli.options import JsonOption
+from cli.output import emit_json, stderr, stdout
+from registry.db.models import HubRepo
+from registry.errors import HubRepoNotFound, HubUnavailable, InvalidInput
+from registry.services.hub_api import HubReader
+from registry.services.hub_fingerprint import FingerprintOutcome, fingerprint_repo
+from registry.services.hub_sync import DEFAULT_DEPTH, sync_root
+from registry.services.safeguard_policy import load_policy
+from schemas import HubSyncResult, HubWatchResult
+
+hub_app = typer.Typer(help="Variants in the wild: the Hugging Face Hub.", no_args_is_help=True)
+
+DepthOption = Annotated[
+    int, typer.Option("--depth", min=0, max=64, help="generations below the root to follow")
+]
+FingerprintOption = Annotated[
+    bool,
+    typer.Option("--fingerprint", help="download safetensors/GGUF weights and identify them"),
+]
+EndpointOption = Annotated[
+    str | None, typer.Option("--endpoint", metavar="URL", help="the Hub; default HF_ENDPOINT")
+]
+
+
+class _SyncProgress:
+    """A live count of repos on a terminal; nothing with --json or when piped."""
+
+    def __init__(self, root: str, *, as_json: bool) -> None:
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        if not as_json and sys.stdout.isatty() and sys.stderr.isatty():
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TextColumn("{task.completed} repos, {task.fields[pending]} queued"),
+                TimeElapsedColumn(),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(f"syncing {root}", total=None, pending=0)
+
+    def repo(self, _repo_id: str, done: int, pending: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=done, pending=pending)
+
+    def file(self, name: str, size: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=f"fetching {name} ({size:,} B)")
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _reader(state: CliState, endpoint: str | None) -> HubReader:
+    if state.settings.url and state.session_factory_override is None:
+        raise InvalidInput(
+            "hub sync writes the database directly and cannot run through PROVREG_URL",
+            hint="run it where the database is: unset PROVREG_URL, set PROVREG_DATABASE_URL",
+        )
+    s = state.settings
+    return HubReader(
+        endpoint or s.hf_endpoint,
+        s.hf_token,
+        max_retries=s.hub_max_retries,
+        max_wait=s.hub_max_wait,
+    )
+
+
+def _sync(
+    state: CliState, hub: HubReader, root: str, depth: int, fingerprint: bool, as_json: bool
+) -> HubSyncResult:
+    settings = state.settings
+    progress = _SyncProgress(root, as_json=as_json)
+
+    def fp(session: Session, repo: HubRepo) -> FingerprintOutcome | None:
+        return fingerprint_repo(
+            session,
+            hub,
+            repo,
+            max_bytes=settings.hub_fingerprint_max_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            workers=settings.effective_hash_workers,
+            on_file=progress.file,
+        )
+
+    try:
+        with state.local_sessions()() as session:
+            return sync_root(
+                session,
+                hub,
+                root,
+                load_policy(settings),
+                depth=depth,
+                on_repo=progress.repo,
+                fingerprint=fp if fingerprint else None,
+            )
+    finally:
+        progress.stop()
+
+
+def _summary(r: HubSyncResult) -> str:
+    line = (
+        f"{r.root}: {r.repos} repos ({r.new} new, {r.changed} changed, {r.unchanged} unchanged), "
+        f"{r.declared_edges} declared edges, {r.exact_copies} exact copies, "
+        f"{r.evaluations} results, {r.snapshots} download snapshots"
+    )
+    if r.fingerprinted:
+        line += (
+            f"; fingerprinted {r.fingerprinted}: {r.verified_edges} verified, "
+            f"{r.disputed_edges} disputed, {r.detected_edges} detected edges"
+        )
+    if r.resumed:
+        line += " (resumed an interrupted sync)"
+    return line
+
+
+@hub_app.command("sync")
+def sync(
+    ctx: typer.Context,
+    root: Annotated[str, typer.Argument(metavar="NAME", help="the base model's repo id")],
+    depth: DepthOption = DEFAULT_DEPTH,
+    fingerprint: FingerprintOption = False,
+    endpoint: EndpointOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record the root's descendants on the Hub as variants observed in the wild.
+
+    Incremental (unchanged commits are only re-counted) and resumable: an interrupted sync of
+    the same root continues where it stopped."""
+    state: CliState = ctx.obj
+    result = _sync(state, _reader(state, endpoint), root, depth, fingerprint, as_json)
+    if as_json:
+        emit_json(result)
+        return
+    stdout().print(_summary(result))
+    for note in result.notes[:20]:
+        stderr().print(f"[yellow]note:[/] {note}")
+
+
+@hub_app.command("watch")
+def watch(
+    ctx: typer.Context,
+    roots: Annotated[list[str], typer.Argument(metavar="NAME...", help="base models to follow")],
+    interval: Annotated[
+        float, typer.Option("--interval", min=0, metavar="MINUTES", help="between rounds")
+    ] = 60.0,
+    iterations: Annotated[
+        int | None, typer.Option("--iterations", min=1, help="stop after N rounds")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="one round, then stop")] = False,
+    depth: DepthOption = DEFAULT_DEPTH,
+    fingerprint: FingerprintOption = False,
+    endpoint: EndpointOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sync each root every --interval minutes. Safe to kill at any moment: the next start
+    resumes each interrupted sync without losing or repeating anything."""
+    state: CliState = ctx.obj
+    hub = _reader(state, endpoint)
+    rounds = 1 if once else iterations
+    syncs: list[HubSyncResult] = []
+    done = 0
+    sleep: Callable[[float], None] = time.sleep
+    try:
+        while rounds is None or done < rounds:
+            if done:
+                sleep(interval * 60)
+            for root in roots:
+                try:
+                    result = _sync(state, hub, root, depth, fingerprint, as_json)
+                except (HubUnavailable, HubRepoNotFound) as exc:
+                    stderr().print(f"[red]{root}:[/] {exc.message} (next round retries)")
+                    continue
+                syncs.append(result)
+                if not as_json:
+                    stdout().print(_summary(result))
+            done += 1
+    except KeyboardInterrupt:
+        stderr().print("stopped; the next start resumes any interrupted sync")
+    if as_json:
+        emit_json(HubWatchResult(iterations=done, syncs=syncs))

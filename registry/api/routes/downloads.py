@@ -1,0 +1,33 @@
+"""Download series and reach, and publishers' download logs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from registry.api.deps import SessionDep, TokenDep
+from registry.api.routes.variants import _ERRORS, variant_ref
+from registry.services.download_logs import ingest_download_log
+from registry.services.downloads import downloads_report
+from schemas.hub import DownloadIngest, DownloadIngestResult, DownloadsPublic
+
+router = APIRouter(tags=["downloads"])
+
+
+@router.get("/downloads/{namespace}/{name}", response_model=DownloadsPublic, responses=_ERRORS)
+def downloads(
+    namespace: str, name: str, session: SessionDep, revision: str = "main", window: str = "30d"
+) -> DownloadsPublic:
+    """A variant's download snapshots (oldest first), its reach (own and its whole subtree's,
+    each descendant once) and the growth of its counter over ``window`` (e.g. 30d, 4w)."""
+    return downloads_report(session, variant_ref(namespace, name, revision), window=window)
+
+
+@router.post("/downloads/ingest", response_model=DownloadIngestResult, responses=_ERRORS)
+def ingest(body: DownloadIngest, session: SessionDep, token: TokenDep) -> DownloadIngestResult:
+    """Ingest a publisher's download log (CSV); scope admin, or publish:<namespace> for a log
+    naming only that namespace's variants. Idempotent: a log ingested again adds nothing."""
+    scope = token.scope
+    namespaces = None if scope == "admin" else {scope.removeprefix("publish:")}
+    if scope != "admin" and not scope.startswith("publish:"):
+        namespaces = set()
+    return ingest_download_log(session, body, namespaces=namespaces)

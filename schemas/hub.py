@@ -1,0 +1,101 @@
+"""Hub sync reports, download series and reach, and publisher download logs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from schemas.evals import DownloadWindow
+
+
+class HubSyncResult(BaseModel):
+    """What one `hub sync` of a root did."""
+
+    root: str
+    endpoint: str
+    sync_id: int
+    depth: int
+    resumed: bool = Field(description="an interrupted sync of this root was continued")
+    started_at: datetime
+    finished_at: datetime | None
+    repos: int = Field(description="repos recorded by this sync, including before a resume")
+    recorded_now: int = Field(description="repos recorded by this run")
+    new: int
+    changed: int = Field(description="repos at a new commit since the last sync")
+    unchanged: int
+    declared_edges: int
+    exact_copies: int = Field(description="repos holding a registered variant's exact files")
+    evaluations: int
+    snapshots: int
+    retries: int = Field(description="Hub requests retried after 429, 5xx or a lost connection")
+    fingerprinted: int = 0
+    verified_edges: int = 0
+    disputed_edges: int = 0
+    detected_edges: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+
+class HubWatchResult(BaseModel):
+    iterations: int
+    syncs: list[HubSyncResult]
+
+
+class DownloadPoint(BaseModel):
+    window: DownloadWindow
+    count: int
+    observed_at: datetime
+    source: str
+
+
+class DownloadGrowth(BaseModel):
+    """How far the all-time counter (else the 30-day one) moved over ``window``."""
+
+    window: str
+    counter: DownloadWindow | None
+    start: DownloadPoint | None
+    end: DownloadPoint | None
+    change: int | None
+    ratio: float | None = Field(description="end / start; None when start is 0 or missing")
+
+
+class DownloadReach(BaseModel):
+    own: int = Field(description="latest 30d count (else latest all-time)")
+    own_all_time: int | None
+    subtree: int = Field(description="own plus every descendant's, each counted once")
+    subtree_all_time: int
+    descendants: int
+
+
+class DownloadsPublic(BaseModel):
+    name: str
+    revision: str
+    series: list[DownloadPoint]
+    reach: DownloadReach
+    growth: DownloadGrowth
+    hub: dict[str, object] | None = Field(
+        default=None, description="what the Hub said of it when last synced"
+    )
+
+
+class DownloadIngest(BaseModel):
+    """A publisher's download log: CSV with a header naming at least timestamp and repo."""
+
+    content: str = Field(max_length=200 * 1024 * 1024)
+    filename: str | None = None
+
+
+class IngestedVariant(BaseModel):
+    name: str
+    revision: str
+    events: int = Field(description="events of this variant stored, all ingests together")
+    users: int = Field(description="distinct hashed user ids among them")
+    count_30d: int
+    observed_at: datetime
+
+
+class DownloadIngestResult(BaseModel):
+    rows: int
+    new_events: int
+    duplicates: int
+    variants: list[IngestedVariant]
