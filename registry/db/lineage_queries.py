@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
 
@@ -88,6 +88,34 @@ def descendants(
         {"root": root_id, "max_depth": max_depth, "cap": cap, "limit": limit, "offset": offset},
     ).all()
     return [WalkRow(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+def ancestor_sets(session: Session, ids: list[int]) -> dict[int, set[int]]:
+    """Every ancestor (any depth) of each of ``ids``, in one recursive query.
+
+    Keyed by each id; a variant without parents maps to an empty set. ``UNION`` keeps the walk
+    finite on any graph.
+    """
+    out: dict[int, set[int]] = {i: set() for i in ids}
+    if not ids:
+        return out
+    rows = session.execute(
+        text(
+            """
+            WITH RECURSIVE up(start, id) AS (
+                SELECT e.child_id, e.parent_id FROM lineage_edge e
+                WHERE e.child_id IN :starts
+                UNION
+                SELECT up.start, e.parent_id FROM lineage_edge e JOIN up ON e.child_id = up.id
+            )
+            SELECT start, id FROM up
+            """
+        ).bindparams(bindparam("starts", expanding=True)),
+        {"starts": sorted(set(ids))},
+    ).all()
+    for start, parent in rows:
+        out[start].add(parent)
+    return out
 
 
 def is_ancestor_or_self(session: Session, candidate_id: int, of_id: int) -> bool:

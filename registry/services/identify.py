@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session, col, select
 
-from registry.db.lineage_queries import is_ancestor_or_self
+from registry.db.lineage_queries import ancestor_sets
 from registry.db.models import LineageEdge, Variant, VariantSketch
 from registry.services.sketch_index import (
     candidates,
@@ -93,12 +93,24 @@ def _merge_fit(query: Sketch, p1: Sketch, p2: Sketch, base: Sketch | None) -> fl
     return float(np.linalg.norm(q - design @ coef) / reference)
 
 
-def _connected(session: Session, a: Variant, b: Variant) -> bool:
-    assert a.id is not None and b.id is not None
-    return is_ancestor_or_self(session, a.id, b.id) or is_ancestor_or_self(session, b.id, a.id)
+class _Ancestry:
+    """Who descends from whom among the scored candidates, from one recursive query."""
+
+    def __init__(self, session: Session, scored: list[Scored]) -> None:
+        self._up = ancestor_sets(session, [s.variant.id for s in scored if s.variant.id])
+
+    def is_ancestor(self, a: Variant, b: Variant) -> bool:
+        """``a`` is a strict ancestor of ``b``."""
+        return a.id != b.id and a.id in self._up.get(b.id or 0, set())
+
+    def is_ancestor_or_self(self, a: Variant, b: Variant) -> bool:
+        return a.id == b.id or self.is_ancestor(a, b)
+
+    def connected(self, a: Variant, b: Variant) -> bool:
+        return self.is_ancestor_or_self(a, b) or self.is_ancestor_or_self(b, a)
 
 
-def _find_merge(session: Session, query: Sketch, scored: list[Scored]) -> set[int]:
+def _find_merge(ancestry: _Ancestry, query: Sketch, scored: list[Scored]) -> set[int]:
     """Mark the best pair of unconnected candidates whose blend explains the query as a merge."""
     derived = [
         s for s in scored if s.verdict == "derived" and s.relation in ("finetune", "adapter")
@@ -107,18 +119,14 @@ def _find_merge(session: Session, query: Sketch, scored: list[Scored]) -> set[in
     best: tuple[float, Scored, Scored] | None = None
     for i, s1 in enumerate(derived):
         for s2 in derived[i + 1 :]:
-            if (
-                s1.sketch is None
-                or s2.sketch is None
-                or _connected(session, s1.variant, s2.variant)
-            ):
+            if s1.sketch is None or s2.sketch is None or ancestry.connected(s1.variant, s2.variant):
                 continue
             ancestors = [
                 c
                 for c in strong
                 if c not in (s1, s2)
-                and _is_ancestor(session, c.variant, s1.variant)
-                and _is_ancestor(session, c.variant, s2.variant)
+                and ancestry.is_ancestor(c.variant, s1.variant)
+                and ancestry.is_ancestor(c.variant, s2.variant)
             ]
             base = max(ancestors, key=lambda c: c.score).sketch if ancestors else None
             limit = MERGE_RESIDUAL_FROM_ANCESTOR if base is not None else MERGE_RESIDUAL
@@ -136,15 +144,11 @@ def _find_merge(session: Session, query: Sketch, scored: list[Scored]) -> set[in
     return {id(s1), id(s2)}
 
 
-def _is_ancestor(session: Session, a: Variant, b: Variant) -> bool:
-    assert a.id is not None and b.id is not None
-    return a.id != b.id and is_ancestor_or_self(session, a.id, b.id)
-
-
 def _refine_with_lineage(session: Session, query: Sketch, scored: list[Scored]) -> None:
     """Find merges first; then a candidate whose registered ancestor (or an exact copy of one)
     matches at least as well is a sibling of the query: ``related``, not its parent."""
-    merge_parents = _find_merge(session, query, scored)
+    ancestry = _Ancestry(session, scored)
+    merge_parents = _find_merge(ancestry, query, scored)
     strong = [s for s in scored if s.verdict in ("identical", "derived")]
     for s in strong:
         if s.verdict != "derived" or id(s) in merge_parents:
@@ -153,8 +157,7 @@ def _refine_with_lineage(session: Session, query: Sketch, scored: list[Scored]) 
             # a strictly better-matching ancestor, or one of the query's own merge parents
             if other is s or (other.score <= s.score and id(other) not in merge_parents):
                 continue
-            assert other.variant.id is not None and s.variant.id is not None
-            if is_ancestor_or_self(session, other.variant.id, s.variant.id):
+            if ancestry.is_ancestor_or_self(other.variant, s.variant):
                 s.verdict, s.relation, s.direction = "related", None, "unknown"
                 if s.comparison is not None:
                     s.comparison.evidence.setdefault("reasons", []).append(

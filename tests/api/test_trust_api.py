@@ -102,6 +102,9 @@ def _example_bodies() -> dict[tuple[str, str], Any]:
             )
         },
         ("POST", "/keys"): {"namespace": "acme", "public_key": pem, "role": "evaluator"},
+        ("POST", "/downloads/ingest"): {
+            "content": "timestamp,repo,user,country\n2026-11-01T00:00:00Z,acme/chat,u1,DE\n"
+        },
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from registry.api.deps import SessionDep, TokenDep
+from registry.api.deps import PublisherToken, SessionDep
 from registry.api.routes.variants import _ERRORS, variant_ref
 from registry.services.download_logs import ingest_download_log
 from registry.services.downloads import downloads_report
@@ -23,11 +23,10 @@ def downloads(
 
 
 @router.post("/downloads/ingest", response_model=DownloadIngestResult, responses=_ERRORS)
-def ingest(body: DownloadIngest, session: SessionDep, token: TokenDep) -> DownloadIngestResult:
+def ingest(
+    body: DownloadIngest, session: SessionDep, token: PublisherToken
+) -> DownloadIngestResult:
     """Ingest a publisher's download log (CSV); scope admin, or publish:<namespace> for a log
     naming only that namespace's variants. Idempotent: a log ingested again adds nothing."""
-    scope = token.scope
-    namespaces = None if scope == "admin" else {scope.removeprefix("publish:")}
-    if scope != "admin" and not scope.startswith("publish:"):
-        namespaces = set()
+    namespaces = None if token.scope == "admin" else {token.scope.removeprefix("publish:")}
     return ingest_download_log(session, body, namespaces=namespaces)
