@@ -27,6 +27,7 @@ from registry.db.models import (
 from registry.errors import EvalFileInvalid, InvalidInput, ModelCardInvalid
 from registry.services import translog
 from registry.services.cards import declared_parents_from_metadata
+from registry.services.edge_log import log_edge_states
 from registry.services.eval_formats import read_hf_eval_results, read_model_index
 from registry.services.evals import _resolve
 from registry.services.hub_api import HUB_RELATIONS, RepoFacts
@@ -115,23 +116,27 @@ def record_declared(session: Session, variant: Variant, facts: RepoFacts, tally:
             if edge.source == "detected":  # declared and detected: verified
                 edge.source, edge.status, edge.updated_at = "declared", "verified", utcnow()
                 session.add(edge)
+                session.flush()
+                log_edge_states(session, [edge])
             continue
         if _has_children(session, variant.id) and is_ancestor_or_self(
             session, variant.id, parent.id
         ):
             tally.notes.append(f"{facts.repo_id}: base_model {base} would close a cycle")
             continue
-        session.add(
-            LineageEdge(
-                child_id=variant.id,
-                parent_id=parent.id,
-                relation=relation,
-                source="declared",
-                status="unverified",
-                evidence={"declared_by": "model card", "hub_sha": facts.sha},
-            )
+        declared_edge = LineageEdge(
+            child_id=variant.id,
+            parent_id=parent.id,
+            relation=relation,
+            source="declared",
+            status="unverified",
+            evidence={"declared_by": "model card", "hub_sha": facts.sha},
         )
+        session.add(declared_edge)
         session.flush()
+        # logged like a publisher's declaration, so the audit can account for every edge
+        translog.append(session, "lineage.declared", declared_edge.id or 0)
+        log_edge_states(session, [declared_edge])
         tally.declared_edges += 1
 
 
@@ -261,20 +266,23 @@ def recognise_copy(session: Session, repo: HubRepo, variant: Variant, tally: Syn
             )
             edge.updated_at = utcnow()
             session.add(edge)
+            session.flush()
+            log_edge_states(session, [edge])
         elif not is_ancestor_or_self(session, vid, variant.id) and not is_ancestor_or_self(
             session, variant.id, vid
         ):
-            session.add(
-                LineageEdge(
-                    child_id=variant.id,
-                    parent_id=vid,
-                    relation="repackaged",
-                    source="detected",
-                    status="detected",
-                    score=1.0,
-                    evidence=evidence,
-                )
+            copy_edge = LineageEdge(
+                child_id=variant.id,
+                parent_id=vid,
+                relation="repackaged",
+                source="detected",
+                status="detected",
+                score=1.0,
+                evidence=evidence,
             )
+            session.add(copy_edge)
+            session.flush()
+            log_edge_states(session, [copy_edge])
         session.flush()
         tally.exact_copies += 1
         return

@@ -18,6 +18,7 @@ from registry.db.models import (
 )
 from registry.errors import HubRepoNotFound, HubUnavailable
 from registry.services import register_variant
+from registry.services.audit import audit_log
 from registry.services.hub_api import HubReader
 from registry.services.hub_sync import sync_root
 from registry.services.safeguard_policy import load_policy
@@ -243,6 +244,26 @@ def test_exact_copy_of_a_registered_variant_is_recognised_without_downloading(
     )  # fmt: skip
     assert mirror.digest is None  # file digests are not a tensor digest
     assert all("/resolve/" not in p for _m, p in fake.requests)
+
+
+def test_the_record_a_sync_leaves_passes_the_audit(
+    session: Session, hub: tuple[FakeHub, HubServer]
+) -> None:
+    """Card edges, exact copies and card results are logged like a publisher's own claims."""
+    fake, server = hub
+    released = register_variant(session, variant_request("acme/release"))
+    weights = released.files[0]
+    fake.add(
+        HubRepoSpec(
+            id="copycat/release-mirror",
+            parents=[(ROOT, "finetune"), ("acme/release", "finetune")],
+            files={weights.path: HubFileSpec(size=weights.size, sha256=weights.sha256)},
+        )
+    )
+    result = sync_root(session, reader(server), ROOT, POLICY)
+    assert result.declared_edges > 10 and result.exact_copies == 1
+    report = audit_log(session, POLICY)
+    assert report.ok, [p.message for p in report.problems]
 
 
 def test_unknown_root_is_a_clear_error(session: Session, hub: tuple[FakeHub, HubServer]) -> None:
