@@ -28,6 +28,7 @@ import numpy as np
 from sqlalchemy import Engine, make_url
 from sqlmodel import Session, select
 
+from benchmarks._postgres import fresh_postgresql, pg_plain
 from registry.db import make_engine, upgrade_database
 from registry.db.models import Namespace, Variant
 from registry.services.identify import identify
@@ -185,27 +186,6 @@ def load_filler_sqlite(
     return time.perf_counter() - t0
 
 
-def _pg_plain(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(False)
-
-
-def _pg_admin(url: str) -> str:
-    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(False)
-
-
-def fresh_postgresql(url: str) -> None:
-    import psycopg
-
-    dbname = make_url(url).database
-    with psycopg.connect(_pg_admin(url), autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{dbname}"')
-    with psycopg.connect(_pg_plain(url), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-
-
 def load_filler_postgresql(
     url: str, start_id: int, count: int, namespace_id: int, pool: list, seed: int
 ) -> float:
@@ -213,7 +193,7 @@ def load_filler_postgresql(
 
     stamp = datetime.now(UTC)
     t0 = time.perf_counter()
-    with psycopg.connect(_pg_plain(url)) as conn:
+    with psycopg.connect(pg_plain(url)) as conn:
         with conn.cursor() as cur:
             for variants, sketches, bands in _filler_rows(start_id, count, pool, seed):
                 with cur.copy(

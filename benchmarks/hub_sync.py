@@ -25,10 +25,10 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from sqlalchemy import Engine, func, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func
 from sqlmodel import select
 
+from benchmarks._postgres import fresh_postgresql
 from benchmarks._report import Figure, command_line, markdown_table, write_section
 from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.db.models import HubRepo
@@ -52,12 +52,7 @@ def _serve(repos: int, conn: Connection) -> None:
 
 
 def _pg_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    admin = make_engine(url=parsed.set(database="postgres").render_as_string(False))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
+    fresh_postgresql(url)
     return make_engine(url=url)
 
 

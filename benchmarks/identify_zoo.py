@@ -412,7 +412,7 @@ def run_latency(
                 for f in Path(tmp).glob("scale.db*"):
                     f.unlink()
             else:
-                from benchmarks._identify_scale import fresh_postgresql
+                from benchmarks._postgres import fresh_postgresql
 
                 fresh_postgresql(pg_url)  # give the disk back
     lo, med, hi = sketch_bytes_stats(pool)

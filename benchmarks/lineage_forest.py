@@ -41,9 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from benchmarks._postgres import fresh_postgresql, pg_admin, pg_plain
 from benchmarks._report import REPORT_PATH, Figure, command_line, markdown_table, write_section
 from registry.db import make_engine, upgrade_database
 from registry.services.lineage import DEFAULT_DEPTH, lineage_graph
@@ -284,30 +285,15 @@ def load_sqlite(forest: Forest, path: Path) -> tuple[Engine, LoadTimes]:
     return make_engine(url=url), LoadTimes(t1 - t0, t2 - t1, t3 - t2, size)
 
 
-def _pg_admin(url: str) -> str:
-    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(False)
-
-
-def _pg_plain(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(False)
-
-
 def load_postgresql(forest: Forest, url: str) -> tuple[Engine, LoadTimes]:
     import psycopg
 
-    dbname = make_url(url).database
-    with psycopg.connect(_pg_admin(url), autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{dbname}"')
-    with psycopg.connect(_pg_plain(url), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
+    fresh_postgresql(url)
     engine = make_engine(url=url)
     upgrade_database(engine)
     engine.dispose()
     stamp = datetime.now(UTC)
-    with psycopg.connect(_pg_plain(url)) as conn:
+    with psycopg.connect(pg_plain(url)) as conn:
         with conn.cursor() as cur:
             with cur.copy("COPY namespace (id, name, created_at) FROM STDIN") as cp:
                 for row in _namespace_rows(forest, stamp):
@@ -505,7 +491,7 @@ def run(
         figures=figures,
         summary=summary,
         details=details,
-        pg_admin_url=_pg_admin(pg_url),
+        pg_admin_url=pg_admin(pg_url),
         path=output,
     )
     print(f"wrote {path}")

@@ -38,14 +38,13 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from benchmarks._postgres import pg_admin, pg_plain
 from benchmarks._report import REPORT_PATH, Figure, command_line, markdown_table, write_section
 from benchmarks.lineage_forest import (
     DEFAULT_PG_URL,
     REVISION,
     Forest,
     _batches,
-    _pg_admin,
-    _pg_plain,
     build_forest,
     load_postgresql,
     load_sqlite,
@@ -190,7 +189,7 @@ def load_extra_postgresql(forest: Forest, syn: Synthetic, url: str, digest: str)
 
     stamp = datetime.now(UTC)
     t = time.perf_counter()
-    with psycopg.connect(_pg_plain(url)) as conn:
+    with psycopg.connect(pg_plain(url)) as conn:
         with conn.cursor() as cur:
             for table, cols, rows in (
                 ("eval_result", _RESULT_COLS, _result_rows(forest, syn, stamp)),
@@ -391,7 +390,7 @@ def run(
             "`registry.services.safeguard_query.lacking_safeguards`."
         ),
         details=details,
-        pg_admin_url=_pg_admin(pg_url),
+        pg_admin_url=pg_admin(pg_url),
         path=output,
     )
     print(f"wrote {path}")

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import Engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, insert
 
+from benchmarks._postgres import fresh_postgresql
 from benchmarks._report import Figure, command_line, markdown_table, write_section
 from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.db.models import LogLeaf, LogNode
@@ -41,12 +41,7 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/provreg_bench_tra
 
 
 def _pg_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    admin = make_engine(url=parsed.set(database="postgres").render_as_string(False))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
+    fresh_postgresql(url)
     return make_engine(url=url)
 
 
