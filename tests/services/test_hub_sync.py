@@ -212,22 +212,21 @@ def test_interrupted_sync_resumes_without_losing_or_repeating(
     assert _count(session, LineageEdge) == sum(len(r.parents) for r in fake.repos.values())
 
 
+def _mirror_of_a_release(
+    session: Session, fake: FakeHub, parents: list[tuple[str, str]], **extra: HubFileSpec
+) -> None:
+    """Register `acme/release`; put its weight files on the Hub as `copycat/release-mirror`."""
+    weights = register_variant(session, variant_request("acme/release")).files[0]
+    files = {weights.path: HubFileSpec(size=weights.size, sha256=weights.sha256), **extra}
+    fake.add(HubRepoSpec(id="copycat/release-mirror", parents=parents, files=files))
+
+
 def test_exact_copy_of_a_registered_variant_is_recognised_without_downloading(
     session: Session, hub: tuple[FakeHub, HubServer]
 ) -> None:
     fake, server = hub
-    released = register_variant(session, variant_request("acme/release"))
-    weights = released.files[0]
-    fake.add(
-        HubRepoSpec(
-            id="copycat/release-mirror",
-            parents=[(ROOT, "finetune")],
-            files={
-                weights.path: HubFileSpec(size=weights.size, sha256=weights.sha256),
-                "README.md": HubFileSpec.of(b"# mirror", lfs=False),
-            },
-        )
-    )
+    readme = HubFileSpec.of(b"# mirror", lfs=False)
+    _mirror_of_a_release(session, fake, [(ROOT, "finetune")], **{"README.md": readme})
     result = sync_root(session, reader(server), ROOT, POLICY)
     assert result.exact_copies == 1
     mirror = _variant(session, "copycat/release-mirror")
@@ -251,15 +250,7 @@ def test_the_record_a_sync_leaves_passes_the_audit(
 ) -> None:
     """Card edges, exact copies and card results are logged like a publisher's own claims."""
     fake, server = hub
-    released = register_variant(session, variant_request("acme/release"))
-    weights = released.files[0]
-    fake.add(
-        HubRepoSpec(
-            id="copycat/release-mirror",
-            parents=[(ROOT, "finetune"), ("acme/release", "finetune")],
-            files={weights.path: HubFileSpec(size=weights.size, sha256=weights.sha256)},
-        )
-    )
+    _mirror_of_a_release(session, fake, [(ROOT, "finetune"), ("acme/release", "finetune")])
     result = sync_root(session, reader(server), ROOT, POLICY)
     assert result.declared_edges > 10 and result.exact_copies == 1
     report = audit_log(session, POLICY)
