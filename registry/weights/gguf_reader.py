@@ -367,7 +367,7 @@ class GGUFArray(ArrayTensor):
         return out
 
 
-def _block_parts(raw: np.ndarray, index: np.ndarray, type_size: int) -> tuple[np.ndarray, ...]:
+def _block_parts(index: np.ndarray, type_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Byte offsets (in a row) of each wanted column's block and its position in the block."""
     block = index // _LEGACY_BLOCK
     return block * type_size, index % _LEGACY_BLOCK
@@ -383,7 +383,7 @@ def _f16_at(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def _q8_0_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
     """Q8_0 blocks: an f16 scale, then 32 int8 quants."""
-    start, within = _block_parts(raw, index, type_size)
+    start, within = _block_parts(index, type_size)
     quants = raw[:, start + 2 + within].view(np.int8).astype(np.float32)
     return quants * _f16_at(raw, start)
 
@@ -396,13 +396,13 @@ def _nibbles(raw: np.ndarray, at: np.ndarray, within: np.ndarray) -> np.ndarray:
 
 def _q4_0_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
     """Q4_0 blocks: an f16 scale, then 16 bytes of 4-bit quants offset by 8."""
-    start, within = _block_parts(raw, index, type_size)
+    start, within = _block_parts(index, type_size)
     return (_nibbles(raw, start + 2, within) - 8.0) * _f16_at(raw, start)
 
 
 def _q4_1_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
     """Q4_1 blocks: an f16 scale and an f16 minimum, then 16 bytes of 4-bit quants."""
-    start, within = _block_parts(raw, index, type_size)
+    start, within = _block_parts(index, type_size)
     return _nibbles(raw, start + 4, within) * _f16_at(raw, start) + _f16_at(raw, start + 2)
 
 
