@@ -359,16 +359,7 @@ def downloads_record(
 ) -> None:
     """Store a download count snapshot by hand."""
     state: CliState = ctx.obj
-    observed = None
-    if at:
-        try:
-            observed = datetime.fromisoformat(at)
-        except ValueError:
-            raise InvalidInput(
-                f"invalid date {at!r}", hint="use ISO 8601, e.g. 2026-11-01"
-            ) from None
-        if observed.tzinfo is None:
-            observed = observed.replace(tzinfo=UTC)
+    observed = _iso_datetime("--at", at) if at else None
     result = evals_backend(state).record_downloads(
         parse_ref(ref), DownloadRecord(count=count, window=window, observed_at=observed)
     )
