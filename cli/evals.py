@@ -168,19 +168,22 @@ def eval_import(
         raise InvalidInput(f"cannot read {file}: {exc}", hint="pass a UTF-8 text file") from None
     target = parse_ref(model)
     if sign is not None:  # parse here, so the signature covers exactly what is stored
-        found, parsed = read_results(content, fmt, file.name)
-        stored = _add_signed(state, target, parsed, sign, evaluator)
+        found, parsed, warnings = read_results(content, fmt, file.name)
+        stored = _add_signed(state, target, parsed, sign, evaluator) if parsed else []
         result = EvalImportResult(
             name=target.name,
             revision=target.revision,
             format=found,
             imported=len(stored),
             results=stored,
+            warnings=warnings,
         )
     else:
         result = evals_backend(state).import_evals(
             target, EvalImport(content=content, format=fmt, filename=file.name)
         )
+    for warning in result.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     if as_json:
         emit_json(result)
         return

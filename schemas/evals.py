@@ -95,6 +95,7 @@ class EvalImportResult(BaseModel):
     format: str
     imported: int
     results: list[EvalResultPublic]
+    warnings: list[str] = []
 
 
 class SafeguardStatusPublic(BaseModel):

@@ -212,10 +212,15 @@ def import_results(
 ) -> EvalImportResult:
     """Parse a results file and store all of it; raises :class:`EvalFileInvalid` naming the
     field at fault, storing nothing."""
-    fmt, results = read_results(body.content, body.format, body.filename)
-    stored = add_results(session, ref, results, policy)
+    fmt, results, warnings = read_results(body.content, body.format, body.filename)
+    stored = add_results(session, ref, results, policy) if results else []
     return EvalImportResult(
-        name=ref.name, revision=ref.revision, format=fmt, imported=len(stored), results=stored
+        name=ref.name,
+        revision=ref.revision,
+        format=fmt,
+        imported=len(stored),
+        results=stored,
+        warnings=warnings,
     )
 
 

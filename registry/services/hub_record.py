@@ -87,7 +87,10 @@ def declared_parents(facts: RepoFacts) -> list[tuple[str, str]]:
         (r for t in facts.tags for r in HUB_RELATIONS if t.startswith(f"base_model:{r}:")), None
     )
     parents = declared_parents_from_metadata(
-        facts.card, f"{facts.repo_id} (card)", relation_hint=hint
+        facts.card,
+        f"{facts.repo_id} (card)",
+        relation_hint=hint,
+        files=[f.path for f in facts.files or []],
     )
     return [(p.name, p.relation) for p in parents]
 
