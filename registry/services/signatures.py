@@ -30,7 +30,7 @@ from registry.services.names import VariantRef
 from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
 from registry.trust.keys import key_id, load_public_key, public_key_pem
-from registry.trust.openssf import verify_bundle
+from registry.trust.openssf import SINGLE_FILE_RESOURCE, verify_bundle
 from registry.trust.statements import check_release_matches, open_statement
 from schemas.statements import RELEASE_PREDICATE, ParentClaim, ReleaseStatement
 from schemas.trust import AttachedSignaturePublic, SignatureInfo, StatementPublic
@@ -173,8 +173,11 @@ def attach_bundle(
     }
     if not files:
         raise FilesMismatch(f"{variant.ref} has no registered files to check the bundle against")
-    missing = sorted(p for p in files if p not in manifest.files)
-    differ = sorted(p for p in files if p in manifest.files and manifest.files[p] != files[p])
+    signed = dict(manifest.files)
+    if list(signed) == [SINGLE_FILE_RESOURCE] and len(files) == 1:
+        signed = {next(iter(files)): signed[SINGLE_FILE_RESOURCE]}  # a bundle over one file
+    missing = sorted(p for p in files if p not in signed)
+    differ = sorted(p for p in files if p in signed and signed[p] != files[p])
     if missing or differ:
         parts = ([f"differ: {', '.join(differ)}"] if differ else []) + (
             [f"not in the bundle: {', '.join(missing)}"] if missing else []
@@ -217,7 +220,7 @@ def attach_bundle(
         key_id=kid,
         key_registered=registered,
         files_checked=len(files),
-        unregistered_files=sorted(p for p in manifest.files if p not in files),
+        unregistered_files=sorted(p for p in signed if p not in files),
         bundle_sha256=digest,
         log_index=session.exec(
             select(LogLeaf.leaf_index).where(
