@@ -46,7 +46,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── RevisionImmutable           revision_immutable
     │   ├── LineageCycle                lineage_cycle
     │   ├── KeyExists                   key_exists
-    │   └── StatementReplayed           statement_replayed
+    │   ├── StatementReplayed           statement_replayed
+    │   └── LineageNeedsDeclare         lineage_needs_declare
     ├── DatabaseError (500)
     │   └── DatabaseNotInitialised      database_not_initialised
     ├── ServerUnreachable (503)         server_unreachable
@@ -267,6 +268,13 @@ class KeyExists(Conflict):
 
 class StatementReplayed(Conflict):
     code = "statement_replayed"
+
+
+class LineageNeedsDeclare(Conflict):
+    """A re-registration of unchanged weights tried to add parents: lineage changes are their
+    own logged events."""
+
+    code = "lineage_needs_declare"
 
 
 class DatabaseError(ProvregError):

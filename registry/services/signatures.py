@@ -111,6 +111,27 @@ def record_registration(
     log_edge_states(session, edges_touching(session, variant.id))
 
 
+def check_reposted_statement(
+    session: Session,
+    variant: Variant,
+    request: VariantCreate,
+    parents: list[tuple[VariantRef, str]],
+) -> None:
+    """A registration of unchanged weights that carries a release statement: the statement
+    stored for it passes as it is; any other must verify and match, or it is refused (it is not
+    stored either way: a registration's statement is the one it was made with)."""
+    if request.signed_statement is None:
+        return
+    stored = _release(session, variant.id)
+    if stored is not None and bytes(stored.envelope) == request.signed_statement.encode("utf-8"):
+        return
+    claims = [ParentClaim(name=str(ref), relation=rel) for ref, rel in parents]
+    _, statement, _ = verified_statement(
+        session, request.signed_statement, variant.name.split("/", 1)[0], ReleaseStatement
+    )
+    check_release_matches(statement, request, claims)
+
+
 def registration_index(session: Session, variant_id: int | None) -> int | None:
     return session.exec(
         select(LogLeaf.leaf_index).where(

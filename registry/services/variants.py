@@ -20,12 +20,23 @@ from registry.db.models import (
     VariantSketch,
     utcnow,
 )
-from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, VariantNotFound
+from registry.errors import (
+    InvalidInput,
+    LineageCycle,
+    LineageNeedsDeclare,
+    RevisionImmutable,
+    VariantNotFound,
+)
 from registry.services.lineage_checks import check_lineage
 from registry.services.names import VariantRef, parse_ref, validate_name, validate_revision
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguards import mark_dirty
-from registry.services.signatures import record_registration, registration_index, signature_info
+from registry.services.signatures import (
+    check_reposted_statement,
+    record_registration,
+    registration_index,
+    signature_info,
+)
 from registry.services.sketch_index import decode_sketch, store_sketch
 from schemas import (
     FileDigest,
@@ -90,6 +101,33 @@ def _declared_parents(request: VariantCreate) -> list[tuple[VariantRef, str]]:
     return list(seen.items())
 
 
+def _refuse_new_parents(
+    session: Session, variant: Variant, parents: list[tuple[VariantRef, str]]
+) -> None:
+    """Registering the same weights again may repeat its declared parents, never add one: an
+    added parent would otherwise be dropped with an "unchanged" answer."""
+    declared = {
+        (p.name, p.revision, e.relation)
+        for e, p in session.exec(
+            select(LineageEdge, Variant)
+            .join(Variant, col(Variant.id) == LineageEdge.parent_id)
+            .where(LineageEdge.child_id == variant.id, LineageEdge.source == "declared")
+        ).all()
+    }
+    new = [(ref, rel) for ref, rel in parents if (ref.name, ref.revision, rel) not in declared]
+    if not new:
+        return
+    ref, relation = new[0]
+    listed = ", ".join(f"{r} ({rel})" for r, rel in new)
+    raise LineageNeedsDeclare(
+        f"{variant.ref} is already registered with these weights; registering it again does "
+        f"not change its lineage (new parents: {listed})",
+        hint=f"declare it with `provreg lineage declare {variant.ref} --parent {ref} "
+        f"--relation {relation}`",
+        detail={"parents": [{"name": str(r), "relation": rel} for r, rel in new]},
+    )
+
+
 def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     """Store a variant, its files, tensors and declared parents; return its public view.
 
@@ -104,6 +142,8 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
         variant = find_variant(session, ref)
         if variant is not None and variant.digest is not None:
             if variant.digest == fp.digest:
+                _refuse_new_parents(session, variant, parents)
+                check_reposted_statement(session, variant, request, parents)
                 return variant_public(session, variant, created=False)
             raise RevisionImmutable(
                 f"{ref} is already registered with digest {variant.digest}",

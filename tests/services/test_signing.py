@@ -65,6 +65,28 @@ def test_signed_registration_is_stored_byte_for_byte(session: Session) -> None:
     assert unsigned.signature is None and unsigned.log_index is not None
 
 
+def test_a_reposted_release_with_a_bad_signature_is_refused_not_unchanged(
+    session: Session,
+) -> None:
+    key = _key(session)
+    request = _signed("acme/chat", key)
+    register_variant(session, request)
+    assert register_variant(session, request).created is False  # the same envelope: unchanged
+    stranger = _signed("acme/chat", ed25519.Ed25519PrivateKey.generate())
+    with pytest.raises(SignatureInvalid):
+        register_variant(session, stranger)
+    envelope = json.loads(request.signed_statement or "")
+    envelope["signatures"][0]["sig"] = base64.b64encode(b"\0" * 64).decode()
+    tampered = variant_request("acme/chat")
+    tampered.signed_statement = json.dumps(envelope)
+    with pytest.raises(SignatureInvalid):
+        register_variant(session, tampered)
+    # a fresh, valid statement for the same release is accepted as unchanged and not stored
+    assert register_variant(session, _signed("acme/chat", key)).created is False
+    stored = get_release_statement(session, get_variant(session, parse_ref("acme/chat")))
+    assert stored.envelope == request.signed_statement
+
+
 def test_forged_and_foreign_signatures_are_refused(session: Session) -> None:
     _key(session)
     stranger = ed25519.Ed25519PrivateKey.generate()
