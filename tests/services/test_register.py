@@ -7,10 +7,10 @@ from sqlmodel import Session, func, select
 
 from registry.db.models import LineageEdge, Tensor, Variant, VariantFile
 from registry.errors import (
-    LineageNeedsDeclare,
     InvalidInput,
     InvalidName,
     LineageCycle,
+    LineageNeedsDeclare,
     RevisionImmutable,
     VariantNotFound,
 )
