@@ -11,6 +11,7 @@ from cli.options import JsonOption
 from cli.output import emit_json, stderr, stdout
 from cli.trust_backend import trust_backend
 from registry.db import make_engine, make_session_factory, upgrade_database
+from registry.db.create import ensure_database
 from registry.db.migrate import current_revision
 from registry.services import create_token
 from registry.services.edge_log import log_unlogged_edges
@@ -23,6 +24,7 @@ def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Create the database, or upgrade it to the newest schema."""
     state: CliState = ctx.obj
     engine = make_engine(state.settings)
+    created = ensure_database(engine)
     before = current_revision(engine)
     upgrade_database(engine)
     after = current_revision(engine)
@@ -34,7 +36,10 @@ def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
         "revision": after,
         "previous_revision": before,
         "edge_states_logged": edges_logged,
+        "database_created": created,
     }
+    if created and not as_json:
+        stdout().print(f"created database {url}")
     if as_json:
         emit_json(doc)
     elif before == after:
