@@ -27,6 +27,7 @@ from schemas import (
     EvalImport,
     EvalImportResult,
     EvalResultCreate,
+    EvalResultEntry,
     EvalResultPublic,
     EvaluationPredicate,
     EvaluationStatement,
@@ -81,6 +82,16 @@ def eval_add(
         typer.Option("--settings", metavar="JSON", help="e.g. '{\"num_fewshot\": 0}'"),
     ] = None,
     source: Annotated[str, typer.Option("--source", help="where the result comes from")] = "manual",
+    unit: Annotated[
+        Literal["fraction", "percent"],
+        typer.Option("--unit", help="percent: --value and --stderr are percentages"),
+    ] = "fraction",
+    new_benchmark: Annotated[
+        bool,
+        typer.Option(
+            "--new-benchmark", help="accept a benchmark named close to a policy benchmark"
+        ),
+    ] = False,
     sign: Annotated[
         Path | None, typer.Option("--sign", metavar="KEYFILE", help="sign with an evaluator key")
     ] = None,
@@ -88,7 +99,7 @@ def eval_add(
 ) -> None:
     """Record one result against a variant."""
     state: CliState = ctx.obj
-    body = EvalResultCreate(
+    body = EvalResultEntry(
         evaluated_at=_iso_datetime("--date", date) if date else None,
         settings=_json_object("--settings", settings) if settings is not None else None,
         source=source,
@@ -103,10 +114,12 @@ def eval_add(
         task=task,
         harness=harness,
         evaluator=evaluator,
+        unit=unit,
+        new_benchmark=new_benchmark,
     )
     target = parse_ref(ref)
     if sign is not None:
-        results = _add_signed(state, target, [body], sign, evaluator)
+        results = _add_signed(state, target, [body.as_fraction()], sign, evaluator)
     else:
         results = evals_backend(state).add_eval(target, body)
     if as_json:

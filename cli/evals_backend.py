@@ -34,7 +34,7 @@ from schemas import (
     DownloadsPublic,
     EvalImport,
     EvalImportResult,
-    EvalResultCreate,
+    EvalResultEntry,
     EvalResultList,
     EvalResultPublic,
     LackingSafeguardPage,
@@ -44,7 +44,7 @@ from schemas import (
 
 
 class EvalsBackend(Protocol):
-    def add_eval(self, ref: VariantRef, body: EvalResultCreate) -> list[EvalResultPublic]: ...
+    def add_eval(self, ref: VariantRef, body: EvalResultEntry) -> list[EvalResultPublic]: ...
     def add_signed(self, body: SignedEvalCreate) -> list[EvalResultPublic]: ...
     def import_evals(self, ref: VariantRef, body: EvalImport) -> EvalImportResult: ...
     def list_evals(self, ref: VariantRef) -> EvalResultList: ...
@@ -62,7 +62,7 @@ class LocalEvals:
         self.sessions = sessions
         self.settings = settings
 
-    def add_eval(self, ref: VariantRef, body: EvalResultCreate) -> list[EvalResultPublic]:
+    def add_eval(self, ref: VariantRef, body: EvalResultEntry) -> list[EvalResultPublic]:
         with self.sessions() as s:
             return add_results(s, ref, [body], load_policy(self.settings))
 
@@ -119,7 +119,7 @@ class RemoteEvals:
     def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
-    def add_eval(self, ref: VariantRef, body: EvalResultCreate) -> list[EvalResultPublic]:
+    def add_eval(self, ref: VariantRef, body: EvalResultEntry) -> list[EvalResultPublic]:
         return self.client.add_eval(ref.name, ref.revision, body)
 
     def add_signed(self, body: SignedEvalCreate) -> list[EvalResultPublic]:

@@ -29,7 +29,7 @@ from schemas import (
     DownloadsPublic,
     EvalImport,
     EvalImportResult,
-    EvalResultCreate,
+    EvalResultEntry,
     EvalResultList,
     EvalResultPublic,
     IdentifyQuery,
@@ -226,7 +226,7 @@ class RegistryClient:
 
     # --- evaluations, safeguards, advisories, downloads ---------------------------------------
 
-    def add_eval(self, name: str, revision: str, body: EvalResultCreate) -> list[EvalResultPublic]:
+    def add_eval(self, name: str, revision: str, body: EvalResultEntry) -> list[EvalResultPublic]:
         response = self._request(
             "POST",
             f"/evals/{self._split(name)}",

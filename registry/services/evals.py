@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from registry.db.models import EvalResult, SignedStatement, Variant
 from registry.errors import EvalFileInvalid, StatementMismatch
 from registry.services import translog
+from registry.services.eval_checks import check_entered, check_imported, check_signed
 from registry.services.eval_formats import read_results
 from registry.services.log_records import leaves_of
 from registry.services.names import VariantRef, parse_ref
@@ -101,7 +102,8 @@ def add_results(
     Raises :class:`VariantNotFound`, or :class:`EvalFileInvalid` when there is nothing to store.
     """
     try:
-        return _store(session, get_variant(session, ref), results, policy, None)
+        checked = [check_entered(policy, r) for r in results]
+        return _store(session, get_variant(session, ref), checked, policy, None)
     except BaseException:
         session.rollback()
         raise
@@ -139,9 +141,10 @@ def add_signed_results(
         )
         session.add(row)
         session.flush()
-        results = [
-            r.model_copy(update={"evaluator": r.evaluator or namespace}) for r in claim.results
-        ]
+        results = check_signed(
+            policy,
+            [r.model_copy(update={"evaluator": r.evaluator or namespace}) for r in claim.results],
+        )
         return _store(session, variant, results, policy, row)
     except BaseException:
         session.rollback()
@@ -213,7 +216,13 @@ def import_results(
     """Parse a results file and store all of it; raises :class:`EvalFileInvalid` naming the
     field at fault, storing nothing."""
     fmt, results, warnings = read_results(body.content, body.format, body.filename)
-    stored = add_results(session, ref, results, policy) if results else []
+    results = check_imported(policy, results, warnings)
+    try:
+        variant = get_variant(session, ref)
+        stored = _store(session, variant, results, policy, None) if results else []
+    except BaseException:
+        session.rollback()
+        raise
     return EvalImportResult(
         name=ref.name,
         revision=ref.revision,

@@ -24,10 +24,11 @@ from registry.db.models import (
     VariantFile,
     utcnow,
 )
-from registry.errors import EvalFileInvalid, InvalidInput, ModelCardInvalid
+from registry.errors import EvalFileInvalid, EvalValueInvalid, InvalidInput, ModelCardInvalid
 from registry.services import translog
 from registry.services.cards import declared_parents_from_metadata
 from registry.services.edge_log import log_edge_states
+from registry.services.eval_checks import check_imported
 from registry.services.eval_formats import read_hf_eval_results, read_model_index
 from registry.services.evals import _resolve
 from registry.services.hub_api import HUB_RELATIONS, RepoFacts
@@ -179,6 +180,11 @@ def record_evals(
     """Store and log the card's results that are not stored already (a new commit repeats
     the card's old results)."""
     results = _card_results(facts, tally)
+    try:
+        results = check_imported(policy, results, tally.notes)
+    except EvalValueInvalid as exc:
+        tally.notes.append(f"{facts.repo_id}: card results ignored: {exc.message}")
+        return
     if not results:
         return
     assert variant.id is not None

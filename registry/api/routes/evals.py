@@ -28,7 +28,7 @@ from schemas.evals import (
     DownloadSnapshotPublic,
     EvalImport,
     EvalImportResult,
-    EvalResultCreate,
+    EvalResultEntry,
     EvalResultList,
     EvalResultPublic,
     LackingSafeguardPage,
@@ -52,7 +52,7 @@ def _policy(request: Request) -> SafeguardPolicy:
 def add(
     namespace: str,
     name: str,
-    body: EvalResultCreate,
+    body: EvalResultEntry,
     request: Request,
     session: SessionDep,
     token: EvaluatorToken,
