@@ -40,11 +40,21 @@ _DEFAULT_FIELDS = ("id", "likes", "downloads", "tags", "pipeline_tag", "library_
 
 @dataclass
 class HubFileSpec:
-    """A file in a fake repo: bytes to serve, or only LFS metadata (``data`` None)."""
+    """A file in a fake repo: bytes to serve (``data``, or ``file`` on disk for large ones), or
+    only LFS metadata (both None)."""
 
     size: int
     sha256: str | None = None  # None: a small git file (no LFS)
     data: bytes | None = None
+    file: Path | None = None
+
+    def read(self, start: int = 0, end: int | None = None) -> bytes:
+        end = self.size if end is None else end
+        if self.file is not None:
+            with self.file.open("rb") as f:
+                f.seek(start)
+                return f.read(end - start)
+        return (self.data if self.data is not None else b"\0" * self.size)[start:end]
 
     @classmethod
     def of(cls, data: bytes, *, lfs: bool = True) -> HubFileSpec:
@@ -278,21 +288,21 @@ class FakeHub:
         headers = {"X-Repo-Commit": repo.sha, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
         if f.sha256:
             headers.update({"X-Linked-Etag": f'"{f.sha256}"', "X-Linked-Size": str(f.size)})
-        data = f.data if f.data is not None else b"\0" * f.size
         if request.method == "HEAD":
-            headers["Content-Length"] = str(len(data))
+            headers["Content-Length"] = str(f.size)
             return Response(status_code=200, headers=headers)
-        status = 200
+        status, start, end = 200, 0, f.size
         if (wanted := request.headers.get("range")) is not None:
             m = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
-            if m is None or int(m[1]) >= len(data):
-                return Response(status_code=416, headers={"Content-Range": f"bytes */{len(data)}"})
+            if m is None or int(m[1]) >= f.size:
+                return Response(status_code=416, headers={"Content-Range": f"bytes */{f.size}"})
             start = int(m[1])
-            end = min(int(m[2]) + 1 if m[2] else len(data), len(data))
-            headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
-            data, status = data[start:end], 206
+            end = min(int(m[2]) + 1 if m[2] else f.size, f.size)
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{f.size}"
+            status = 206
             with self._lock:
                 self.range_requests += 1
+        data = f.read(start, end)
         with self._lock:
             self.bytes_served += len(data)
         if self.bandwidth:
