@@ -101,7 +101,7 @@ def jobs_report(session: Session, job_ids: Sequence[int] | None = None) -> JobsR
     counts = dict.fromkeys(JOB_STATES, 0)
     for state, n in session.exec(query).all():
         counts[state] = int(n)
-    failed = [
+    failed: list[dict[str, object]] = [
         {"repo": j.repo_id, "commit": j.commit, "attempts": j.attempts, "note": j.note}
         for j in session.exec(failed_q.order_by(col(FingerprintJob.updated_at).desc()).limit(10))
     ]

@@ -84,7 +84,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
     )
 
-    @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
+    @app.task(name=TASK_NAME)
     def fingerprint_task(job_id: int) -> str:
         return run_one(settings, job_id)
 
