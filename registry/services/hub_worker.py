@@ -67,6 +67,20 @@ def run_one(settings: Settings, job_id: int) -> str:
     return run_job(sessions, job_id, fingerprinter(settings), worker_name())
 
 
+def _transport_options(visibility_timeout: int) -> dict[str, int]:
+    """Redis redelivers a message left unacknowledged (its worker died) ``visibility_timeout``
+    seconds after delivery, at the next sweep for such messages; sweeps come about every
+    ``interval * throttle`` seconds (kombu's defaults: 100 s), so a short timeout sweeps more
+    often."""
+    interval = max(1, min(10, visibility_timeout // 3))
+    throttle = 1 if visibility_timeout <= 60 else 10
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": interval,
+        "unacked_restore_throttle": throttle,
+    }
+
+
 def make_celery(settings: Settings) -> Celery:
     """The Celery app for ``settings.broker_url`` with provreg's one task registered."""
     from celery import Celery
@@ -79,8 +93,7 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_default_queue=settings.job_queue,
         broker_connection_retry_on_startup=True,
-        # Redis redelivers an unacknowledged message after this many seconds
-        broker_transport_options={"visibility_timeout": settings.job_visibility_timeout},
+        broker_transport_options=_transport_options(settings.job_visibility_timeout),
         worker_hijack_root_logger=False,
     )
 
