@@ -19,6 +19,7 @@ import numpy as np
 
 from registry.errors import HeaderMalformed, UnsupportedFormat, WeightsError
 from registry.weights.arrays import ArrayTensor, rows_fetcher
+from registry.weights.kquants import KQUANT_COLUMNS
 from registry.weights.reader import (
     ModelSource,
     TensorInfo,
@@ -353,8 +354,8 @@ class GGUFArray(ArrayTensor):
     ) -> np.ndarray:
         """Only the blocks holding the wanted columns are decoded, ``chunk`` rows at a time.
 
-        The common legacy types (Q8_0, Q4_0, Q4_1) are decoded element by element instead:
-        a column is one scale and one quant per row, whatever the block holds besides.
+        The common types (Q8_0, Q4_0, Q4_1 and the K-quants Q2_K to Q6_K) are decoded element
+        by element instead: a column is a few bits per row, whatever the block holds besides.
         """
         index = np.asarray(index)
         self._ensure(None if rows is None else np.asarray(rows))
@@ -412,7 +413,12 @@ def _q4_1_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndar
 
 
 _LEGACY_BLOCK = 32
-_ELEMENT_DECODERS = {"Q8_0": _q8_0_columns, "Q4_0": _q4_0_columns, "Q4_1": _q4_1_columns}
+_ELEMENT_DECODERS = {
+    "Q8_0": _q8_0_columns,
+    "Q4_0": _q4_0_columns,
+    "Q4_1": _q4_1_columns,
+    **KQUANT_COLUMNS,
+}
 
 
 def gguf_arrays(source: ModelSource) -> list[ArrayTensor]:
