@@ -9,6 +9,7 @@ Without a broker, :func:`run_jobs` runs the jobs in the calling process, one aft
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,8 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings.job_visibility_timeout),
         worker_hijack_root_logger=False,
+        # no broadcast control queue: on RabbitMQ it is exclusive to one worker per node name
+        worker_enable_remote_control=False,
     )
 
     @app.task(name=TASK_NAME)
@@ -129,6 +132,7 @@ def run_worker(settings: Settings, *, concurrency: int = 1, loglevel: str = "WAR
         f"--concurrency={concurrency}",
         f"--loglevel={loglevel}",
         f"--queues={settings.job_queue}",
+        f"--hostname=provreg-{os.getpid()}@%h",  # many workers per machine, each its own name
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
