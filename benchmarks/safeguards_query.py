@@ -49,9 +49,9 @@ from benchmarks.lineage_forest import (
     load_postgresql,
     load_sqlite,
 )
+from registry.names import VariantRef
 from registry.services.downloads import record_downloads
 from registry.services.evals import add_results
-from registry.services.names import VariantRef
 from registry.services.safeguard_policy import load_policy
 from registry.services.safeguard_query import lacking_safeguards
 from schemas import DownloadRecord, EvalResultCreate

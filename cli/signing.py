@@ -7,7 +7,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from registry.errors import KeyInvalid
-from registry.services.names import parse_ref
+from registry.names import parse_ref
 from registry.trust.keys import load_private_key
 from registry.trust.statements import release_statement, sign_statement
 from schemas import VariantCreate

@@ -35,9 +35,16 @@ declared and detected lineage, over a public read API. Writes need
 
 
 def create_app(
-    settings: Settings | None = None, *, session_factory: Callable[[], Session] | None = None
+    settings: Settings | None = None,
+    *,
+    session_factory: Callable[[], Session] | None = None,
+    trusted_local: bool = False,
 ) -> FastAPI:
-    """Build the app for ``settings``; tests pass their own ``session_factory``."""
+    """Build the app for ``settings``; tests pass their own ``session_factory``.
+
+    ``trusted_local`` is for the CLI's local mode only (the app in the caller's own process,
+    see :mod:`registry.api.local`): a request without a token acts as a local administrator.
+    """
     settings = settings or Settings()
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings))
@@ -50,6 +57,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
+    app.state.trusted_local = trusted_local
     app.state.rate_limiter = TokenBucket(settings.write_rate, settings.write_burst)
     install_error_handlers(app)
 

@@ -14,6 +14,9 @@ from registry.errors import PermissionDenied
 from registry.services.safeguard_policy import SafeguardPolicy, load_policy
 from registry.services.tokens import authenticate
 
+# The identity of the CLI's local mode: never stored, never matched by a bearer secret.
+LOCAL_ADMIN = ApiToken(token_id="local", secret_sha256="", scope="admin")
+
 _bearer = HTTPBearer(auto_error=False, description="a token from `provreg token create`")
 
 
@@ -34,7 +37,10 @@ def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiToken:
     """The authenticated token; raises TokenMissing or TokenInvalid (401), and RateLimited
-    (429) when a write exceeds the token's rate."""
+    (429) when a write exceeds the token's rate. In the CLI's local mode a request without a
+    token acts as :data:`LOCAL_ADMIN` (whoever opens the database already owns it)."""
+    if credentials is None and request.app.state.trusted_local:
+        return LOCAL_ADMIN
     token = authenticate(session, credentials.credentials if credentials else None)
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None and request.method not in ("GET", "HEAD"):

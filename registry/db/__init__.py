@@ -5,7 +5,7 @@ the newest revision.
 """
 
 from registry.db.engine import make_engine, make_session_factory
-from registry.db.migrate import upgrade_database
+from registry.db.migrate import ready_engine, upgrade_database
 from registry.db.models import (
     Advisory,
     ApiToken,
@@ -48,5 +48,6 @@ __all__ = [
     "VariantSketch",
     "make_engine",
     "make_session_factory",
+    "ready_engine",
     "upgrade_database",
 ]

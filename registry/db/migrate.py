@@ -8,9 +8,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
-from registry.errors import DatabaseError
+from registry.config import Settings
+from registry.db.engine import make_engine
+from registry.errors import DatabaseError, DatabaseNotInitialised
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
@@ -60,3 +62,30 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(_url_of(engine))).get_current_head()
+
+
+def ready_engine(settings: Settings) -> Engine:
+    """An engine on a database at the newest schema.
+
+    A brand-new SQLite database is created on first use; anything else that is behind must be
+    upgraded explicitly with ``provreg init`` (raises :class:`DatabaseNotInitialised`).
+    """
+    engine = make_engine(settings)
+    current = current_revision(engine)
+    if current == head_revision(engine):
+        return engine
+    is_empty_sqlite = (
+        engine.dialect.name == "sqlite"
+        and current is None
+        and not inspect(engine).get_table_names()
+    )
+    if is_empty_sqlite:
+        upgrade_database(engine)
+        return engine
+    raise DatabaseNotInitialised(
+        "the database is not initialised"
+        if current is None
+        else "the database schema is out of date",
+        hint="run `provreg init`",
+        detail={"current": current},
+    )

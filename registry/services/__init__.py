@@ -4,9 +4,9 @@ Each function takes a Session, raises registry errors, returns wire models, and 
 fastapi.
 """
 
+from registry.names import VariantRef, parse_ref
 from registry.services.cards import card_markers, declared_parents_from_card
 from registry.services.lineage import lineage_graph
-from registry.services.names import VariantRef, parse_ref
 from registry.services.tokens import authenticate, create_token, require_publish
 from registry.services.variants import list_variants, register_variant, show_variant
 

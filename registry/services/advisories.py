@@ -12,9 +12,9 @@ from sqlmodel import Session
 from registry.db.lineage_queries import descendants
 from registry.db.models import Advisory, Variant
 from registry.errors import AdvisoryNotFound
+from registry.names import parse_ref
 from registry.services import translog
 from registry.services.log_records import leaves_of
-from registry.services.names import parse_ref
 from registry.services.safeguards import MAX_DEPTH, current_downloads
 from registry.services.variants import get_variant
 from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic, AffectedVariant

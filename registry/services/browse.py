@@ -19,9 +19,9 @@ from registry.db.models import (
     Variant,
 )
 from registry.errors import InvalidInput
+from registry.names import VariantRef
 from registry.services import keys as keys_service
 from registry.services.advisories import advisory_public
-from registry.services.names import VariantRef
 from registry.services.safeguard_policy import SafeguardPolicy
 from registry.services.safeguards import MAX_DEPTH, catch_up, refresh
 from registry.services.signatures import registration_index, signature_info

@@ -24,8 +24,8 @@ from sqlmodel import Session, col, select
 
 from registry.db.models import DownloadEvent, DownloadSnapshot, Variant
 from registry.errors import DownloadLogInvalid, InvalidInput, PermissionDenied
+from registry.names import parse_ref
 from registry.services.downloads import downloads_changed
-from registry.services.names import parse_ref
 from registry.services.variants import find_variant
 from schemas.hub import DownloadIngest, DownloadIngestResult, IngestedVariant
 

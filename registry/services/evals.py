@@ -13,10 +13,10 @@ from sqlmodel import Session, col, select
 
 from registry.db.models import EvalResult, SignedStatement, Variant
 from registry.errors import EvalFileInvalid, StatementMismatch
+from registry.names import VariantRef, parse_ref
 from registry.services import translog
 from registry.services.eval_formats import read_results
 from registry.services.log_records import leaves_of
-from registry.services.names import VariantRef, parse_ref
 from registry.services.safeguard_policy import BenchmarkRule, SafeguardPolicy, normalise
 from registry.services.safeguards import reads, refresh
 from registry.services.signatures import verified_statement

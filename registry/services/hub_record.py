@@ -25,13 +25,13 @@ from registry.db.models import (
     utcnow,
 )
 from registry.errors import EvalFileInvalid, InvalidInput, ModelCardInvalid
+from registry.names import VariantRef, validate_name
 from registry.services import translog
 from registry.services.cards import declared_parents_from_metadata
 from registry.services.edge_log import log_edge_states
 from registry.services.eval_formats import read_hf_eval_results, read_model_index
 from registry.services.evals import _resolve
 from registry.services.hub_api import HUB_RELATIONS, RepoFacts
-from registry.services.names import VariantRef, validate_name
 from registry.services.safeguard_policy import SafeguardPolicy
 from registry.services.variants import _variant_or_placeholder
 from schemas import EvalResultCreate

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from registry.db.models import HubRepo, HubSync, HubSyncItem, utcnow
 from registry.errors import InvalidInput
+from registry.names import VariantRef, validate_name
 from registry.services.downloads import downloads_changed
 from registry.services.hub_api import HUB_RELATIONS, HubReader, RepoFacts
 from registry.services.hub_fingerprint import FingerprintOutcome
@@ -35,7 +36,6 @@ from registry.services.hub_record import (
     record_evals,
     record_files,
 )
-from registry.services.names import VariantRef, validate_name
 from registry.services.safeguard_policy import SafeguardPolicy
 from registry.services.safeguards import mark_dirty
 from registry.services.variants import _variant_or_placeholder

@@ -10,8 +10,8 @@ from sqlmodel import Session, col, select
 
 from registry.db.models import LogLeaf, Namespace, SigningKey, utcnow
 from registry.errors import InvalidInput, KeyExists, KeyNotFound, KeyRevoked, PermissionDenied
+from registry.names import _PART
 from registry.services import translog
-from registry.services.names import _PART
 from registry.trust.keys import PublicKey, key_id, load_public_key, public_key_pem
 from schemas.trust import KeyPublic
 

@@ -10,7 +10,7 @@ from registry.db import lineage_queries
 from registry.db.lineage_queries import WalkRow
 from registry.db.models import LineageEdge, Variant
 from registry.errors import InvalidInput
-from registry.services.names import VariantRef
+from registry.names import VariantRef
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.variants import _edge_public, get_variant
 from schemas import LineageEdgePublic, LineageGraph, LineageNode

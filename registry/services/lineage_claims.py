@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, SignedStatement, utcnow
 from registry.errors import Conflict, LineageCycle, StatementMismatch
+from registry.names import parse_ref
 from registry.services import translog
 from registry.services.edge_log import log_edge_states
-from registry.services.names import parse_ref
 from registry.services.safeguards import mark_dirty
 from registry.services.signatures import verified_statement
 from registry.services.variants import _variant_or_placeholder, get_variant

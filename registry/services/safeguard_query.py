@@ -18,7 +18,7 @@ from sqlmodel import Session
 from registry.db.lineage_queries import ancestors, descendants
 from registry.db.models import SafeguardStatus, Variant
 from registry.errors import CursorInvalid, InvalidInput
-from registry.services.names import VariantRef
+from registry.names import VariantRef
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguard_policy import SafeguardPolicy
 from registry.services.safeguards import MAX_DEPTH, catch_up, refresh

@@ -23,10 +23,10 @@ from registry.db.models import (
     VariantFile,
 )
 from registry.errors import FilesMismatch, NotFound, SignatureInvalid, StatementReplayed
+from registry.names import VariantRef
 from registry.services import keys as keys_service
 from registry.services import translog
 from registry.services.edge_log import edges_touching, log_edge_states
-from registry.services.names import VariantRef
 from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
 from registry.trust.keys import key_id, load_public_key, public_key_pem

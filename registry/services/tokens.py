@@ -22,7 +22,7 @@ from registry.errors import (
     TokenMissing,
     TokenNotFound,
 )
-from registry.services.names import _PART
+from registry.names import _PART
 
 TOKEN_PREFIX = "provreg_"
 _TOKEN = re.compile(r"^provreg_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")

@@ -21,8 +21,8 @@ from registry.db.models import (
     utcnow,
 )
 from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, VariantNotFound
+from registry.names import VariantRef, parse_ref, validate_name, validate_revision
 from registry.services.lineage_checks import check_lineage
-from registry.services.names import VariantRef, parse_ref, validate_name, validate_revision
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguards import mark_dirty
 from registry.services.signatures import record_registration, registration_index, signature_info

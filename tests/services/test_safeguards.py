@@ -10,13 +10,13 @@ from sqlmodel import Session
 
 from registry.db.models import LineageEdge
 from registry.errors import EvalFileInvalid, PolicyInvalid
+from registry.names import parse_ref
 from registry.services import register_variant
 from registry.services.advisories import add_advisory, affected
 from registry.services.audit import audit_log
 from registry.services.downloads import record_downloads
 from registry.services.edge_log import log_edge_states
 from registry.services.evals import add_results, import_results, list_results
-from registry.services.names import parse_ref
 from registry.services.safeguard_policy import load_policy, parse_policy
 from registry.services.safeguard_query import lacking_safeguards, safeguard_status
 from registry.services.variants import get_variant

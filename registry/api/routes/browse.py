@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from registry.api.deps import SessionDep, safeguard_policy
 from registry.api.routes.variants import _ERRORS, variant_ref
+from registry.names import parse_ref
 from registry.services.browse import (
     MAX_BATCH,
     MAX_SEARCH,
@@ -16,7 +17,6 @@ from registry.services.browse import (
     variant_advisories,
     variant_signatures,
 )
-from registry.services.names import parse_ref
 from schemas.browse import (
     SafeguardSummaryList,
     VariantAdvisories,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from registry.api.deps import EvaluatorToken, PublisherToken, SessionDep
 from registry.api.routes.variants import _ERRORS, variant_ref
+from registry.names import parse_ref
 from registry.services.advisories import add_advisory, affected
 from registry.services.downloads import record_downloads
 from registry.services.evals import (
@@ -17,7 +18,6 @@ from registry.services.evals import (
     import_results,
     list_results,
 )
-from registry.services.names import parse_ref
 from registry.services.safeguard_policy import SafeguardPolicy, load_policy
 from registry.services.safeguard_query import lacking_safeguards, parse_statuses, safeguard_status
 from schemas.evals import (

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from registry.api.deps import PublisherToken, SessionDep
+from registry.names import VariantRef, validate_name, validate_revision
 from registry.services import list_variants, register_variant, require_publish, show_variant
-from registry.services.names import VariantRef, validate_name, validate_revision
 from schemas import ErrorEnvelope, VariantCreate, VariantPage, VariantPublic
 
 router = APIRouter(prefix="/variants", tags=["variants"])

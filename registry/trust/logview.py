@@ -1,16 +1,18 @@
-"""This client's view of the log: a fresh checkpoint checked against the pinned log key, and
-consistency with the last checkpoint this client saw. Used by verify, audit and `log`."""
+"""A client's view of a log: a fresh checkpoint checked against the pinned log key, and its
+consistency with the last checkpoint this client saw. Used by the verifier, the audit and
+`provreg log`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from cli.trust_backend import SeenCheckpoint, TrustBackend, load_seen, save_seen
-from registry.config import Settings
 from registry.errors import ConsistencyFailed, SignatureInvalid
+from registry.interface import Registry
 from registry.trust.checkpoint import Checkpoint, parse_checkpoint
 from registry.trust.keys import load_public_key
 from registry.trust.merkle import verify_consistency
+from registry.trust.pinning import SeenCheckpoint, load_seen, save_seen
 from schemas import CheckpointPublic, LogKey
 
 
@@ -26,11 +28,11 @@ class LogView:
         return self.seen is None
 
 
-def fresh_view(trust: TrustBackend, settings: Settings) -> LogView:
+def fresh_view(trust: Registry, home: Path) -> LogView:
     """Fetch and verify a checkpoint; raises SignatureInvalid when the log key changed or the
     note does not verify."""
     key = trust.log_key()
-    seen = load_seen(settings, key.origin)
+    seen = load_seen(home, key.origin)
     if seen is not None and seen.public_key.strip() != key.public_key.strip():
         raise SignatureInvalid(
             f"the log {key.origin} now presents another signing key than this client pinned",
@@ -47,7 +49,7 @@ def fresh_view(trust: TrustBackend, settings: Settings) -> LogView:
     return LogView(key, checkpoint, published, seen)
 
 
-def check_consistency(trust: TrustBackend, view: LogView) -> str:
+def check_consistency(trust: Registry, view: LogView) -> str:
     """Prove the fresh checkpoint extends the one this client saw last; returns a description.
 
     Raises :class:`ConsistencyFailed` when the log shrank, forked or was rewritten.
@@ -86,13 +88,13 @@ def check_consistency(trust: TrustBackend, view: LogView) -> str:
     return f"consistent with the last checkpoint seen ({seen.tree_size} -> {now.tree_size} leaves)"
 
 
-def remember(settings: Settings, view: LogView) -> None:
+def remember(home: Path, view: LogView) -> None:
     """Pin the log key and this checkpoint as the last one seen (only after it checked out)."""
     seen = view.seen
     if seen is not None and seen.tree_size > view.checkpoint.tree_size:
         return
     save_seen(
-        settings,
+        home,
         SeenCheckpoint(
             origin=view.key.origin,
             public_key=seen.public_key if seen else view.key.public_key,
