@@ -12,13 +12,14 @@ from registry.api.errors import install_error_handlers
 from registry.api.pages import install_pages
 from registry.api.ratelimit import TokenBucket
 from registry.api.routes import (
-    browse,
+    advisories,
     downloads,
     evals,
     identify,
     keys,
     lineage,
     log,
+    safeguards,
     signatures,
     tokens,
     variants,
@@ -68,7 +69,8 @@ def create_app(
         return {"status": "ok", "version": registry.__version__}
 
     for module in (
-        variants, browse, lineage, identify, tokens, keys, signatures, log, evals, downloads
+        variants, lineage, identify, tokens, keys, signatures, log, evals, safeguards,
+        advisories, downloads,
     ):  # fmt: skip
         v1.include_router(module.router)
     app.include_router(v1)

@@ -1,4 +1,5 @@
-"""Request dependencies: a database session per request and the caller's token."""
+"""What routes share: a database session per request, the caller's token and its scopes, the
+safeguard policy, a variant's address from the path, and the error responses to document."""
 
 from __future__ import annotations
 
@@ -11,8 +12,22 @@ from sqlmodel import Session
 
 from registry.db.models import ApiToken
 from registry.errors import PermissionDenied
+from registry.names import VariantRef, validate_name, validate_revision
 from registry.services.safeguard_policy import SafeguardPolicy, load_policy
 from registry.services.tokens import authenticate
+from schemas import ErrorEnvelope
+
+# the error envelopes every route may answer with, for the OpenAPI document
+ERRORS: dict[int | str, dict] = {
+    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 422)
+}
+
+
+def variant_ref(namespace: str, name: str, revision: str) -> VariantRef:
+    """The variant a route's ``{namespace}/{name}`` and ``revision`` address; raises
+    :class:`InvalidName`."""
+    return VariantRef(validate_name(f"{namespace}/{name}"), validate_revision(revision))
+
 
 # The identity of the CLI's local mode: never stored, never matched by a bearer secret.
 LOCAL_ADMIN = ApiToken(token_id="local", secret_sha256="", scope="admin")
@@ -54,6 +69,9 @@ TokenDep = Annotated[ApiToken, Depends(require_token)]
 def safeguard_policy(request: Request) -> SafeguardPolicy:
     """The safeguard policy the server's settings select."""
     return load_policy(request.app.state.settings)
+
+
+PolicyDep = Annotated[SafeguardPolicy, Depends(safeguard_policy)]
 
 
 class ScopeRequirement:
