@@ -32,9 +32,9 @@ from benchmarks._postgres import fresh_postgresql
 from benchmarks._report import Figure, command_line, markdown_table, write_section
 from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.db.models import HubRepo
-from registry.services.hub_api import HubReader
-from registry.services.hub_sync import sync_root
-from registry.services.safeguard_policy import load_policy
+from registry.hub.reader import HubReader
+from registry.hub.sync import sync_root
+from registry.services.safeguards.policy import load_policy
 from tests.hub_server import FakeHub, HubServer, generated_tree
 
 TITLE = "Hub sync"

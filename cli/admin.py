@@ -26,7 +26,7 @@ def init(ctx: typer.Context, as_json: JsonOption = False) -> Output:
     """Create the database, or upgrade it to the newest schema."""
     from registry.db import make_engine, upgrade_database
     from registry.db.migrate import current_revision
-    from registry.services.edge_log import log_unlogged_edges
+    from registry.services.lineage.edge_log import log_unlogged_edges
 
     state: CliState = ctx.obj
     engine = make_engine(state.settings)

@@ -116,7 +116,7 @@ def eval_import(
         raise InvalidInput(f"cannot read {file}: {exc}", hint="pass a UTF-8 text file") from None
     target = parse_ref(model)
     if sign is not None:  # parse here, so the signature covers exactly what is stored
-        from registry.services.eval_formats import read_results
+        from registry.services.evals.formats import read_results
 
         found, parsed = read_results(content, fmt, file.name)
         stored = _add_signed(state, target, parsed, sign, evaluator)

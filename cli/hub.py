@@ -25,10 +25,10 @@ if TYPE_CHECKING:  # the Hub client and the sync load only when a hub command ru
     from sqlmodel import Session
 
     from registry.db.models import HubRepo
-    from registry.services.hub_api import HubReader
-    from registry.services.hub_fingerprint import FingerprintOutcome
+    from registry.hub.fingerprint import FingerprintOutcome
+    from registry.hub.reader import HubReader
 
-DEFAULT_DEPTH = 10  # generations below the root, as registry.services.hub_sync
+DEFAULT_DEPTH = 10  # generations below the root, as registry.hub.sync
 
 hub_app = typer.Typer(help="Variants in the wild: the Hugging Face Hub.", no_args_is_help=True)
 
@@ -75,7 +75,7 @@ class _SyncProgress:
 
 
 def _reader(state: CliState, endpoint: str | None) -> HubReader:
-    from registry.services.hub_api import HubReader
+    from registry.hub.reader import HubReader
 
     if state.settings.url and state.session_factory_override is None:
         raise InvalidInput(
@@ -94,9 +94,9 @@ def _reader(state: CliState, endpoint: str | None) -> HubReader:
 def _sync(
     state: CliState, hub: HubReader, root: str, depth: int, fingerprint: bool
 ) -> HubSyncResult:
-    from registry.services.hub_fingerprint import fingerprint_repo
-    from registry.services.hub_sync import sync_root
-    from registry.services.safeguard_policy import load_policy
+    from registry.hub.fingerprint import fingerprint_repo
+    from registry.hub.sync import sync_root
+    from registry.services.safeguards.policy import load_policy
 
     settings = state.settings
     progress = _SyncProgress(root, quiet=state.as_json)

@@ -39,7 +39,7 @@ def _declared_parents(
         for p, r in zip(parents, relations, strict=True)
     ]
     if card is not None:
-        from registry.services.cards import declared_parents_from_card
+        from registry.services.variants.cards import declared_parents_from_card
 
         declared.extend(declared_parents_from_card(card))
     return declared
@@ -75,7 +75,7 @@ def register(
     signing_key = load_signing_key(sign) if sign is not None else None
     fingerprint = read_release(path, state.settings, quiet=state.as_json)
     if card is not None:  # the card's tags and name reach the safeguard markers
-        from registry.services.cards import card_markers
+        from registry.services.variants.cards import card_markers
 
         fingerprint.config = {**(fingerprint.config or {}), CARD_CONFIG_KEY: card_markers(card)}
     request = VariantCreate(name=name, revision=revision, fingerprint=fingerprint, parents=parents)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from registry.errors import InvalidName
 
 DEFAULT_REVISION = "main"
-_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+NAME_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 _REVISION = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._/+-]{0,199}$")
 
 
@@ -28,7 +28,7 @@ class VariantRef:
 def validate_name(name: str) -> str:
     """Return ``name`` if it is ``namespace/name`` as on the Hub; raise :class:`InvalidName`."""
     parts = name.split("/")
-    if len(parts) != 2 or not all(_PART.match(p) for p in parts) or ".." in name:
+    if len(parts) != 2 or not all(NAME_PART.match(p) for p in parts) or ".." in name:
         raise InvalidName(
             f"invalid model name {name!r}",
             hint="use namespace/name as on the Hugging Face Hub, e.g. acme/llama-7b-chat",

@@ -13,8 +13,8 @@ from sqlmodel import Session
 from registry.db.models import ApiToken
 from registry.errors import PermissionDenied
 from registry.names import VariantRef, validate_name, validate_revision
-from registry.services.safeguard_policy import SafeguardPolicy, load_policy
-from registry.services.tokens import authenticate
+from registry.services.safeguards.policy import SafeguardPolicy, load_policy
+from registry.services.trust.tokens import authenticate
 from schemas import ErrorEnvelope
 
 # the error envelopes every route may answer with, for the OpenAPI document

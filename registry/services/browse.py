@@ -20,12 +20,12 @@ from registry.db.models import (
 )
 from registry.errors import InvalidInput
 from registry.names import VariantRef
-from registry.services import keys as keys_service
-from registry.services.advisories import advisory_public
-from registry.services.safeguard_policy import SafeguardPolicy
-from registry.services.safeguards import MAX_DEPTH, catch_up, refresh
-from registry.services.signatures import registration_index, signature_info
-from registry.services.variants import get_variant
+from registry.services.safeguards.advisories import advisory_public
+from registry.services.safeguards.policy import SafeguardPolicy
+from registry.services.safeguards.status import MAX_DEPTH, catch_up, refresh
+from registry.services.trust import keys as keys_service
+from registry.services.trust.signatures import registration_index, signature_info
+from registry.services.variants.register import get_variant
 from schemas.browse import (
     AdvisoryReach,
     AttachedSignatureSummary,

@@ -13,7 +13,8 @@ from registry.errors import (
     RevisionImmutable,
     VariantNotFound,
 )
-from registry.services import parse_ref, register_variant, show_variant
+from registry.names import parse_ref
+from registry.services import register_variant, show_variant
 from tests.factories import variant_request
 
 

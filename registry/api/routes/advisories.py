@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from registry.api.deps import ERRORS, EvaluatorToken, SessionDep, variant_ref
-from registry.services.advisories import add_advisory, affected
 from registry.services.browse import variant_advisories
+from registry.services.safeguards.advisories import add_advisory, affected
 from schemas.browse import VariantAdvisories
 from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic
 

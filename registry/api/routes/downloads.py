@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from registry.api.deps import ERRORS, PublisherToken, SessionDep, variant_ref
-from registry.services.download_logs import ingest_download_log
-from registry.services.downloads import downloads_report, record_downloads
+from registry.services.downloads.logs import ingest_download_log
+from registry.services.downloads.report import downloads_report, record_downloads
 from schemas.evals import DownloadRecord, DownloadSnapshotPublic
 from schemas.hub import DownloadIngest, DownloadIngestResult, DownloadsPublic
 

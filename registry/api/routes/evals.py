@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from registry.api.deps import ERRORS, EvaluatorToken, PolicyDep, SessionDep, variant_ref
-from registry.services.evals import (
+from registry.services.evals.results import (
     add_results,
     add_signed_results,
     import_results,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from registry.api.deps import ERRORS, SessionDep
-from registry.services.identify import identify
+from registry.services.identify.compare import identify
 from schemas import IdentifyQuery, IdentifyResult
 
 router = APIRouter(tags=["identify"])

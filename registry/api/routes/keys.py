@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from registry.api.deps import ERRORS, KeyManagerToken, SessionDep
-from registry.services import keys as keys_service
+from registry.services.trust import keys as keys_service
 from schemas import KeyCreate, KeyPublic
 
 router = APIRouter(prefix="/keys", tags=["keys"])

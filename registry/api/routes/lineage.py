@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from registry.api.deps import ERRORS, SessionDep, variant_ref
 from registry.services import lineage_graph
-from registry.services.lineage import DEFAULT_DEPTH, DEFAULT_PAGE, MAX_DEPTH
+from registry.services.lineage.graph import DEFAULT_DEPTH, DEFAULT_PAGE, MAX_DEPTH
 from schemas import LineageGraph
 
 router = APIRouter(prefix="/lineage", tags=["lineage"])

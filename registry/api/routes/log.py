@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from registry.api.deps import ERRORS, AdminToken, SessionDep
-from registry.services import translog
-from registry.services.audit import audit_log
-from registry.services.safeguard_policy import load_policy
+from registry.services.safeguards.policy import load_policy
+from registry.services.trust import translog
+from registry.services.trust.audit import audit_log
 from schemas import (
     AuditReport,
     CheckpointPublic,

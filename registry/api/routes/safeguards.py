@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from registry.api.deps import ERRORS, PolicyDep, SessionDep, variant_ref
 from registry.names import parse_ref
 from registry.services.browse import MAX_BATCH, safeguard_summaries
-from registry.services.safeguard_query import lacking_safeguards, parse_statuses, safeguard_status
+from registry.services.safeguards.query import lacking_safeguards, parse_statuses, safeguard_status
 from schemas.browse import SafeguardSummaryList
 from schemas.evals import LackingSafeguardPage, SafeguardStatusPublic
 

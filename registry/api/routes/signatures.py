@@ -8,9 +8,9 @@ from fastapi import APIRouter, status
 from registry.api.deps import ERRORS, PublisherToken, SessionDep, variant_ref
 from registry.services import require_publish
 from registry.services.browse import variant_signatures
-from registry.services.lineage_claims import claim_lineage, claim_namespace
-from registry.services.signatures import attach_bundle, get_release_statement
-from registry.services.variants import get_variant
+from registry.services.lineage.claims import claim_lineage, claim_namespace
+from registry.services.trust.signatures import attach_bundle, get_release_statement
+from registry.services.variants.register import get_variant
 from schemas import AttachedSignaturePublic, AttachSignature, LineageClaimCreate, StatementPublic
 from schemas.browse import VariantSignatures
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from registry.api.deps import ERRORS, AdminToken, SessionDep
 from registry.services import create_token
-from registry.services.tokens import revoke_token
+from registry.services.trust.tokens import revoke_token
 from schemas import TokenCreate, TokenPublic, TokenRevoked
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])

@@ -12,7 +12,7 @@ from registry.db.models import LineageEdge, Variant
 from registry.errors import InvalidInput
 from registry.names import VariantRef
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
-from registry.services.variants import _edge_public, get_variant
+from registry.services.variants.register import edge_public, get_variant
 from schemas import LineageEdgePublic, LineageGraph, LineageNode
 
 Direction = Literal["up", "down", "both"]
@@ -86,7 +86,7 @@ def lineage_graph(
         ):
             if (edge.child_id, edge.parent_id) in pairs:
                 edges.append(
-                    _edge_public(edge, variants[edge.child_id].ref, variants[edge.parent_id].ref)
+                    edge_public(edge, variants[edge.child_id].ref, variants[edge.parent_id].ref)
                 )
     edges.sort(key=lambda e: (e.child, e.parent))
     nodes = [

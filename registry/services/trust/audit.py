@@ -6,7 +6,7 @@ Reports every mismatch rather than stopping at the first: a record changed after
 have been logged and was not (``unlogged_record``) and stored subtree hashes that disagree with
 the recomputed tree (``node_changed``, ``node_missing``), a lineage edge whose stored relation,
 source or status is not the fold of its logged ``lineage.status`` events
-(``edge_state_changed``; see ``registry.services.edge_log``) and a materialised safeguard
+(``edge_state_changed``; see ``registry.services.lineage.edge_log``) and a materialised safeguard
 status that differs from the one recomputed from the records (``safeguard_status_changed``).
 Comparing the recomputed root with a checkpoint someone saw earlier is the caller's part (the
 CLI does it with its saved checkpoint).
@@ -32,9 +32,10 @@ from registry.db.models import (
     SigningKey,
     Variant,
 )
-from registry.services import edge_log, safeguards
-from registry.services.log_records import RecordMissing, leaf_data
-from registry.services.safeguard_policy import SafeguardPolicy
+from registry.services.lineage import edge_log
+from registry.services.safeguards import status as safeguards
+from registry.services.safeguards.policy import SafeguardPolicy
+from registry.services.trust.log_records import RecordMissing, leaf_data
 from registry.trust import merkle
 from schemas.trust import AuditProblem, AuditReport
 

@@ -20,7 +20,7 @@ from registry.config import Settings
 from registry.errors import PolicyInvalid
 from registry.trust.canonical import canonical_json, sha256_digest
 
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "policy" / "default_safeguards.yaml"
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "policy" / "default_safeguards.yaml"
 KINDS = ("safeguard", "over-refusal")
 
 

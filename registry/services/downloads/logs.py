@@ -25,8 +25,8 @@ from sqlmodel import Session, col, select
 from registry.db.models import DownloadEvent, DownloadSnapshot, Variant
 from registry.errors import DownloadLogInvalid, InvalidInput, PermissionDenied
 from registry.names import parse_ref
-from registry.services.downloads import downloads_changed
-from registry.services.variants import find_variant
+from registry.services.downloads.report import downloads_changed
+from registry.services.variants.register import find_variant
 from schemas.hub import DownloadIngest, DownloadIngestResult, IngestedVariant
 
 USER_COLUMNS = ("user_hash", "hashed_user_id", "user_id", "user")

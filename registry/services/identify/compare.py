@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from registry.db.lineage_queries import ancestor_sets
 from registry.db.models import LineageEdge, Variant, VariantSketch
-from registry.services.sketch_index import (
+from registry.services.identify.sketch_index import (
     candidates,
     decode_sketch,
     load_sketch,

@@ -14,13 +14,13 @@ from sqlmodel import Session, col, select
 from registry.db.models import EvalResult, SignedStatement, Variant
 from registry.errors import EvalFileInvalid, StatementMismatch
 from registry.names import VariantRef, parse_ref
-from registry.services import translog
-from registry.services.eval_formats import read_results
-from registry.services.log_records import leaves_of
-from registry.services.safeguard_policy import BenchmarkRule, SafeguardPolicy, normalise
-from registry.services.safeguards import reads, refresh
-from registry.services.signatures import verified_statement
-from registry.services.variants import get_variant
+from registry.services.evals.formats import read_results
+from registry.services.safeguards.policy import BenchmarkRule, SafeguardPolicy, normalise
+from registry.services.safeguards.status import reads, refresh
+from registry.services.trust import translog
+from registry.services.trust.log_records import leaves_of
+from registry.services.trust.signatures import verified_statement
+from registry.services.variants.register import get_variant
 from registry.trust.dsse import parse_envelope
 from schemas.evals import (
     EvalImport,
@@ -34,7 +34,7 @@ from schemas.evals import (
 from schemas.statements import EVALUATION_PREDICATE
 
 
-def _resolve(policy: SafeguardPolicy, r: EvalResultCreate) -> tuple[str, bool]:
+def resolve_category(policy: SafeguardPolicy, r: EvalResultCreate) -> tuple[str, bool]:
     """Category and direction: as given, else as the policy reads the benchmark."""
     rule = policy.benchmark(r.benchmark, r.task)
     metric_rule = rule.metrics.get(normalise(r.metric.split(",", 1)[0])) if rule else None
@@ -176,7 +176,7 @@ def _store(
     assert variant.id is not None
     # one transaction: the caller rolls back on any error
     for r in results:
-        category, hib = _resolve(policy, r)
+        category, hib = resolve_category(policy, r)
         row = EvalResult(
             variant_id=variant.id,
             benchmark=r.benchmark,

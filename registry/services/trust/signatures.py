@@ -24,9 +24,9 @@ from registry.db.models import (
 )
 from registry.errors import FilesMismatch, NotFound, SignatureInvalid, StatementReplayed
 from registry.names import VariantRef
-from registry.services import keys as keys_service
-from registry.services import translog
-from registry.services.edge_log import edges_touching, log_edge_states
+from registry.services.lineage.edge_log import edges_touching, log_edge_states
+from registry.services.trust import keys as keys_service
+from registry.services.trust import translog
 from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
 from registry.trust.keys import key_id, load_public_key, public_key_pem

@@ -22,11 +22,15 @@ from registry.db.models import (
 )
 from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, VariantNotFound
 from registry.names import VariantRef, parse_ref, validate_name, validate_revision
-from registry.services.lineage_checks import check_lineage
+from registry.services.identify.sketch_index import decode_sketch, store_sketch
+from registry.services.lineage.checks import check_lineage
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
-from registry.services.safeguards import mark_dirty
-from registry.services.signatures import record_registration, registration_index, signature_info
-from registry.services.sketch_index import decode_sketch, store_sketch
+from registry.services.safeguards.status import mark_dirty
+from registry.services.trust.signatures import (
+    record_registration,
+    registration_index,
+    signature_info,
+)
 from schemas import (
     FileDigest,
     LineageEdgePublic,
@@ -66,7 +70,7 @@ def _namespace(session: Session, name: str) -> Namespace:
     return ns
 
 
-def _variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
+def variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
     """The variant at ``ref``, created without weights when only its name is known yet."""
     variant = find_variant(session, ref)
     if variant is None:
@@ -112,7 +116,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
                 detail={"registered_digest": variant.digest, "new_digest": fp.digest},
             )
         if variant is None:
-            variant = _variant_or_placeholder(session, ref)
+            variant = variant_or_placeholder(session, ref)
         variant.digest = fp.digest
         variant.format = fp.format
         variant.dtypes = list(fp.dtypes)
@@ -138,7 +142,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
             sketch, blob = decode_sketch(fp.sketch)
             store_sketch(session, variant.id, sketch, blob)
         for parent_ref, relation in parents:
-            parent = _variant_or_placeholder(session, parent_ref)
+            parent = variant_or_placeholder(session, parent_ref)
             assert parent.id is not None
             if is_ancestor_or_self(session, variant.id, parent.id):
                 raise LineageCycle(
@@ -169,7 +173,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     return variant_public(session, variant, created=True)
 
 
-def _edge_public(edge: LineageEdge, child: str, parent: str) -> LineageEdgePublic:
+def edge_public(edge: LineageEdge, child: str, parent: str) -> LineageEdgePublic:
     return LineageEdgePublic(
         child=child,
         parent=parent,
@@ -218,8 +222,8 @@ def variant_public(
         files=[FileDigest(path=f.path, size=f.size, sha256=f.sha256) for f in files],
         tensor_count=int(tensor_count),
         sketch_digest=sketch.digest if sketch is not None else None,
-        lineage=[_edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
-        children=[_edge_public(e, c.ref, variant.ref) for e, c in child_rows],
+        lineage=[edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
+        children=[edge_public(e, c.ref, variant.ref) for e, c in child_rows],
         created=created,
         signature=signature_info(session, variant.id),
         log_index=registration_index(session, variant.id),

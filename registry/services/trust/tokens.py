@@ -22,7 +22,7 @@ from registry.errors import (
     TokenMissing,
     TokenNotFound,
 )
-from registry.names import _PART
+from registry.names import NAME_PART
 
 TOKEN_PREFIX = "provreg_"
 _TOKEN = re.compile(r"^provreg_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
@@ -45,7 +45,7 @@ def normalise_scope(scope: str, namespace: str | None) -> str:
     elif namespace and scope in SIMPLE_SCOPES:
         raise InvalidInput(f"scope {scope} takes no namespace", hint="drop --namespace")
     kind, _, ns = scope.partition(":")
-    if scope in SIMPLE_SCOPES or (kind in NAMESPACED_SCOPES and _PART.match(ns)):
+    if scope in SIMPLE_SCOPES or (kind in NAMESPACED_SCOPES and NAME_PART.match(ns)):
         return scope
     raise InvalidInput(
         f"unknown scope {scope!r}",

@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, Variant, utcnow
-from registry.services.identify import DETECT_MAX_FPR, Scored, compare_with_registry
-from registry.services.sketch_index import load_sketch
+from registry.services.identify.compare import DETECT_MAX_FPR, Scored, compare_with_registry
+from registry.services.identify.sketch_index import load_sketch
 from registry.weights.compare import compare_sketches
 from registry.weights.sketch import Sketch
 

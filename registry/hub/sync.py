@@ -10,7 +10,7 @@ download counters as ``hub`` snapshots at the sync's start, and its ``model-inde
 is only re-counted. Observed repos have no variant digest: LFS digests are file digests, not
 tensor digests. A repo holding exactly the weight files of a registered variant is recorded as
 its copy (a ``repackaged`` edge) without downloading anything; ``--fingerprint``
-(:mod:`registry.services.hub_fingerprint`) downloads and identifies the rest.
+(:mod:`registry.hub.fingerprint`) downloads and identifies the rest.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ from sqlmodel import Session, col, select
 
 from registry.db.models import HubRepo, HubSync, HubSyncItem, utcnow
 from registry.errors import InvalidInput
-from registry.names import VariantRef, validate_name
-from registry.services.downloads import downloads_changed
-from registry.services.hub_api import HUB_RELATIONS, HubReader, RepoFacts
-from registry.services.hub_fingerprint import FingerprintOutcome
-from registry.services.hub_record import (
+from registry.hub.fingerprint import FingerprintOutcome
+from registry.hub.reader import HUB_RELATIONS, HubReader, RepoFacts
+from registry.hub.record import (
     SyncTally,
     aware,
     recognise_copy,
@@ -36,9 +34,11 @@ from registry.services.hub_record import (
     record_evals,
     record_files,
 )
-from registry.services.safeguard_policy import SafeguardPolicy
-from registry.services.safeguards import mark_dirty
-from registry.services.variants import _variant_or_placeholder
+from registry.names import VariantRef, validate_name
+from registry.services.downloads.report import downloads_changed
+from registry.services.safeguards.policy import SafeguardPolicy
+from registry.services.safeguards.status import mark_dirty
+from registry.services.variants.register import variant_or_placeholder
 from schemas import HubSyncResult
 
 DEFAULT_DEPTH = 10
@@ -263,7 +263,7 @@ def _record_repo(
     tally: SyncTally,
 ) -> HubRepo:
     name = validate_name(facts.repo_id)
-    variant = _variant_or_placeholder(session, VariantRef(name, "main"))
+    variant = variant_or_placeholder(session, VariantRef(name, "main"))
     assert variant.id is not None
     repo = session.exec(select(HubRepo).where(HubRepo.repo_id == name)).first()
     now = utcnow()

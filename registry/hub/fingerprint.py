@@ -21,8 +21,8 @@ from sqlmodel import Session, select
 
 from registry.db.models import HubFile, HubRepo, LineageEdge
 from registry.errors import ProvregError, RevisionImmutable, WeightsError
-from registry.services.hub_api import HubReader
-from registry.services.variants import register_variant
+from registry.hub.reader import HubReader
+from registry.services.variants.register import register_variant
 from registry.weights import fingerprint_source, open_model
 from registry.weights.sketching import sketch_source
 from schemas import VariantCreate

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from registry.config import Settings
 from registry.db.models import LogLeaf, LogNode, utcnow
 from registry.errors import LogEntryNotFound, LogRangeInvalid
-from registry.services.log_records import leaf_data
+from registry.services.trust.log_records import leaf_data
 from registry.trust import merkle
 from registry.trust.checkpoint import Checkpoint, sign_checkpoint
 from registry.trust.keys import (

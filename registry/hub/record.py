@@ -25,15 +25,15 @@ from registry.db.models import (
     utcnow,
 )
 from registry.errors import EvalFileInvalid, InvalidInput, ModelCardInvalid
+from registry.hub.reader import HUB_RELATIONS, RepoFacts
 from registry.names import VariantRef, validate_name
-from registry.services import translog
-from registry.services.cards import declared_parents_from_metadata
-from registry.services.edge_log import log_edge_states
-from registry.services.eval_formats import read_hf_eval_results, read_model_index
-from registry.services.evals import _resolve
-from registry.services.hub_api import HUB_RELATIONS, RepoFacts
-from registry.services.safeguard_policy import SafeguardPolicy
-from registry.services.variants import _variant_or_placeholder
+from registry.services.evals.formats import read_hf_eval_results, read_model_index
+from registry.services.evals.results import resolve_category
+from registry.services.lineage.edge_log import log_edge_states
+from registry.services.safeguards.policy import SafeguardPolicy
+from registry.services.trust import translog
+from registry.services.variants.cards import declared_parents_from_metadata
+from registry.services.variants.register import variant_or_placeholder
 from schemas import EvalResultCreate
 
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".onnx", ".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -105,7 +105,7 @@ def record_declared(session: Session, variant: Variant, facts: RepoFacts, tally:
         except InvalidInput:
             tally.notes.append(f"{facts.repo_id}: base_model {base!r} is not a repo id")
             continue
-        parent = _variant_or_placeholder(session, parent_ref)
+        parent = variant_or_placeholder(session, parent_ref)
         assert parent.id is not None
         edge = session.exec(
             select(LineageEdge).where(
@@ -188,7 +188,7 @@ def record_evals(
         if key in existing:
             continue
         existing.add(key)
-        category, hib = _resolve(policy, r)
+        category, hib = resolve_category(policy, r)
         row = EvalResult(
             variant_id=variant.id,
             **r.model_dump(exclude={"category", "higher_is_better"}),

@@ -9,7 +9,7 @@ Kinds: ``variant.registered`` (variant id), ``lineage.declared`` (edge id), ``li
 (signed statement id), ``key.added`` and ``key.revoked`` (signing key id), ``signature.attached``
 (attached signature id), ``evaluation.added`` (eval result id), ``advisory.published``
 (advisory id), ``lineage.status`` (edge id: one per change of an edge's relation, source or
-status; see ``registry.services.edge_log``).
+status; see ``registry.services.lineage.edge_log``).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from registry.db.models import (
     Variant,
     utcnow,
 )
-from registry.services.safeguard_policy import MetricRule, SafeguardPolicy, normalise
+from registry.services.safeguards.policy import MetricRule, SafeguardPolicy, normalise
 from schemas.variants import CARD_CONFIG_KEY
 
 MAX_CASCADE = 200_000

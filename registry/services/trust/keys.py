@@ -10,8 +10,8 @@ from sqlmodel import Session, col, select
 
 from registry.db.models import LogLeaf, Namespace, SigningKey, utcnow
 from registry.errors import InvalidInput, KeyExists, KeyNotFound, KeyRevoked, PermissionDenied
-from registry.names import _PART
-from registry.services import translog
+from registry.names import NAME_PART
+from registry.services.trust import translog
 from registry.trust.keys import PublicKey, key_id, load_public_key, public_key_pem
 from schemas.trust import KeyPublic
 
@@ -19,7 +19,7 @@ ROLES = ("publisher", "evaluator")
 
 
 def _namespace(session: Session, name: str) -> Namespace:
-    if not _PART.match(name):
+    if not NAME_PART.match(name):
         raise InvalidInput(f"invalid namespace {name!r}", hint="use the Hub's namespace spelling")
     ns = session.exec(select(Namespace).where(Namespace.name == name)).first()
     if ns is None:

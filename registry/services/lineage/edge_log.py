@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from registry.db.models import LineageEdge, LogLeaf
-from registry.services import translog
+from registry.services.trust import translog
 
 KIND = "lineage.status"
 STATE_FIELDS = ("relation", "source", "status")

@@ -19,8 +19,8 @@ from sqlmodel import Session, col, select
 from registry.db.models import DownloadSnapshot, HubRepo, SafeguardStatus, utcnow
 from registry.errors import Conflict, InvalidInput
 from registry.names import VariantRef
-from registry.services.safeguards import current_downloads, mark_dirty, refresh_reach
-from registry.services.variants import get_variant
+from registry.services.safeguards.status import current_downloads, mark_dirty, refresh_reach
+from registry.services.variants.register import get_variant
 from schemas.evals import DownloadRecord, DownloadSnapshotPublic
 from schemas.hub import DownloadGrowth, DownloadPoint, DownloadReach, DownloadsPublic
 

@@ -16,11 +16,11 @@ from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, SignedStatement, utcnow
 from registry.errors import Conflict, LineageCycle, StatementMismatch
 from registry.names import parse_ref
-from registry.services import translog
-from registry.services.edge_log import log_edge_states
-from registry.services.safeguards import mark_dirty
-from registry.services.signatures import verified_statement
-from registry.services.variants import _variant_or_placeholder, get_variant
+from registry.services.lineage.edge_log import log_edge_states
+from registry.services.safeguards.status import mark_dirty
+from registry.services.trust import translog
+from registry.services.trust.signatures import verified_statement
+from registry.services.variants.register import get_variant, variant_or_placeholder
 from registry.trust.dsse import parse_envelope
 from schemas.statements import LINEAGE_PREDICATE, LineageStatement
 from schemas.trust import StatementPublic
@@ -56,7 +56,7 @@ def claim_lineage(session: Session, envelope: str) -> StatementPublic:
                 f"the claim is about other weights than the registered {child.ref}",
                 hint="sign a claim naming the registered digest",
             )
-        parent = _variant_or_placeholder(session, parse_ref(claim.parent))
+        parent = variant_or_placeholder(session, parse_ref(claim.parent))
         assert child.id is not None and parent.id is not None
         edge = session.exec(
             select(LineageEdge).where(

@@ -13,10 +13,10 @@ from registry.db.lineage_queries import descendants
 from registry.db.models import Advisory, Variant
 from registry.errors import AdvisoryNotFound
 from registry.names import parse_ref
-from registry.services import translog
-from registry.services.log_records import leaves_of
-from registry.services.safeguards import MAX_DEPTH, current_downloads
-from registry.services.variants import get_variant
+from registry.services.safeguards.status import MAX_DEPTH, current_downloads
+from registry.services.trust import translog
+from registry.services.trust.log_records import leaves_of
+from registry.services.variants.register import get_variant
 from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic, AffectedVariant
 
 MAX_AFFECTED = 100_000
