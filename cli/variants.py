@@ -13,7 +13,7 @@ from cli.output.views import registered_view, variant_view
 from cli.signing import load_signing_key, sign_release
 from cli.state import CliState
 from cli.weights_io import read_release
-from registry.names import parse_ref, validate_name, validate_revision
+from registry.names import declared_parents, parse_ref, validate_name, validate_revision
 from schemas import RELATIONS, DeclaredParent, VariantCreate
 from schemas.variants import CARD_CONFIG_KEY
 
@@ -34,14 +34,12 @@ def _declared_parents(
             raise typer.BadParameter(
                 f"{relation!r} is not one of {', '.join(RELATIONS)}", param_hint="--relation"
             )
-    declared = [
-        DeclaredParent(name=str(parse_ref(p)), relation=r)
-        for p, r in zip(parents, relations, strict=True)
-    ]
+    declared = [DeclaredParent(name=p, relation=r) for p, r in zip(parents, relations, strict=True)]
     if card is not None:
         from registry.services.variants.cards import declared_parents_from_card
 
         declared.extend(declared_parents_from_card(card))
+    declared_parents(declared)  # refuse a bad address or a conflict before hashing anything
     return declared
 
 

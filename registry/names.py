@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from registry.errors import InvalidName
+from registry.errors import InvalidInput, InvalidName
+from schemas import DeclaredParent
 
 DEFAULT_REVISION = "main"
 NAME_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
@@ -52,3 +54,22 @@ def parse_ref(text: str, *, default_revision: str = DEFAULT_REVISION) -> Variant
     if sep and not revision:
         raise InvalidName(f"empty revision in {text!r}", hint="write NAME@REVISION or just NAME")
     return VariantRef(validate_name(name), validate_revision(revision or default_revision))
+
+
+def declared_parents(parents: Iterable[DeclaredParent]) -> list[tuple[VariantRef, str]]:
+    """The parents a release declares, read the one way the CLI, the server and the signer all
+    use: each ``NAME[@REV]`` parsed (``main`` by default), in the order given, each once.
+
+    Raises :class:`InvalidName` on a malformed address and :class:`InvalidInput` when a parent
+    is declared twice with different relations.
+    """
+    seen: dict[VariantRef, str] = {}
+    for parent in parents:
+        ref = parse_ref(parent.name)
+        if seen.get(ref, parent.relation) != parent.relation:
+            raise InvalidInput(
+                f"parent {ref} is declared twice with different relations",
+                hint="declare each parent once",
+            )
+        seen[ref] = parent.relation
+    return list(seen.items())

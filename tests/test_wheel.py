@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +17,7 @@ from tests.factories import tiny_tensors, write_model
 from tests.servers import running_server
 
 ROOT = Path(__file__).resolve().parents[1]
+_NOT_SOURCE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
 
 
 def _run(*args: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -25,8 +27,11 @@ def _run(*args: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 
 def test_installed_wheel_inits_registers_shows_lineage_and_serves(tmp_path: Path) -> None:
+    # build from a copy: setuptools writes build/ and *.egg-info beside the sources
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*_NOT_SOURCE))
     dist = tmp_path / "dist"
-    built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, ROOT)
+    built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, source)
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("provreg-*.whl")
 

@@ -31,8 +31,8 @@ from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
 from registry.trust.keys import key_id, load_public_key, public_key_pem
 from registry.trust.openssf import verify_bundle
-from registry.trust.statements import check_release_matches, open_statement
-from schemas.statements import RELEASE_PREDICATE, ParentClaim, ReleaseStatement
+from registry.trust.statements import check_release_matches, open_statement, parent_claims
+from schemas.statements import RELEASE_PREDICATE, ReleaseStatement
 from schemas.trust import AttachedSignaturePublic, SignatureInfo, StatementPublic
 from schemas.variants import VariantCreate
 
@@ -84,7 +84,7 @@ def record_registration(
     assert variant.id is not None
     if request.signed_statement is not None:
         namespace = variant.name.split("/", 1)[0]
-        claims = [ParentClaim(name=str(ref), relation=rel) for ref, rel in parents]
+        claims = parent_claims(request)
         kid, statement, payload_sha = verified_statement(
             session, request.signed_statement, namespace, ReleaseStatement
         )

@@ -20,8 +20,13 @@ from registry.db.models import (
     VariantSketch,
     utcnow,
 )
-from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, VariantNotFound
-from registry.names import VariantRef, parse_ref, validate_name, validate_revision
+from registry.errors import LineageCycle, RevisionImmutable, VariantNotFound
+from registry.names import (
+    VariantRef,
+    declared_parents,
+    validate_name,
+    validate_revision,
+)
 from registry.services.identify.sketch_index import decode_sketch, store_sketch
 from registry.services.lineage.checks import check_lineage
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
@@ -81,19 +86,6 @@ def variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
     return variant
 
 
-def _declared_parents(request: VariantCreate) -> list[tuple[VariantRef, str]]:
-    seen: dict[VariantRef, str] = {}
-    for parent in request.parents:
-        ref = parse_ref(parent.name)
-        if seen.get(ref, parent.relation) != parent.relation:
-            raise InvalidInput(
-                f"parent {ref} is declared twice with different relations",
-                hint="declare each parent once",
-            )
-        seen[ref] = parent.relation
-    return list(seen.items())
-
-
 def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     """Store a variant, its files, tensors and declared parents; return its public view.
 
@@ -102,7 +94,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     :func:`record_registration` when a signed release statement does not check out.
     """
     ref = VariantRef(validate_name(request.name), validate_revision(request.revision))
-    parents = _declared_parents(request)
+    parents = declared_parents(request.parents)
     fp = request.fingerprint
     try:
         variant = find_variant(session, ref)
