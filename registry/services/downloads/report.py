@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from registry.db.lineage_queries import subtree_ids
 from registry.db.models import DownloadSnapshot, HubRepo, SafeguardStatus, utcnow
 from registry.errors import Conflict, InvalidInput
 from registry.names import VariantRef
@@ -110,16 +110,6 @@ def downloads_changed(session: Session, variant_ids: list[int]) -> None:
 
 # --- series, reach and growth -------------------------------------------------------------------
 
-_SUBTREE = text(
-    """
-    WITH RECURSIVE down(id) AS (
-        SELECT CAST(:root AS INTEGER)
-        UNION
-        SELECT e.child_id FROM lineage_edge e JOIN down ON e.parent_id = down.id
-    )
-    SELECT id FROM down
-    """
-)
 _WINDOW = re.compile(r"^(\d{1,4})([hdw])$")
 
 
@@ -186,7 +176,7 @@ def downloads_report(session: Session, ref: VariantRef, *, window: str = "30d") 
         select(DownloadSnapshot).where(DownloadSnapshot.variant_id == variant.id)
     ).all()
     series = sorted((_point(s) for s in rows), key=lambda p: (p.observed_at, p.window, p.source))
-    subtree = [int(r[0]) for r in session.execute(_SUBTREE, {"root": variant.id})]
+    subtree = subtree_ids(session, variant.id)
     current = current_downloads(session, subtree)
     all_time = latest_counts(session, subtree, "all")
     reach = DownloadReach(

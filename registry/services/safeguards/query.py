@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Select, and_, bindparam, or_, select, text
 from sqlmodel import Session
 
-from registry.db.lineage_queries import ancestors, descendants
+from registry.db.lineage_queries import ancestors, descendants, walk
 from registry.db.models import SafeguardStatus, Variant
 from registry.errors import CursorInvalid, InvalidInput
 from registry.names import VariantRef
@@ -152,44 +152,28 @@ def lacking_safeguards(
     if descendant_of is not None:
         root_id = get_variant(session, descendant_of).id
     catch_up(session, policy)
-    key = "s.downloads" if sort == "downloads" else "s.reach"
-    params: dict[str, Any] = {"statuses": wanted, "limit": limit + 1}
-    where = ["s.status IN :statuses"]
-    small_subtree = root_id is not None and _subtree_is_small(session, root_id)
-    cte = ""
-    if small_subtree:
-        cte = _SUBTREE_CTE
-        where.append("s.variant_id IN (SELECT id FROM sub)")
-        params.update(root=root_id, max_depth=MAX_DEPTH)
+    key = _S.c.downloads if sort == "downloads" else _S.c.reach
+    query = (
+        select(_S.c.variant_id, _S.c.status, _S.c.downloads, _S.c.reach, _S.c.reasons)
+        .where(_S.c.status.in_(wanted))
+        .order_by(key.desc(), _S.c.variant_id.desc())
+    )
     if min_downloads:
-        where.append("s.downloads >= :min_downloads")
-        params["min_downloads"] = int(min_downloads)
+        query = query.where(_S.c.downloads >= int(min_downloads))
     since_at = _since(since)
-    join = ""
     if since_at is not None:
-        join = "JOIN variant v ON v.id = s.variant_id"
-        where.append("v.created_at >= :since")
-        params["since"] = since_at
-    keyset = f"({key} < :k OR ({key} = :k AND s.variant_id < :after))"
+        query = query.join(_V, _V.c.id == _S.c.variant_id).where(_V.c.created_at >= since_at)
     if state:
         try:
-            params["k"], params["after"] = int(state["k"]), int(state["id"])
+            query = _after(query, key, int(state["k"]), int(state["id"]))
         except (KeyError, TypeError, ValueError):
             raise CursorInvalid("the cursor is damaged", hint="start without it") from None
-    sql = f"""{cte}
-        SELECT s.variant_id, s.status, s.downloads, s.reach, s.reasons
-        FROM safeguard_status s {join}
-        WHERE {" AND ".join(where)} {{keyset}}
-        ORDER BY {key} DESC, s.variant_id DESC
-        LIMIT :limit
-    """
-    statement = text(sql.replace("{keyset}", "AND " + keyset if state else "")).bindparams(
-        bindparam("statuses", expanding=True)
-    )
-    if root_id is None or small_subtree:
-        rows = list(session.execute(statement, params).all())
+    if root_id is None:
+        rows = list(session.execute(query.limit(limit + 1)).all())
+    elif _subtree_is_small(session, root_id):
+        rows = list(session.execute(_in_subtree(query, root_id).limit(limit + 1)).all())
     else:
-        rows = _scan_big_subtree(session, sql, keyset, params, root_id, limit, sort)
+        rows = _scan_big_subtree(session, query, key, root_id, limit, sort)
     results = []
     for vid, status, downloads, reach, reasons in rows[:limit]:
         variant = session.get(Variant, int(vid))
@@ -213,28 +197,29 @@ def lacking_safeguards(
     return LackingSafeguardPage(results=results, next_cursor=next_cursor)
 
 
-_SUBTREE_CTE = """
-    WITH RECURSIVE down(id, depth) AS (
-        SELECT e.child_id, 1 FROM lineage_edge e WHERE e.parent_id = :root
-        UNION
-        SELECT e.child_id, down.depth + 1 FROM lineage_edge e
-        JOIN down ON e.parent_id = down.id WHERE down.depth < :max_depth
-    ), sub AS (SELECT DISTINCT id FROM down)
-"""
+_S = SafeguardStatus.__table__  # type: ignore[attr-defined]
+_V = Variant.__table__  # type: ignore[attr-defined]
 SMALL_SUBTREE = 2_000
 SCAN_BATCH = 1_000
 MAX_SCAN_BATCHES = 200
 
-_UNDER_ROOT = """
-    WITH RECURSIVE up(start, id, depth) AS (
-        SELECT v.id, v.id, 0 FROM variant v WHERE v.id IN :ids
-        UNION
-        SELECT up.start, e.parent_id, up.depth + 1
-        FROM lineage_edge e JOIN up ON e.child_id = up.id
-        WHERE up.depth < :max_depth
-    )
-    SELECT DISTINCT start FROM up WHERE id = :root AND depth > 0
-"""
+
+def _after(query: Select, key: Any, k: int, after: int) -> Select:
+    """The keyset condition: rows ranked after ``(k, after)`` in ``(key, variant_id)`` order."""
+    return query.where(or_(key < k, and_(key == k, _S.c.variant_id < after)))
+
+
+def _in_subtree(query: Select, root_id: int) -> Select:
+    """``query`` kept to strict descendants of ``root_id`` (the walked set, depth-limited)."""
+    down = walk(root_id, up=False, max_depth=MAX_DEPTH, name="down")
+    return query.where(_S.c.variant_id.in_(select(down.c.id).where(down.c.depth > 0)))
+
+
+def _under_root(session: Session, ids: list[int], root_id: int) -> set[int]:
+    """Those of ``ids`` that ``root_id`` is a strict ancestor of (one upward walk for all)."""
+    up = walk(ids, up=True, max_depth=MAX_DEPTH, name="up")
+    found = select(up.c.start).where(up.c.id == root_id, up.c.depth > 0).distinct()
+    return {int(r[0]) for r in session.execute(found)}
 
 
 def _subtree_is_small(session: Session, root_id: int) -> bool:
@@ -245,13 +230,7 @@ def _subtree_is_small(session: Session, root_id: int) -> bool:
 
 
 def _scan_big_subtree(
-    session: Session,
-    sql: str,
-    keyset: str,
-    params: dict[str, Any],
-    root_id: int,
-    limit: int,
-    sort: str,
+    session: Session, query: Select, key: Any, root_id: int, limit: int, sort: str
 ) -> list[Any]:
     """For a root with a big subtree, read candidates in ranking order (the same index scan
     as without the filter) in batches and keep those the root is an ancestor of (one upward
@@ -259,38 +238,20 @@ def _scan_big_subtree(
     unsafe ones, not to the subtree's size. Falls back to walking the whole subtree when the
     rows are too rare."""
     found: list[Any] = []
-    batch_params = dict(params, limit=SCAN_BATCH)
-    has_keyset = "k" in params
+    batch_query = query
     for _ in range(MAX_SCAN_BATCHES):
-        statement = text(sql.replace("{keyset}", "AND " + keyset if has_keyset else "")).bindparams(
-            bindparam("statuses", expanding=True)
-        )
-        batch = session.execute(statement, batch_params).all()
+        batch = session.execute(batch_query.limit(SCAN_BATCH)).all()
         if not batch:
             return found
-        under = {
-            int(r[0])
-            for r in session.execute(
-                text(_UNDER_ROOT).bindparams(bindparam("ids", expanding=True)),
-                {"ids": [int(r[0]) for r in batch], "root": root_id, "max_depth": MAX_DEPTH},
-            )
-        }
+        under = _under_root(session, [int(r[0]) for r in batch], root_id)
         found += [r for r in batch if int(r[0]) in under]
         if len(found) > limit or len(batch) < SCAN_BATCH:
             return found[: limit + 1]
         last = batch[-1]
-        batch_params["k"] = int(last[2] if sort == "downloads" else last[3])
-        batch_params["after"] = int(last[0])
-        has_keyset = True
+        k = int(last[2] if sort == "downloads" else last[3])
+        batch_query = _after(query, key, k, int(last[0]))
     # rare rows under a huge root: filter by the whole walked subtree after all
-    fallback = text(
-        (_SUBTREE_CTE + sql).replace(
-            "{keyset}",
-            ("AND " + keyset if "k" in params else "") + " AND "
-            "s.variant_id IN (SELECT id FROM sub)",
-        )
-    ).bindparams(bindparam("statuses", expanding=True))
-    return list(session.execute(fallback, dict(params, root=root_id, max_depth=MAX_DEPTH)).all())
+    return list(session.execute(_in_subtree(query, root_id).limit(limit + 1)).all())
 
 
 def _json(value: Any) -> list[str]:

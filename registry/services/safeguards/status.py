@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, text
+from sqlalchemy import delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from registry.db.lineage_queries import lineage_ids, walk
 from registry.db.models import (
     DownloadSnapshot,
     EvalResult,
@@ -257,38 +258,25 @@ def current_downloads(session: Session, ids: list[int]) -> dict[int, int]:
     return out
 
 
-_REACH = text(
-    """
-    WITH RECURSIVE down(id) AS (
-        SELECT CAST(:root AS INTEGER)
-        UNION
-        SELECT e.child_id FROM lineage_edge e JOIN down ON e.parent_id = down.id
+def _reach(session: Session, root_id: int) -> int:
+    """The downloads of ``root_id``'s whole subtree, each descendant once."""
+    down = walk(root_id, up=False, name="down")
+    status = SafeguardStatus.__table__  # type: ignore[attr-defined]
+    total = select(func.coalesce(func.sum(status.c.downloads), 0)).select_from(
+        down.join(status, status.c.variant_id == down.c.id)
     )
-    SELECT COALESCE(SUM(s.downloads), 0) FROM down JOIN safeguard_status s ON s.variant_id = down.id
-    """
-)
-
-_UP = text(
-    """
-    WITH RECURSIVE up(id) AS (
-        SELECT CAST(:root AS INTEGER)
-        UNION
-        SELECT e.parent_id FROM lineage_edge e JOIN up ON e.child_id = up.id
-    )
-    SELECT id FROM up
-    """
-)
+    return int(session.execute(total).scalar_one())
 
 
 def refresh_reach(session: Session, variant_ids: list[int]) -> None:
     """Recompute the reach of these variants and all their ancestors (each descendant once)."""
     todo: set[int] = set()
     for vid in variant_ids:
-        todo.update(int(r[0]) for r in session.execute(_UP, {"root": vid}))
+        todo.update(lineage_ids(session, vid))
     for vid in todo:
         row = session.get(SafeguardStatus, vid)
         if row is not None:
-            row.reach = int(session.execute(_REACH, {"root": vid}).scalar_one())
+            row.reach = _reach(session, vid)
             session.add(row)
     session.flush()
 
