@@ -15,7 +15,6 @@ from cli.state import CliState
 from cli.weights_io import read_release
 from registry.names import declared_parents, parse_ref, validate_name, validate_revision
 from schemas import RELATIONS, DeclaredParent, VariantCreate
-from schemas.variants import CARD_CONFIG_KEY
 
 _RELATION_HELP = "relation to the matching --parent: " + ", ".join(RELATIONS)
 
@@ -72,11 +71,14 @@ def register(
     parents = _declared_parents(parent or [], relation or [], card)
     signing_key = load_signing_key(sign) if sign is not None else None
     fingerprint = read_release(path, state.settings, quiet=state.as_json)
+    markers = None
     if card is not None:  # the card's tags and name reach the safeguard markers
         from registry.services.variants.cards import card_markers
 
-        fingerprint.config = {**(fingerprint.config or {}), CARD_CONFIG_KEY: card_markers(card)}
-    request = VariantCreate(name=name, revision=revision, fingerprint=fingerprint, parents=parents)
+        markers = card_markers(card)
+    request = VariantCreate(
+        name=name, revision=revision, fingerprint=fingerprint, parents=parents, card=markers
+    )
     if signing_key is not None:
         request.signed_statement = sign_release(request, signing_key)
     return Output(state.registry().register(request), view=registered_view)

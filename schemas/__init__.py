@@ -86,6 +86,7 @@ from schemas.trust import (
     VerifyReport,
 )
 from schemas.variants import (
+    CardMarkers,
     DeclaredParent,
     FileDigest,
     TensorDigest,
@@ -114,6 +115,7 @@ __all__ = [
     "AttachedSignaturePublic",
     "AttachedSignatureSummary",
     "AuditReport",
+    "CardMarkers",
     "CheckpointPublic",
     "ConsistencyProof",
     "DeclaredParent",

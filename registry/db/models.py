@@ -57,6 +57,7 @@ class Variant(SQLModel, table=True):
     total_size: int | None = Field(default=None, sa_type=BigInteger)
     architecture: str | None = Field(default=None, max_length=200)
     config: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    card_markers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 

@@ -33,7 +33,6 @@ from registry.db.models import (
     utcnow,
 )
 from registry.services.safeguards.policy import MetricRule, SafeguardPolicy, normalise
-from schemas.variants import CARD_CONFIG_KEY
 
 MAX_CASCADE = 200_000
 MAX_DEPTH = 64
@@ -153,8 +152,7 @@ def _markers(policy: SafeguardPolicy, variant: Variant) -> str | None:
     marker matches, said with where it was found."""
     texts: list[tuple[str, str]] = [("its name", variant.name)]
     config = variant.config if isinstance(variant.config, dict) else {}
-    card_meta = config.get(CARD_CONFIG_KEY)
-    card_meta = card_meta if isinstance(card_meta, dict) else {}
+    card_meta = variant.card_markers if isinstance(variant.card_markers, dict) else {}
     for where, tags in (("tag", config.get("tags")), ("model card tag", card_meta.get("tags"))):
         if isinstance(tags, list):
             texts += [(f"{where} {str(t)!r}", str(t)) for t in tags]

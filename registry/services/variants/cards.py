@@ -9,7 +9,7 @@ import yaml
 from huggingface_hub.repocard import metadata_load
 
 from registry.errors import ModelCardInvalid
-from schemas import RELATIONS, DeclaredParent
+from schemas import RELATIONS, CardMarkers, DeclaredParent
 
 
 def _card_metadata(path: Path) -> dict[str, object]:
@@ -36,10 +36,9 @@ def _card_metadata(path: Path) -> dict[str, object]:
         raise ModelCardInvalid(f"cannot read model card {path}: {exc}") from None
 
 
-def card_markers(path: Path) -> dict[str, object]:
-    """``{"tags": [...], "name": ...}`` from the card's metadata (``tags``; ``model_name`` or the
-    first ``model-index`` entry's name), for the stored config's ``CARD_CONFIG_KEY``. Raises
-    :class:`ModelCardInvalid`."""
+def card_markers(path: Path) -> CardMarkers:
+    """The card's markers: its metadata ``tags`` and name (``model_name`` or the first
+    ``model-index`` entry's name). Raises :class:`ModelCardInvalid`."""
     meta = _card_metadata(path)
     tags = meta.get("tags") or []
     if isinstance(tags, str):
@@ -50,10 +49,8 @@ def card_markers(path: Path) -> dict[str, object]:
     index = meta.get("model-index")
     if name is None and isinstance(index, list) and index and isinstance(index[0], dict):
         name = index[0].get("name")
-    out: dict[str, object] = {"tags": [str(t) for t in tags if t is not None]}
-    if isinstance(name, str) and name.strip():
-        out["name"] = name.strip()
-    return out
+    clean = name.strip() if isinstance(name, str) and name.strip() else None
+    return CardMarkers(tags=[str(t) for t in tags if t is not None], name=clean)
 
 
 def declared_parents_from_card(path: Path) -> list[DeclaredParent]:

@@ -7,6 +7,8 @@ failure leaves nothing behind.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
@@ -20,7 +22,7 @@ from registry.db.models import (
     VariantSketch,
     utcnow,
 )
-from registry.errors import LineageCycle, RevisionImmutable, VariantNotFound
+from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, VariantNotFound
 from registry.names import (
     VariantRef,
     declared_parents,
@@ -37,6 +39,7 @@ from registry.services.trust.signatures import (
     signature_info,
 )
 from schemas import (
+    CardMarkers,
     FileDigest,
     LineageEdgePublic,
     VariantCreate,
@@ -44,6 +47,7 @@ from schemas import (
     VariantPublic,
     VariantSummary,
 )
+from schemas.variants import LEGACY_CARD_CONFIG_KEY
 
 CHILDREN_SHOWN = 100
 
@@ -86,6 +90,24 @@ def variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
     return variant
 
 
+def _card_out_of_config(
+    config: dict[str, Any] | None, card: CardMarkers | None
+) -> tuple[dict[str, Any] | None, CardMarkers | None]:
+    """The config without the markers clients before the ``card`` field put inside it, and the
+    card markers (the explicit field first). Raises InvalidInput on malformed legacy markers."""
+    if not config or LEGACY_CARD_CONFIG_KEY not in config:
+        return config, card
+    rest = {k: v for k, v in config.items() if k != LEGACY_CARD_CONFIG_KEY}
+    try:
+        legacy = CardMarkers.model_validate(config[LEGACY_CARD_CONFIG_KEY])
+    except ValueError:
+        raise InvalidInput(
+            f"config.{LEGACY_CARD_CONFIG_KEY} is not a card's tags and name",
+            hint="send the card's markers in the request's card field",
+        ) from None
+    return rest or None, card or legacy
+
+
 def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     """Store a variant, its files, tensors and declared parents; return its public view.
 
@@ -115,7 +137,8 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
         variant.parameters = fp.parameters
         variant.total_size = sum(f.size for f in fp.files)
         variant.architecture = fp.architecture
-        variant.config = fp.config
+        variant.config, card = _card_out_of_config(fp.config, request.card)
+        variant.card_markers = card.model_dump() if card is not None else None
         variant.updated_at = utcnow()
         session.add(variant)
         session.flush()
@@ -210,6 +233,7 @@ def variant_public(
         dtypes=variant.dtypes or [],
         architecture=variant.architecture,
         config=variant.config,
+        card=CardMarkers.model_validate(variant.card_markers) if variant.card_markers else None,
         registered=variant.digest is not None,
         files=[FileDigest(path=f.path, size=f.size, sha256=f.sha256) for f in files],
         tensor_count=int(tensor_count),
