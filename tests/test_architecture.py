@@ -178,3 +178,28 @@ def test_the_rules_see_real_imports() -> None:
         i.module == "cli.state" and i.target == "registry.api.local" and not i.top_level
         for i in IMPORTS
     )
+
+
+SURFACES = [
+    "registry.services",
+    "registry.services.variants",
+    "registry.services.lineage",
+    "registry.services.identify",
+    "registry.services.trust",
+    "registry.services.safeguards",
+    "registry.services.downloads",
+    "registry.services.evals",
+    "registry.hub",
+    "registry.db.models",
+]
+
+
+@pytest.mark.parametrize("package", SURFACES)
+def test_each_package_surface_resolves(package: str) -> None:
+    """Every name a package's ``__all__`` promises can be imported from it."""
+    import importlib
+
+    module = importlib.import_module(package)
+    assert module.__all__
+    missing = [name for name in module.__all__ if getattr(module, name, None) is None]
+    assert missing == []

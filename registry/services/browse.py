@@ -21,8 +21,9 @@ from registry.db.models import (
 from registry.errors import InvalidInput
 from registry.names import VariantRef
 from registry.services.safeguards.advisories import advisory_public
+from registry.services.safeguards.compute import MAX_DEPTH
 from registry.services.safeguards.policy import SafeguardPolicy
-from registry.services.safeguards.status import MAX_DEPTH, catch_up, refresh
+from registry.services.safeguards.status import catch_up, refresh
 from registry.services.trust import keys as keys_service
 from registry.services.trust.signatures import registration_index, signature_info
 from registry.services.variants.register import get_variant

@@ -15,8 +15,9 @@ from registry.db.models import EvalResult, SignedStatement, Variant
 from registry.errors import EvalFileInvalid, StatementMismatch
 from registry.names import VariantRef, parse_ref
 from registry.services.evals.formats import read_results
+from registry.services.safeguards.compute import reads
 from registry.services.safeguards.policy import BenchmarkRule, SafeguardPolicy, normalise
-from registry.services.safeguards.status import reads, refresh
+from registry.services.safeguards.status import refresh
 from registry.services.trust import translog
 from registry.services.trust.log_records import leaves_of
 from registry.services.trust.signatures import verified_statement

@@ -13,7 +13,8 @@ from registry.db.lineage_queries import descendants
 from registry.db.models import Advisory, Variant
 from registry.errors import AdvisoryNotFound
 from registry.names import parse_ref
-from registry.services.safeguards.status import MAX_DEPTH, current_downloads
+from registry.services.safeguards.compute import MAX_DEPTH
+from registry.services.safeguards.status import current_downloads
 from registry.services.trust import translog
 from registry.services.trust.log_records import leaves_of
 from registry.services.variants.register import get_variant

@@ -20,8 +20,9 @@ from registry.db.models import SafeguardStatus, Variant
 from registry.errors import CursorInvalid, InvalidInput
 from registry.names import VariantRef
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
+from registry.services.safeguards.compute import MAX_DEPTH
 from registry.services.safeguards.policy import SafeguardPolicy
-from registry.services.safeguards.status import MAX_DEPTH, catch_up, refresh
+from registry.services.safeguards.status import catch_up, refresh
 from registry.services.variants.register import get_variant
 from schemas.evals import (
     SAFEGUARD_STATES,
