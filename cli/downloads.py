@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import typer
 from typer.core import TyperGroup
 
-from cli.options import JsonOption, Ref, iso_datetime
+from cli.options import JsonOption, Ref, iso_datetime, read_text
 from cli.output import Output
 from cli.output.views import downloads_view, ingest_view, snapshot_view
 from cli.state import CliState
@@ -83,11 +83,6 @@ def ingest(
 ) -> Output:
     """Ingest a publisher's download log; ingesting it again adds nothing."""
     state: CliState = ctx.obj
-    try:
-        content = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DownloadLogInvalid(
-            f"cannot read {path}: {exc}", hint="give a UTF-8 CSV file"
-        ) from None
+    content = read_text(path, error=DownloadLogInvalid, hint="give a UTF-8 CSV file")
     body = DownloadIngest(content=content, filename=path.name)
     return Output(state.registry().ingest_downloads(body), view=ingest_view)

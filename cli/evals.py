@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from cli.options import JsonOption, Ref, iso_datetime, json_object
+from cli.options import JsonOption, Ref, iso_datetime, json_object, read_text
 from cli.output import Output
 from cli.output.views import eval_added_view, eval_import_view, eval_list_view
 from cli.signing import load_signing_key
@@ -110,10 +110,7 @@ def eval_import(
 ) -> Output:
     """Import lm-evaluation-harness results, a model card's model-index or .eval_results YAML."""
     state: CliState = ctx.obj
-    try:
-        content = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {file}: {exc}", hint="pass a UTF-8 text file") from None
+    content = read_text(file)
     target = parse_ref(model)
     if sign is not None:  # parse here, so the signature covers exactly what is stored
         from registry.services.evals.formats import read_results

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from cli.options import JsonOption
+from cli.options import JsonOption, read_text
 from cli.output import Output
 from cli.output.views import key_view
 from cli.state import CliState
@@ -50,12 +50,7 @@ def add(
     state: CliState = ctx.obj
     if role not in ("publisher", "evaluator"):
         raise typer.BadParameter("use publisher or evaluator", param_hint="--role")
-    try:
-        pem = public_key.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyInvalid(
-            f"cannot read {public_key}: {exc}", hint="pass the .pub file from `keys generate`"
-        ) from None
+    pem = read_text(public_key, error=KeyInvalid, hint="pass the .pub file from `keys generate`")
     chosen: Literal["publisher", "evaluator"] = "publisher" if role == "publisher" else "evaluator"
     request = KeyCreate(namespace=namespace, public_key=pem, role=chosen)
     return Output(state.registry().add_key(request), view=key_view)

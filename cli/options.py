@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, ProvregError
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="print exactly one JSON document on stdout")
@@ -42,3 +43,13 @@ def json_object(option: str, text: str) -> dict[str, object]:
             hint=f"pass {option} '{{\"key\": value}}'",
         )
     return value
+
+
+def read_text(
+    path: Path, *, error: type[ProvregError] = InvalidInput, hint: str = "pass a UTF-8 text file"
+) -> str:
+    """The UTF-8 text of a file a command was given; raises ``error`` naming it otherwise."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {path}: {exc}", hint=hint) from None

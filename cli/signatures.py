@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption
+from cli.options import JsonOption, read_text
 from cli.output import Line, Output
 from cli.output.views import attached_view
 from cli.state import CliState
@@ -66,14 +66,11 @@ def attach_signature(
 ) -> Output:
     """Attach an OpenSSF model-signing bundle, checked against the registered files."""
     state: CliState = ctx.obj
-    texts: list[str] = []
-    for file, cls in ((bundle, BundleInvalid), (public_key, KeyInvalid)):
-        try:
-            texts.append(file.read_text())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise cls(f"cannot read {file}: {exc}", hint="check the path") from None
+    body = AttachSignature(
+        bundle=read_text(bundle, error=BundleInvalid, hint="check the path"),
+        public_key=read_text(public_key, error=KeyInvalid, hint="check the path"),
+    )
     target = parse_ref(ref)
-    body = AttachSignature(bundle=texts[0], public_key=texts[1])
     out = state.registry().attach_signature(target.name, target.revision, body)
     notes = []
     if out.unregistered_files:

@@ -12,11 +12,4 @@ if TYPE_CHECKING:
     from registry.hub.reader import HubReader
     from registry.hub.sync import DEFAULT_DEPTH, sync_root
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "fingerprint": ["FingerprintOutcome", "fingerprint_repo"],
-        "reader": ["HubReader"],
-        "sync": ["DEFAULT_DEPTH", "sync_root"],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)

@@ -20,17 +20,4 @@ if TYPE_CHECKING:
         show_variant,
     )
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "lineage": ["lineage_graph"],
-        "trust": ["authenticate", "create_token", "require_publish"],
-        "variants": [
-            "card_markers",
-            "declared_parents_from_card",
-            "list_variants",
-            "register_variant",
-            "show_variant",
-        ],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)

@@ -14,10 +14,4 @@ if TYPE_CHECKING:
         record_downloads,
     )
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "logs": ["ingest_download_log"],
-        "report": ["downloads_changed", "downloads_report", "record_downloads"],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)

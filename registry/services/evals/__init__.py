@@ -16,16 +16,4 @@ if TYPE_CHECKING:
         resolve_category,
     )
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "formats": ["read_hf_eval_results", "read_model_index", "read_results"],
-        "results": [
-            "add_results",
-            "add_signed_results",
-            "import_results",
-            "list_results",
-            "resolve_category",
-        ],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)

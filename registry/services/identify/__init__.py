@@ -21,10 +21,4 @@ if TYPE_CHECKING:
         store_sketch,
     )
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "compare": ["DETECT_MAX_FPR", "Scored", "compare_with_registry", "identify"],
-        "sketch_index": ["BANDS", "candidates", "decode_sketch", "load_sketch", "store_sketch"],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)

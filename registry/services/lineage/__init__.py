@@ -21,12 +21,4 @@ if TYPE_CHECKING:
         lineage_graph,
     )
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "checks": ["check_lineage"],
-        "claims": ["claim_lineage", "claim_namespace"],
-        "edge_log": ["edges_touching", "log_edge_states", "log_unlogged_edges"],
-        "graph": ["DEFAULT_DEPTH", "DEFAULT_PAGE", "MAX_DEPTH", "lineage_graph"],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)

@@ -28,12 +28,4 @@ if TYPE_CHECKING:
         refresh_reach,
     )
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "advisories": ["add_advisory", "advisory_public", "affected"],
-        "policy": ["BenchmarkRule", "SafeguardPolicy", "load_policy", "normalise", "parse_policy"],
-        "query": ["lacking_safeguards", "parse_statuses", "safeguard_status"],
-        "status": ["catch_up", "current_downloads", "mark_dirty", "refresh", "refresh_reach"],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)

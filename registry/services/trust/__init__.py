@@ -25,20 +25,4 @@ if TYPE_CHECKING:
         revoke_token,
     )
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "audit": ["audit_log"],
-        "keys": ["add_key"],
-        "log_records": ["leaves_of"],
-        "signatures": [
-            "attach_bundle",
-            "get_release_statement",
-            "record_registration",
-            "registration_index",
-            "signature_info",
-            "verified_statement",
-        ],
-        "tokens": ["authenticate", "create_token", "require_publish", "revoke_token"],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)

@@ -22,18 +22,4 @@ if TYPE_CHECKING:
         variant_or_placeholder,
     )
 
-__all__, __getattr__ = lazy_surface(
-    __name__,
-    {
-        "cards": ["card_markers", "declared_parents_from_card", "declared_parents_from_metadata"],
-        "register": [
-            "edge_public",
-            "find_variant",
-            "get_variant",
-            "list_variants",
-            "register_variant",
-            "show_variant",
-            "variant_or_placeholder",
-        ],
-    },
-)
+__all__, __getattr__ = lazy_surface(__name__, __file__)
