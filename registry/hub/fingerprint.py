@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from registry.db.engine import transaction
 from registry.db.models import HubFile, HubRepo, LineageEdge
 from registry.errors import ProvregError, RevisionImmutable, WeightsError
 from registry.hub.reader import HubReader
@@ -99,7 +100,7 @@ def fingerprint_repo(
             outcome.note = f"not fingerprinted: {exc.message}"
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    try:
+    with transaction(session):
         repo = session.merge(repo)
         repo.fingerprinted_sha = repo.sha
         repo.fingerprint_note = outcome.note[:500]
@@ -113,8 +114,4 @@ def fingerprint_repo(
                 outcome.disputed += 1
             elif edge.source == "detected":
                 outcome.detected += 1
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return outcome

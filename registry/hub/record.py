@@ -196,9 +196,7 @@ def record_evals(
             higher_is_better=hib,
         )
         row.settings = {**(row.settings or {}), "hub_sha": facts.sha}
-        session.add(row)
-        session.flush()
-        translog.append(session, "evaluation.added", row.id or 0)
+        translog.append_row(session, row, "evaluation.added")
         tally.evaluations += 1
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.models import HubRepo, HubSync, HubSyncItem, utcnow
 from registry.errors import InvalidInput
 from registry.hub.fingerprint import FingerprintOutcome
@@ -68,16 +69,12 @@ def _open_sync(session: Session, hub: HubReader, root: str, depth: int) -> tuple
     if current is not None:
         return current, True
     facts = hub.info(root, counters=True)  # raises HubRepoNotFound before anything is written
-    try:
+    with transaction(session):
         sync = HubSync(root=root, endpoint=hub.endpoint, depth=depth)
         session.add(sync)
         session.flush()
         assert sync.id is not None
         session.add(HubSyncItem(sync_id=sync.id, repo_id=root, depth=0, listing=facts.to_json()))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return sync, False
 
 
@@ -118,12 +115,8 @@ def sync_root(
         ).first()
         if item is None:
             break
-        try:
+        with transaction(session):
             _sync_item(session, hub, policy, sync, item, tally)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         done += 1
         if on_repo is not None:
             pending = session.exec(
@@ -134,7 +127,7 @@ def sync_root(
             on_repo(item.repo_id, done, int(pending))
     if fingerprint is not None:
         _fingerprint_all(session, sync, fingerprint, tally)
-    try:
+    with transaction(session):
         counted = session.exec(
             select(HubRepo.variant_id)
             .join(HubSyncItem, col(HubSyncItem.repo_id) == HubRepo.repo_id)
@@ -144,10 +137,6 @@ def sync_root(
         sync.finished_at = utcnow()
         session.add(sync)
         session.execute(delete(HubSyncItem).where(col(HubSyncItem.sync_id) == sync.id))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return HubSyncResult(
         root=root,
         endpoint=hub.endpoint,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, tuple_
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.lineage_queries import ancestors
 from registry.db.models import (
     Advisory,
@@ -107,12 +108,8 @@ def safeguard_summaries(
     rows = {r.variant_id: r for r in _status_rows(session, ids)}
     absent = [i for i in ids if i not in rows]
     if absent:
-        try:
+        with transaction(session):
             refresh(session, policy, absent)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         rows.update({r.variant_id: r for r in _status_rows(session, absent)})
     items, missing = [], []
     for ref in refs:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.models import DownloadEvent, DownloadSnapshot, Variant
 from registry.errors import DownloadLogInvalid, InvalidInput, PermissionDenied
 from registry.names import parse_ref
@@ -134,7 +135,7 @@ def ingest_download_log(
 
     Raises DownloadLogInvalid naming the line and field, PermissionDenied; stores nothing then.
     """
-    try:
+    with transaction(session):
         events, rows = _parse(session, body.content, namespaces)
         unique = {e.key: e for e in events}
         keys = list(unique)
@@ -164,10 +165,6 @@ def ingest_download_log(
         touched = sorted({e.variant_id for e in events})
         summaries = [_aggregate(session, vid) for vid in touched]
         downloads_changed(session, touched)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return DownloadIngestResult(
         rows=rows, new_events=len(new), duplicates=len(events) - len(new), variants=summaries
     )

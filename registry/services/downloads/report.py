@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.lineage_queries import subtree_ids
 from registry.db.models import DownloadSnapshot, HubRepo, SafeguardStatus, utcnow
 from registry.errors import Conflict, InvalidInput
@@ -33,7 +34,7 @@ def record_downloads(
     observed = body.observed_at or utcnow()
     if observed.tzinfo is None:
         observed = observed.replace(tzinfo=UTC)
-    try:
+    with transaction(session):
         variant = get_variant(session, ref)
         assert variant.id is not None
         existing = session.exec(
@@ -69,10 +70,6 @@ def record_downloads(
             session.add(row)
             session.flush()
             refresh_reach(session, [variant.id])
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return DownloadSnapshotPublic(
         name=variant.name,
         revision=variant.revision,

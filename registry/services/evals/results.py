@@ -11,6 +11,7 @@ import json
 
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.models import EvalResult, SignedStatement, Variant
 from registry.errors import EvalFileInvalid, StatementMismatch
 from registry.names import VariantRef, parse_ref
@@ -101,11 +102,8 @@ def add_results(
 
     Raises :class:`VariantNotFound`, or :class:`EvalFileInvalid` when there is nothing to store.
     """
-    try:
+    with transaction(session):
         return _store(session, get_variant(session, ref), results, policy, None)
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def add_signed_results(
@@ -117,7 +115,7 @@ def add_signed_results(
     Raises SignatureInvalid, KeyRevoked, StatementMismatch, StatementReplayed, VariantNotFound.
     """
     namespace = _evaluator_namespace(body.envelope)
-    try:
+    with transaction(session):
         kid, statement, payload_sha = verified_statement(
             session, body.envelope, namespace, EvaluationStatement, role="evaluator"
         )
@@ -144,9 +142,6 @@ def add_signed_results(
             r.model_copy(update={"evaluator": r.evaluator or namespace}) for r in claim.results
         ]
         return _store(session, variant, results, policy, row)
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def _evaluator_namespace(envelope: str) -> str:

@@ -12,6 +12,7 @@ import json
 
 from sqlmodel import Session, select
 
+from registry.db.engine import transaction
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, SignedStatement, utcnow
 from registry.errors import Conflict, LineageCycle, StatementMismatch
@@ -43,7 +44,7 @@ def claim_lineage(session: Session, envelope: str) -> StatementPublic:
     """Accept a signed lineage claim; raises SignatureInvalid, KeyRevoked, StatementMismatch,
     StatementReplayed, VariantNotFound, LineageCycle or Conflict."""
     namespace = claim_namespace(envelope)
-    try:
+    with transaction(session):
         kid, statement, payload_sha = verified_statement(
             session, envelope, namespace, LineageStatement
         )
@@ -95,15 +96,9 @@ def claim_lineage(session: Session, envelope: str) -> StatementPublic:
             payload_sha256=payload_sha,
             envelope=envelope.encode("utf-8"),
         )
-        session.add(row)
-        session.flush()
-        leaf = translog.append(session, "lineage.claimed", row.id or 0)
+        leaf = translog.append_row(session, row, "lineage.claimed")
         log_edge_states(session, [edge])
         mark_dirty(session, child.id)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return StatementPublic(
         kind="lineage",
         predicate_type=LINEAGE_PREDICATE,

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.models import LineageEdge, LogLeaf
 from registry.services.trust import translog
 
@@ -70,10 +71,6 @@ def log_unlogged_edges(session: Session) -> int:
     edges = session.exec(
         select(LineageEdge).where(col(LineageEdge.id).not_in(logged)).order_by(col(LineageEdge.id))
     ).all()
-    try:
+    with transaction(session):
         log_edge_states(session, edges)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return len(edges)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from registry.db.engine import transaction
 from registry.db.lineage_queries import descendants
 from registry.db.models import Advisory, Variant
 from registry.errors import AdvisoryNotFound
@@ -42,7 +43,7 @@ def advisory_public(session: Session, row: Advisory) -> AdvisoryPublic:
 
 def add_advisory(session: Session, body: AdvisoryCreate) -> AdvisoryPublic:
     """Store and log an advisory; raises :class:`VariantNotFound`."""
-    try:
+    with transaction(session):
         variant = get_variant(session, parse_ref(body.name))
         assert variant.id is not None
         row = Advisory(
@@ -51,13 +52,7 @@ def add_advisory(session: Session, body: AdvisoryCreate) -> AdvisoryPublic:
             summary=body.summary,
             references=list(body.references),
         )
-        session.add(row)
-        session.flush()
-        translog.append(session, "advisory.published", row.id or 0)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        translog.append_row(session, row, "advisory.published")
     return advisory_public(session, row)
 
 

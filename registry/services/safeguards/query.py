@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, bindparam, or_, select, text
 from sqlmodel import Session
 
+from registry.db.engine import transaction
 from registry.db.lineage_queries import ancestors, descendants, walk
 from registry.db.models import SafeguardStatus, Variant
 from registry.errors import CursorInvalid, InvalidInput
@@ -44,12 +45,8 @@ def safeguard_status(
     catch_up(session, policy)
     row = session.get(SafeguardStatus, variant.id)
     if row is None:
-        try:
+        with transaction(session):
             refresh(session, policy, [variant.id])
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         row = session.get(SafeguardStatus, variant.id)
         assert row is not None
     return SafeguardStatusPublic(

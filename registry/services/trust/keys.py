@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.models import LogLeaf, Namespace, SigningKey, utcnow
 from registry.errors import InvalidInput, KeyExists, KeyNotFound, KeyRevoked, PermissionDenied
 from registry.names import NAME_PART
@@ -63,7 +64,7 @@ def add_key(session: Session, namespace: str, pem: str, role: str = "publisher")
         raise InvalidInput(f"unknown key role {role!r}", hint="use publisher or evaluator")
     public = load_public_key(pem, allow_ec=True)
     kid = key_id(public)
-    try:
+    with transaction(session):
         if session.exec(select(SigningKey).where(SigningKey.key_id == kid)).first():
             raise KeyExists(
                 f"key {kid} is already registered",
@@ -74,29 +75,17 @@ def add_key(session: Session, namespace: str, pem: str, role: str = "publisher")
         key = SigningKey(
             key_id=kid, namespace_id=ns.id or 0, role=role, public_key=public_key_pem(public)
         )
-        session.add(key)
-        session.flush()
-        translog.append(session, "key.added", key.id or 0)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        translog.append_row(session, key, "key.added")
     return key_public(session, key)
 
 
 def revoke_key(session: Session, kid: str) -> KeyPublic:
     """Revoke a key and log it; revoking twice changes nothing."""
-    try:
+    with transaction(session):
         key = find_key(session, kid)
         if key.revoked_at is None:
             key.revoked_at = utcnow()
-            session.add(key)
-            session.flush()
-            translog.append(session, "key.revoked", key.id or 0)
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+            translog.append_row(session, key, "key.revoked")
     return key_public(session, key)
 
 

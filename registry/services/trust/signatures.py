@@ -14,6 +14,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.models import (
     AttachedSignature,
     LineageEdge,
@@ -187,7 +188,7 @@ def attach_bundle(
     kid = key_id(key)
     bundle_bytes = bundle.encode("utf-8")
     digest = "sha256:" + hashlib.sha256(bundle_bytes).hexdigest()
-    try:
+    with transaction(session):
         row = session.exec(
             select(AttachedSignature).where(
                 AttachedSignature.variant_id == variant.id,
@@ -203,13 +204,7 @@ def attach_bundle(
                 bundle=bundle_bytes,
                 bundle_sha256=digest,
             )
-            session.add(row)
-            session.flush()
-            translog.append(session, "signature.attached", row.id or 0)
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+            translog.append_row(session, row, "signature.attached")
     registered = kid in keys_service.active_keys(session, variant.name.split("/", 1)[0])
     return AttachedSignaturePublic(
         name=variant.name,

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import and_, func, insert, or_, text
@@ -45,6 +46,14 @@ _LOCK_ID = 0x70726F76  # "prov": the advisory lock that serialises appends on Po
 def tree_size(session: Session) -> int:
     last = session.exec(select(func.max(LogLeaf.leaf_index))).one()
     return 0 if last is None else int(last) + 1
+
+
+def append_row(session: Session, row: Any, kind: str) -> LogLeaf:
+    """Add ``row`` (a table row with an ``id``), flush it and log it as ``kind``, inside the
+    caller's transaction."""
+    session.add(row)
+    session.flush()
+    return append(session, kind, row.id or 0)
 
 
 def append(session: Session, kind: str, record_id: int) -> LogLeaf:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import (
     LineageEdge,
@@ -118,7 +119,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     ref = VariantRef(validate_name(request.name), validate_revision(request.revision))
     parents = declared_parents(request.parents)
     fp = request.fingerprint
-    try:
+    with transaction(session):
         variant = find_variant(session, ref)
         if variant is not None and variant.digest is not None:
             if variant.digest == fp.digest:
@@ -181,10 +182,6 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
             select(LineageEdge.child_id).where(LineageEdge.parent_id == variant.id)
         ).all():
             mark_dirty(session, child_id)  # children kept by name, or detected just now
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return variant_public(session, variant, created=True)
 
 
