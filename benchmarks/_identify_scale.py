@@ -31,9 +31,9 @@ from sqlmodel import Session, select
 from benchmarks._postgres import fresh_postgresql, pg_plain
 from registry.db import make_engine, upgrade_database
 from registry.db.models import Namespace, Variant
-from registry.services.identify import identify
-from registry.services.sketch_index import BANDS, candidates
-from registry.services.variants import register_variant
+from registry.services.identify.compare import identify
+from registry.services.identify.sketch_index import BANDS, candidates
+from registry.services.variants.register import register_variant
 from registry.weights.arrays import ArrayTensor
 from registry.weights.sketch import SKETCH_VERSION, Sketch, build_sketch
 from schemas import DeclaredParent, IdentifyQuery, VariantCreate

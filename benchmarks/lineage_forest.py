@@ -47,8 +47,8 @@ from sqlmodel import Session
 from benchmarks._postgres import fresh_postgresql, pg_admin, pg_plain
 from benchmarks._report import REPORT_PATH, Figure, command_line, markdown_table, write_section
 from registry.db import make_engine, upgrade_database
-from registry.services.lineage import DEFAULT_DEPTH, lineage_graph
-from registry.services.names import VariantRef
+from registry.names import VariantRef
+from registry.services.lineage.graph import DEFAULT_DEPTH, lineage_graph
 
 SECTION = "Lineage walks on a Hub-sized forest"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/provreg_bench"

@@ -5,7 +5,7 @@ What it measures
       7B-shaped layout (hidden 4096, intermediate 11008, vocabulary 32000, with ``--layers7b``
       layers; every 7B layer has the same shapes, so the per-layer share does not depend on
       the count), random values, written as safetensors on disk and served by the loopback
-      Hub from the file. The remote sketch is taken through ``registry.services.hub_remote``
+      Hub from the file. The remote sketch is taken through ``registry.hub.remote``
       with the default coalescing gap; reported: bytes fetched as a share of the weight bytes,
       requests, and whether the sketch equals the local one bit for bit.
     * **Agreement**: every safetensors and GGUF model of the committed zoo served by the
@@ -30,8 +30,8 @@ import ml_dtypes
 import numpy as np
 
 from benchmarks._report import Figure, command_line, markdown_table, write_section
-from registry.services.hub_api import HubReader
-from registry.services.hub_remote import RemoteFile, open_remote
+from registry.hub.reader import HubReader
+from registry.hub.remote import RemoteFile, open_remote
 from registry.weights.reader import DEFAULT_MAX_HEADER_BYTES
 from registry.weights.sketching import sketch_path, sketch_source
 from tests.hub_server import FakeHub, HubFileSpec, HubRepoSpec, HubServer, zoo_files

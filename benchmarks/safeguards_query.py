@@ -14,7 +14,7 @@ The data
     4% at 0.15, i.e. degraded below a safe parent) or, for the other 58%, a capability result in
     its place, plus MMLU, ARC, GSM8K and XSTest. Downloads are Pareto-distributed. The statuses
     are bulk-loaded as the write-time refresh would leave them (``safeguard_status``, rules of
-    ``registry.services.safeguards`` applied in Python over the first-parent tree plus merge
+    ``registry.services.safeguards.status`` applied in Python over the first-parent tree plus merge
     parents for suspicion; reach summed over the first-parent tree), since the benchmark measures
     the read path, not a million refreshes. Bulk load: ``executemany`` on SQLite, ``COPY`` on
     PostgreSQL.
@@ -49,11 +49,11 @@ from benchmarks.lineage_forest import (
     load_postgresql,
     load_sqlite,
 )
-from registry.services.downloads import record_downloads
-from registry.services.evals import add_results
-from registry.services.names import VariantRef
-from registry.services.safeguard_policy import load_policy
-from registry.services.safeguard_query import lacking_safeguards
+from registry.names import VariantRef
+from registry.services.downloads.report import record_downloads
+from registry.services.evals.results import add_results
+from registry.services.safeguards.policy import load_policy
+from registry.services.safeguards.query import lacking_safeguards
 from schemas import DownloadRecord, EvalResultCreate
 
 SECTION = "Lacking-safeguards query"

@@ -31,8 +31,8 @@ from benchmarks._postgres import fresh_postgresql
 from benchmarks._report import Figure, command_line, markdown_table, write_section
 from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.db.models import LogLeaf, LogNode
-from registry.services import keys as keys_service
-from registry.services import translog
+from registry.services.trust import keys as keys_service
+from registry.services.trust import translog
 from registry.trust import merkle
 from registry.trust.keys import public_key_pem
 

@@ -1,27 +1,35 @@
-"""`provreg init`, `provreg serve` and `provreg token create`."""
+"""`provreg init` and `provreg serve`: the commands that own the local database."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from cli.backend import CliState, ready_engine
 from cli.options import JsonOption
-from cli.output import emit_json, stderr, stdout
-from cli.trust_backend import trust_backend
-from registry.db import make_engine, make_session_factory, upgrade_database
-from registry.db.create import ensure_database
-from registry.db.migrate import current_revision
-from registry.services import create_token
-from registry.services.edge_log import log_unlogged_edges
-from schemas import TokenPublic
-
-token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+from cli.output import Line, Output, stderr
+from cli.state import CliState
 
 
-def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def _init_view(doc: dict[str, Any]) -> list[Line]:
+    url, after, before = doc["database"], doc["revision"], doc["previous_revision"]
+    lines: list[Line] = [f"created database {url}"] if doc["database_created"] else []
+    if before == after:
+        lines.append(f"database {url} is up to date (revision {after})")
+    else:
+        lines.append(f"database {url} is at revision {after} (was {before or 'empty'})")
+    if doc["edge_states_logged"]:
+        lines.append(f"logged the state of {doc['edge_states_logged']} lineage edges stored before")
+    return lines
+
+
+def init(ctx: typer.Context, as_json: JsonOption = False) -> Output:
     """Create the database, or upgrade it to the newest schema."""
+    from registry.db import make_engine, upgrade_database
+    from registry.db.create import ensure_database
+    from registry.db.migrate import current_revision
+    from registry.services.lineage.edge_log import log_unlogged_edges
+
     state: CliState = ctx.obj
     engine = make_engine(state.settings)
     created = ensure_database(engine)
@@ -30,24 +38,14 @@ def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
     after = current_revision(engine)
     with state.local_sessions()() as session:
         edges_logged = log_unlogged_edges(session)  # databases from before they were logged
-    url = engine.url.render_as_string(hide_password=True)
     doc = {
-        "database": url,
+        "database": engine.url.render_as_string(hide_password=True),
         "revision": after,
         "previous_revision": before,
         "edge_states_logged": edges_logged,
         "database_created": created,
     }
-    if created and not as_json:
-        stdout().print(f"created database {url}")
-    if as_json:
-        emit_json(doc)
-    elif before == after:
-        stdout().print(f"database {url} is up to date (revision {after})")
-    else:
-        stdout().print(f"database {url} is at revision {after} (was {before or 'empty'})")
-    if edges_logged and not as_json:
-        stdout().print(f"logged the state of {edges_logged} lineage edges stored before")
+    return Output(doc, view=_init_view)
 
 
 def serve(
@@ -62,55 +60,8 @@ def serve(
     from registry.api import create_app
 
     state: CliState = ctx.obj
-    engine = ready_engine(state.settings)
-    app = create_app(state.settings, session_factory=make_session_factory(engine))
+    app = create_app(state.settings, session_factory=state.local_sessions())
     stderr().print(
         f"provreg serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning" if as_json else "info")
-
-
-@token_app.command("create")
-def token_create(
-    ctx: typer.Context,
-    scope: Annotated[
-        str,
-        typer.Option(
-            "--scope", help="admin, evaluate or publish (publish and evaluate take --namespace)"
-        ),
-    ],
-    namespace: Annotated[
-        str | None, typer.Option("--namespace", help="namespace a publish token may write")
-    ] = None,
-    expires_days: Annotated[
-        int | None, typer.Option("--expires-days", min=1, help="days until it expires")
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Create a token on the local database; the secret is printed once."""
-    state: CliState = ctx.obj
-    with state.local_sessions()() as session:
-        secret, row = create_token(session, scope, namespace=namespace, expires_days=expires_days)
-    doc = TokenPublic(
-        token=secret, token_id=row.token_id, scope=row.scope, expires_at=row.expires_at
-    )
-    if as_json:
-        emit_json(doc)
-    else:
-        emit_json({"token": secret})
-        stderr().print(f"[dim]scope {row.scope}; store it now, it is not shown again[/]")
-
-
-@token_app.command("revoke")
-def token_revoke(
-    ctx: typer.Context,
-    token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="the token's id")],
-    as_json: JsonOption = False,
-) -> None:
-    """Revoke a token (on the server with PROVREG_URL, else on the local database)."""
-    state: CliState = ctx.obj
-    doc = trust_backend(state).revoke_token(token_id)
-    if as_json:
-        emit_json(doc)
-    else:
-        stdout().print(f"token {doc.token_id} revoked at {doc.revoked_at}")
+    uvicorn.run(app, host=host, port=port, log_level="warning" if state.as_json else "info")

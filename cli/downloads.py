@@ -1,4 +1,5 @@
-"""`provreg downloads NAME[@REV]` (series, reach, growth) and `provreg downloads ingest FILE`.
+"""`provreg downloads NAME[@REV]` (series, reach, growth), `downloads record` and
+`downloads ingest FILE`.
 
 `downloads` is a group whose subcommands (`record`, `ingest`) live beside a default: a first
 word that is not a subcommand is the variant, so `provreg downloads acme/chat` shows it.
@@ -7,18 +8,18 @@ word that is not a subcommand is the variant, so `provreg downloads acme/chat` s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from typer.core import TyperGroup
 
-from cli.backend import CliState
-from cli.evals_backend import evals_backend
-from cli.options import JsonOption
-from cli.output import emit_json, human_count, stdout
+from cli.options import JsonOption, Ref, iso_datetime, read_text
+from cli.output import Output
+from cli.output.views import downloads_view, ingest_view, snapshot_view
+from cli.state import CliState
 from registry.errors import DownloadLogInvalid
-from registry.services.names import parse_ref
-from schemas import DownloadIngest
+from registry.names import parse_ref
+from schemas import DownloadIngest, DownloadRecord
 
 SHOW = "show"
 
@@ -35,62 +36,53 @@ class NameOrCommandGroup(TyperGroup):
         return [c for c in super().list_commands(ctx) if c != SHOW]
 
 
+downloads_app = typer.Typer(
+    cls=NameOrCommandGroup,
+    help="Download counts: `provreg downloads NAME[@REV]` shows a variant's series and reach.",
+    no_args_is_help=True,
+)
+
+
+@downloads_app.command(SHOW, hidden=True)
 def show(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")],
+    ref: Ref,
     window: Annotated[str, typer.Option("--window", help="growth over e.g. 30d, 4w, 48h")] = "30d",
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """A variant's download snapshots, its reach (own and subtree) and growth over --window."""
     state: CliState = ctx.obj
-    report = evals_backend(state).downloads(parse_ref(ref), window)
-    if as_json:
-        emit_json(report)
-        return
-    out = stdout()
-    r = report.reach
-    out.print(f"[bold]{report.name}@{report.revision}[/]")
-    out.print(
-        f"downloads: {human_count(r.own)} (30d), {human_count(r.own_all_time)} all time; "
-        f"reach: {human_count(r.subtree)} (30d) over {r.descendants} descendants, "
-        f"{human_count(r.subtree_all_time)} all time"
-    )
-    g = report.growth
-    if g.change is not None:
-        ratio = f" (x{g.ratio:.2f})" if g.ratio is not None else ""
-        out.print(f"growth over {g.window} ({g.counter} counter): {g.change:+,}{ratio}")
-    for p in report.series[-20:]:
-        out.print(f"  {p.observed_at:%Y-%m-%d %H:%M}  {p.window:>3}  {p.count:>12,}  {p.source}")
+    target = parse_ref(ref)
+    report = state.registry().downloads(target.name, target.revision, window=window)
+    return Output(report, view=downloads_view)
 
 
+@downloads_app.command("record")
+def record(
+    ctx: typer.Context,
+    ref: Ref,
+    count: Annotated[int, typer.Option("--count", min=0)],
+    window: Annotated[Literal["30d", "all"], typer.Option("--window")] = "30d",
+    at: Annotated[str | None, typer.Option("--at", metavar="ISO-DATE")] = None,
+    as_json: JsonOption = False,
+) -> Output:
+    """Store a download count snapshot by hand."""
+    state: CliState = ctx.obj
+    target = parse_ref(ref)
+    observed = iso_datetime("--at", at) if at else None
+    body = DownloadRecord(count=count, window=window, observed_at=observed)
+    result = state.registry().record_downloads(target.name, target.revision, body)
+    return Output(result, view=snapshot_view)
+
+
+@downloads_app.command("ingest")
 def ingest(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(metavar="FILE", help="CSV: timestamp,repo,user,...")],
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Ingest a publisher's download log; ingesting it again adds nothing."""
     state: CliState = ctx.obj
-    try:
-        content = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DownloadLogInvalid(
-            f"cannot read {path}: {exc}", hint="give a UTF-8 CSV file"
-        ) from None
-    result = evals_backend(state).ingest_downloads(
-        DownloadIngest(content=content, filename=path.name)
-    )
-    if as_json:
-        emit_json(result)
-        return
-    stdout().print(
-        f"{result.rows} rows: {result.new_events} new events, {result.duplicates} already ingested"
-    )
-    for v in result.variants:
-        stdout().print(f"  {v.name}@{v.revision}: {v.events} events, {v.users} users, "
-                       f"{v.count_30d} in the last 30 days")  # fmt: skip
-
-
-def register(app: Any) -> None:
-    """Add `show` (the default) and `ingest` to the `downloads` group."""
-    app.command(SHOW, hidden=True)(show)
-    app.command("ingest")(ingest)
+    content = read_text(path, error=DownloadLogInvalid, hint="give a UTF-8 CSV file")
+    body = DownloadIngest(content=content, filename=path.name)
+    return Output(state.registry().ingest_downloads(body), view=ingest_view)

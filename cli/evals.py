@@ -1,29 +1,21 @@
-"""`provreg eval`, `safeguards`, `query lacking-safeguards`, `advisory` and `downloads`."""
+"""`provreg eval add | import | list`: evaluation results of variants."""
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from cli.backend import CliState
-from cli.downloads import NameOrCommandGroup
-from cli.evals_backend import evals_backend
-from cli.options import JsonOption
-from cli.output import emit_json, stdout
+from cli.options import JsonOption, Ref, iso_datetime, json_object, read_text
+from cli.output import Output, stderr
+from cli.output.views import eval_added_view, eval_import_view, eval_list_view
 from cli.signing import load_signing_key
+from cli.state import CliState
 from registry.errors import InvalidInput
-from registry.services.eval_formats import read_results
-from registry.services.names import VariantRef, parse_ref
+from registry.names import VariantRef, parse_ref
 from registry.trust.statements import sign_statement
 from schemas import (
-    AdvisoryCreate,
-    DownloadRecord,
     EvalImport,
     EvalImportResult,
     EvalResultCreate,
@@ -31,24 +23,14 @@ from schemas import (
     EvalResultPublic,
     EvaluationPredicate,
     EvaluationStatement,
-    LackingSafeguardPage,
     SignedEvalCreate,
 )
 from schemas.statements import Subject
 
 eval_app = typer.Typer(help="Evaluation results of variants.", no_args_is_help=True)
-query_app = typer.Typer(help="Questions across the registry.", no_args_is_help=True)
-advisory_app = typer.Typer(help="Advisories against variants.", no_args_is_help=True)
-downloads_app = typer.Typer(
-    cls=NameOrCommandGroup,
-    help="Download counts: `provreg downloads NAME[@REV]` shows a variant's series and reach.",
-    no_args_is_help=True,
-)
 
 Category = Literal["safety-refusal", "over-refusal", "capability", "other"]
 Format = Literal["auto", "lm-eval", "model-index", "hf-eval-results"]
-Severity = Literal["low", "medium", "high", "critical"]
-Ref = Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")]
 
 
 @eval_app.command("add")
@@ -96,12 +78,12 @@ def eval_add(
         Path | None, typer.Option("--sign", metavar="KEYFILE", help="sign with an evaluator key")
     ] = None,
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Record one result against a variant."""
     state: CliState = ctx.obj
     body = EvalResultEntry(
-        evaluated_at=_iso_datetime("--date", date) if date else None,
-        settings=_json_object("--settings", settings) if settings is not None else None,
+        evaluated_at=iso_datetime("--date", date) if date else None,
+        settings=json_object("--settings", settings) if settings is not None else None,
         source=source,
         benchmark=benchmark,
         metric=metric,
@@ -121,42 +103,8 @@ def eval_add(
     if sign is not None:
         results = _add_signed(state, target, [body.as_fraction()], sign, evaluator)
     else:
-        results = evals_backend(state).add_eval(target, body)
-    if as_json:
-        emit_json(results[0])
-        return
-    r = results[0]
-    stdout().print(
-        f"recorded {r.benchmark} {r.metric} = {r.value:g} for {r.name}@{r.revision} "
-        f"[{r.category}] log leaf {r.log_index}"
-    )
-
-
-def _iso_datetime(option: str, text: str) -> datetime:
-    """An ISO 8601 date or time, UTC when it names no zone; raises :class:`InvalidInput`."""
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"invalid {option} {text!r}", hint="use ISO 8601, e.g. 2026-11-01"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _json_object(option: str, text: str) -> dict[str, object]:
-    """A JSON object given on the command line; raises :class:`InvalidInput`."""
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput(
-            f"invalid {option}: not JSON ({exc})", hint=f"pass {option} '{{\"key\": value}}'"
-        ) from None
-    if not isinstance(value, dict):
-        raise InvalidInput(
-            f"invalid {option}: a JSON object is needed, not {type(value).__name__}",
-            hint=f"pass {option} '{{\"key\": value}}'",
-        )
-    return value
+        results = state.registry().add_eval(target.name, target.revision, body)
+    return Output(results[0], view=eval_added_view)
 
 
 @eval_app.command("import")
@@ -172,15 +120,14 @@ def eval_import(
         str | None, typer.Option("--evaluator", help="with --sign: the evaluator's namespace")
     ] = None,
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Import lm-evaluation-harness results, a model card's model-index or .eval_results YAML."""
     state: CliState = ctx.obj
-    try:
-        content = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {file}: {exc}", hint="pass a UTF-8 text file") from None
+    content = read_text(file)
     target = parse_ref(model)
     if sign is not None:  # parse here, so the signature covers exactly what is stored
+        from registry.services.evals.formats import read_results
+
         found, parsed, warnings = read_results(content, fmt, file.name)
         stored = _add_signed(state, target, parsed, sign, evaluator) if parsed else []
         result = EvalImportResult(
@@ -192,33 +139,19 @@ def eval_import(
             warnings=warnings,
         )
     else:
-        result = evals_backend(state).import_evals(
-            target, EvalImport(content=content, format=fmt, filename=file.name)
-        )
+        body = EvalImport(content=content, format=fmt, filename=file.name)
+        result = state.registry().import_evals(target.name, target.revision, body)
     for warning in result.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
-    if as_json:
-        emit_json(result)
-        return
-    stdout().print(
-        f"imported {result.imported} results ({result.format}) for {result.name}@{result.revision}"
-    )
+        stderr().print(f"warning: {warning}", markup=False, highlight=False)
+    return Output(result, view=eval_import_view)
 
 
 @eval_app.command("list")
-def eval_list(ctx: typer.Context, ref: Ref, as_json: JsonOption = False) -> None:
+def eval_list(ctx: typer.Context, ref: Ref, as_json: JsonOption = False) -> Output:
     """List a variant's results."""
     state: CliState = ctx.obj
-    result = evals_backend(state).list_evals(parse_ref(ref))
-    if as_json:
-        emit_json(result)
-        return
-    console = stdout()
-    console.print(f"[bold]{result.name}@{result.revision}[/]  {len(result.results)} results")
-    for r in result.results:
-        err = f" ± {r.stderr:g}" if r.stderr is not None else ""
-        n = f" n={r.samples}" if r.samples is not None else ""
-        console.print(f"  {r.benchmark:<24} {r.metric:<20} {r.value:g}{err}{n}  [{r.category}]")
+    target = parse_ref(ref)
+    return Output(state.registry().list_evals(target.name, target.revision), view=eval_list_view)
 
 
 def _add_signed(
@@ -234,7 +167,8 @@ def _add_signed(
             "--sign needs --evaluator NAMESPACE", hint="name the namespace that holds your key"
         )
     key = load_signing_key(keyfile)
-    digest = state.backend().show(ref).digest
+    registry = state.registry()
+    digest = registry.show(ref.name, ref.revision).digest
     if digest is None:
         raise InvalidInput(f"{ref} has no registered weights", hint="register it first")
     statement = EvaluationStatement(
@@ -244,142 +178,4 @@ def _add_signed(
         ),
     )
     envelope = sign_statement(statement, key)
-    return evals_backend(state).add_signed(SignedEvalCreate(envelope=envelope))
-
-
-def safeguards(ctx: typer.Context, ref: Ref, as_json: JsonOption = False) -> None:
-    """A variant's safeguard status and the reasons for it."""
-    state: CliState = ctx.obj
-    result = evals_backend(state).safeguards(parse_ref(ref))
-    if as_json:
-        emit_json(result)
-        return
-    console = stdout()
-    console.print(f"[bold]{result.name}@{result.revision}[/]  {result.status}")
-    for reason in result.reasons:
-        console.print(f"  - {reason}")
-
-
-def _write_page(page: LackingSafeguardPage, fmt: str) -> None:
-    if fmt == "jsonl":
-        for row in page.results:
-            sys.stdout.write(json.dumps(row.model_dump(mode="json")) + "\n")
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["name", "revision", "status", "downloads", "reach", "reasons", "path"])
-        for row in page.results:
-            writer.writerow(
-                [
-                    row.name,
-                    row.revision,
-                    row.status,
-                    row.downloads,
-                    row.reach,
-                    "; ".join(row.reasons),
-                    " <- ".join(row.path),
-                ]
-            )
-    else:
-        emit_json(page)
-        return
-    if page.next_cursor:
-        sys.stderr.write(f"next page: --cursor {page.next_cursor}\n")
-
-
-@query_app.command("lacking-safeguards")
-def lacking_safeguards(
-    ctx: typer.Context,
-    descendant_of: Annotated[
-        str | None, typer.Option("--descendant-of", metavar="NAME[@REV]")
-    ] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="default: lacking,degraded,suspected")
-    ] = None,
-    min_downloads: Annotated[int, typer.Option("--min-downloads", min=0)] = 0,
-    since: Annotated[
-        str | None, typer.Option("--since", metavar="DATE", help="registered on or after")
-    ] = None,
-    sort: Annotated[Literal["downloads", "reach"], typer.Option("--sort")] = "downloads",
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
-    fmt: Annotated[Literal["json", "jsonl", "csv"], typer.Option("--format")] = "json",
-    as_json: JsonOption = False,
-) -> None:
-    """Variants that lack safeguards, ranked by downloads or reach."""
-    state: CliState = ctx.obj
-    if since:
-        try:
-            datetime.fromisoformat(since)
-        except ValueError:
-            raise InvalidInput(f"invalid date {since!r}", hint="use YYYY-MM-DD") from None
-    page = evals_backend(state).lacking(
-        descendant_of=descendant_of,
-        status=status,
-        min_downloads=min_downloads,
-        since=since,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-    )
-    _write_page(page, "json" if as_json else fmt)
-
-
-@advisory_app.command("add")
-def advisory_add(
-    ctx: typer.Context,
-    ref: Ref,
-    severity: Annotated[Severity, typer.Option("--severity")],
-    summary: Annotated[str, typer.Option("--summary")],
-    reference: Annotated[
-        list[str] | None, typer.Option("--reference", metavar="URL", help="repeatable")
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Publish an advisory against a variant; it reaches every descendant."""
-    state: CliState = ctx.obj
-    body = AdvisoryCreate(
-        name=str(parse_ref(ref)), severity=severity, summary=summary, references=reference or []
-    )
-    result = evals_backend(state).add_advisory(body)
-    if as_json:
-        emit_json(result)
-        return
-    stdout().print(f"advisory {result.id} ({result.severity}) on {result.name}@{result.revision}")
-
-
-@advisory_app.command("affected")
-def advisory_affected(
-    ctx: typer.Context,
-    advisory_id: Annotated[int, typer.Argument(metavar="ID")],
-    as_json: JsonOption = False,
-) -> None:
-    """Every variant an advisory reaches, with downloads and the path to it."""
-    state: CliState = ctx.obj
-    result = evals_backend(state).affected(advisory_id)
-    if as_json:
-        emit_json(result)
-        return
-    console = stdout()
-    for a in result.affected:
-        console.print(f"  {a.name}@{a.revision}  downloads {a.downloads}  via {' -> '.join(a.via)}")
-
-
-@downloads_app.command("record")
-def downloads_record(
-    ctx: typer.Context,
-    ref: Ref,
-    count: Annotated[int, typer.Option("--count", min=0)],
-    window: Annotated[Literal["30d", "all"], typer.Option("--window")] = "30d",
-    at: Annotated[str | None, typer.Option("--at", metavar="ISO-DATE")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Store a download count snapshot by hand."""
-    state: CliState = ctx.obj
-    observed = _iso_datetime("--at", at) if at else None
-    result = evals_backend(state).record_downloads(
-        parse_ref(ref), DownloadRecord(count=count, window=window, observed_at=observed)
-    )
-    if as_json:
-        emit_json(result)
-        return
-    stdout().print(f"{result.name}@{result.revision}: {result.downloads} downloads")
+    return registry.add_signed_evals(SignedEvalCreate(envelope=envelope))

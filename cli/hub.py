@@ -9,22 +9,26 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from sqlmodel import Session
 
-from cli.backend import CliState
 from cli.options import JsonOption
-from cli.output import emit_json, stderr, stdout
-from registry.db.models import HubRepo
+from cli.output import Output, say, stderr
+from cli.output.views import hub_sync_summary, hub_sync_view
+from cli.state import CliState
 from registry.errors import HubRepoNotFound, HubUnavailable, InvalidInput
-from registry.services.hub_api import HubReader
-from registry.services.hub_fingerprint import FingerprintOutcome, fingerprint_repo
-from registry.services.hub_sync import DEFAULT_DEPTH, sync_root
-from registry.services.safeguard_policy import load_policy
 from schemas import HubSyncResult, HubWatchResult
+
+if TYPE_CHECKING:  # the Hub client and the sync load only when a hub command runs
+    from sqlmodel import Session
+
+    from registry.db.models import HubRepo
+    from registry.hub.fingerprint import FingerprintOutcome
+    from registry.hub.reader import HubReader
+
+DEFAULT_DEPTH = 10  # generations below the root, as registry.hub.sync
 
 hub_app = typer.Typer(help="Variants in the wild: the Hugging Face Hub.", no_args_is_help=True)
 
@@ -43,10 +47,10 @@ EndpointOption = Annotated[
 class _SyncProgress:
     """A live count of repos on a terminal; nothing with --json or when piped."""
 
-    def __init__(self, root: str, *, as_json: bool) -> None:
+    def __init__(self, root: str, *, quiet: bool) -> None:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        if not as_json and sys.stdout.isatty() and sys.stderr.isatty():
+        if not quiet and sys.stdout.isatty() and sys.stderr.isatty():
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
@@ -71,6 +75,8 @@ class _SyncProgress:
 
 
 def _reader(state: CliState, endpoint: str | None) -> HubReader:
+    from registry.hub.reader import HubReader
+
     if state.settings.url and state.session_factory_override is None:
         raise InvalidInput(
             "hub sync writes the database directly and cannot run through PROVREG_URL",
@@ -86,10 +92,14 @@ def _reader(state: CliState, endpoint: str | None) -> HubReader:
 
 
 def _sync(
-    state: CliState, hub: HubReader, root: str, depth: int, fingerprint: bool, as_json: bool
+    state: CliState, hub: HubReader, root: str, depth: int, fingerprint: bool
 ) -> HubSyncResult:
+    from registry.hub.fingerprint import fingerprint_repo
+    from registry.hub.sync import sync_root
+    from registry.services.safeguards.policy import load_policy
+
     settings = state.settings
-    progress = _SyncProgress(root, as_json=as_json)
+    progress = _SyncProgress(root, quiet=state.as_json)
 
     def fp(session: Session, repo: HubRepo) -> FingerprintOutcome | None:
         return fingerprint_repo(
@@ -117,22 +127,6 @@ def _sync(
         progress.stop()
 
 
-def _summary(r: HubSyncResult) -> str:
-    line = (
-        f"{r.root}: {r.repos} repos ({r.new} new, {r.changed} changed, {r.unchanged} unchanged), "
-        f"{r.declared_edges} declared edges, {r.exact_copies} exact copies, "
-        f"{r.evaluations} results, {r.snapshots} download snapshots"
-    )
-    if r.fingerprinted:
-        line += (
-            f"; fingerprinted {r.fingerprinted}: {r.verified_edges} verified, "
-            f"{r.disputed_edges} disputed, {r.detected_edges} detected edges"
-        )
-    if r.resumed:
-        line += " (resumed an interrupted sync)"
-    return line
-
-
 @hub_app.command("sync")
 def sync(
     ctx: typer.Context,
@@ -141,19 +135,15 @@ def sync(
     fingerprint: FingerprintOption = False,
     endpoint: EndpointOption = None,
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Record the root's descendants on the Hub as variants observed in the wild.
 
     Incremental (unchanged commits are only re-counted) and resumable: an interrupted sync of
     the same root continues where it stopped."""
     state: CliState = ctx.obj
-    result = _sync(state, _reader(state, endpoint), root, depth, fingerprint, as_json)
-    if as_json:
-        emit_json(result)
-        return
-    stdout().print(_summary(result))
-    for note in result.notes[:20]:
-        stderr().print(f"[yellow]note:[/] {note}")
+    result = _sync(state, _reader(state, endpoint), root, depth, fingerprint)
+    notes = [f"[yellow]note:[/] {note}" for note in result.notes[:20]]
+    return Output(result, view=hub_sync_view, notes=notes)
 
 
 @hub_app.command("watch")
@@ -171,7 +161,7 @@ def watch(
     fingerprint: FingerprintOption = False,
     endpoint: EndpointOption = None,
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Sync each root every --interval minutes. Safe to kill at any moment: the next start
     resumes each interrupted sync without losing or repeating anything."""
     state: CliState = ctx.obj
@@ -186,15 +176,14 @@ def watch(
                 sleep(interval * 60)
             for root in roots:
                 try:
-                    result = _sync(state, hub, root, depth, fingerprint, as_json)
+                    result = _sync(state, hub, root, depth, fingerprint)
                 except (HubUnavailable, HubRepoNotFound) as exc:
                     stderr().print(f"[red]{root}:[/] {exc.message} (next round retries)")
                     continue
                 syncs.append(result)
-                if not as_json:
-                    stdout().print(_summary(result))
+                say(state.as_json, hub_sync_summary(result))
             done += 1
     except KeyboardInterrupt:
         stderr().print("stopped; the next start resumes any interrupted sync")
-    if as_json:
-        emit_json(HubWatchResult(iterations=done, syncs=syncs))
+    # each round's summary is already out; --json prints the whole run at the end
+    return Output(HubWatchResult(iterations=done, syncs=syncs), view=lambda _: [])

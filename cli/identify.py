@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from cli.backend import CliState
 from cli.options import JsonOption
-from cli.output import emit_json, stdout
+from cli.output import Output
+from cli.output.views import identify_view
+from cli.state import CliState
 from cli.weights_io import read_release
 from schemas import IdentifyQuery
-
-_STYLE = {"identical": "bold green", "derived": "green", "related": "yellow", "unrelated": "dim"}
 
 
 def identify(
@@ -23,10 +21,10 @@ def identify(
     top: Annotated[int, typer.Option("--top", min=1, max=100, help="matches to show")] = 5,
     show_all: Annotated[bool, typer.Option("--all", help="also list unrelated candidates")] = False,
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Identify weights: only digests and a sketch are compared, never uploaded weights."""
     state: CliState = ctx.obj
-    fingerprint = read_release(path, state.settings, as_json=as_json)
+    fingerprint = read_release(path, state.settings, quiet=state.as_json)
     query = IdentifyQuery(
         digest=fingerprint.digest,
         format=fingerprint.format,
@@ -35,30 +33,5 @@ def identify(
         top=top,
         include_unrelated=show_all,
     )
-    result = state.backend().identify(query)
-    if as_json:
-        emit_json(result)
-        return
-    console = stdout()
-    if not result.matches:
-        console.print(
-            f"no registered variant matches {path} "
-            f"({result.candidates_compared} candidates compared)"
-        )
-        return
-    table = Table(box=None, header_style="bold")
-    for column in ("variant", "verdict", "relation", "direction", "score", "false positives"):
-        table.add_column(column)
-    for m in result.matches:
-        relation: str = m.relation or "-"
-        if m.parents:
-            relation += " of " + " + ".join(m.parents)
-        table.add_row(
-            f"{m.name}@{m.revision}",
-            f"[{_STYLE[m.verdict]}]{m.verdict}[/]",
-            relation,
-            m.direction.replace("_", " "),
-            f"{m.score:.3f}",
-            f"{m.false_positive_rate:.1e}",
-        )
-    console.print(table)
+    result = state.registry().identify(query)
+    return Output(result, view=lambda r: identify_view(r, path))

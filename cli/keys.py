@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 import typer
 
-from cli.backend import CliState
-from cli.options import JsonOption
-from cli.output import emit_json, stderr, stdout
-from cli.trust_backend import trust_backend
+from cli.options import JsonOption, read_text
+from cli.output import Output
+from cli.output.views import key_view
+from cli.state import CliState
 from registry.errors import KeyInvalid
 from registry.trust.keys import write_key_pair
-from schemas import KeyCreate, KeyPublic
+from schemas import KeyCreate
 
 keys_app = typer.Typer(help="Signing keys: generate, register, revoke.", no_args_is_help=True)
 
@@ -22,21 +22,18 @@ keys_app = typer.Typer(help="Signing keys: generate, register, revoke.", no_args
 def generate(
     out: Annotated[Path, typer.Option("--out", help="private key file; KEYFILE.pub beside it")],
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Write a new Ed25519 key pair (private key mode 0600)."""
     private, public, kid = write_key_pair(out)
     doc = {"private_key": str(private), "public_key": str(public), "key_id": kid}
-    if as_json:
-        emit_json(doc)
-        return
-    stdout().print(f"wrote {private} (private, mode 0600) and {public}")
-    stdout().print(f"key id {kid}")
-    stderr().print(f"[dim]register it with `provreg keys add NAMESPACE {public}`[/]")
-
-
-def _print_key(key: KeyPublic) -> None:
-    state = "active" if key.active else f"revoked at log index {key.revoked_log_index}"
-    stdout().print(f"key {key.key_id}  {key.namespace}  {key.role}  {state}")
+    return Output(
+        doc,
+        view=lambda d: [
+            f"wrote {d['private_key']} (private, mode 0600) and {d['public_key']}",
+            f"key id {d['key_id']}",
+        ],
+        notes=[f"[dim]register it with `provreg keys add NAMESPACE {public}`[/]"],
+    )
 
 
 @keys_app.command("add")
@@ -48,20 +45,15 @@ def add(
         str, typer.Option("--role", help="publisher (releases, lineage) or evaluator")
     ] = "publisher",
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Register a public key for a namespace (logged)."""
     state: CliState = ctx.obj
     if role not in ("publisher", "evaluator"):
         raise typer.BadParameter("use publisher or evaluator", param_hint="--role")
-    try:
-        pem = public_key.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyInvalid(
-            f"cannot read {public_key}: {exc}", hint="pass the .pub file from `keys generate`"
-        ) from None
+    pem = read_text(public_key, error=KeyInvalid, hint="pass the .pub file from `keys generate`")
     chosen: Literal["publisher", "evaluator"] = "publisher" if role == "publisher" else "evaluator"
-    key = trust_backend(state).add_key(KeyCreate(namespace=namespace, public_key=pem, role=chosen))
-    emit_json(key) if as_json else _print_key(key)
+    request = KeyCreate(namespace=namespace, public_key=pem, role=chosen)
+    return Output(state.registry().add_key(request), view=key_view)
 
 
 @keys_app.command("revoke")
@@ -69,8 +61,7 @@ def revoke(
     ctx: typer.Context,
     key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="hex key id")],
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Revoke a key: it signs nothing new; what it signed before stays valid (logged)."""
     state: CliState = ctx.obj
-    key = trust_backend(state).revoke_key(key_id)
-    emit_json(key) if as_json else _print_key(key)
+    return Output(state.registry().revoke_key(key_id), view=key_view)

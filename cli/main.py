@@ -13,9 +13,23 @@ from collections.abc import Sequence
 import typer
 from pydantic import ValidationError
 
-from cli import admin, downloads, evals, hub, identify, keys, lineage, log, trust, variants
-from cli.backend import CliState
-from cli.output import report_error
+from cli import (
+    admin,
+    advisories,
+    downloads,
+    evals,
+    hub,
+    identify,
+    keys,
+    lineage,
+    log,
+    safeguards,
+    signatures,
+    tokens,
+    variants,
+)
+from cli.output import Output, render, report_error
+from cli.state import CliState
 from registry.errors import InvalidInput, ProvregError
 
 app = typer.Typer(
@@ -32,8 +46,7 @@ def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="show tracebacks for errors"),
 ) -> None:
-    if ctx.obj is None:
-        ctx.obj = CliState()
+    """Where AI model weights come from and where they went."""
 
 
 app.command("init")(admin.init)
@@ -42,18 +55,17 @@ app.command("show")(variants.show)
 app.command("lineage")(lineage.lineage)
 app.command("identify")(identify.identify)
 app.command("serve")(admin.serve)
-app.add_typer(admin.token_app, name="token")
+app.add_typer(tokens.token_app, name="token")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(log.log_app, name="log")
-app.command("attach-signature")(trust.attach_signature)
-app.command("verify")(trust.verify)
-app.command("audit")(trust.audit)
+app.command("attach-signature")(signatures.attach_signature)
+app.command("verify")(signatures.verify)
+app.command("audit")(log.audit)
 app.add_typer(evals.eval_app, name="eval")
-app.command("safeguards")(evals.safeguards)
-app.add_typer(evals.query_app, name="query")
-app.add_typer(evals.advisory_app, name="advisory")
-downloads.register(evals.downloads_app)
-app.add_typer(evals.downloads_app, name="downloads")
+app.command("safeguards")(safeguards.safeguards)
+app.add_typer(safeguards.query_app, name="query")
+app.add_typer(advisories.advisory_app, name="advisory")
+app.add_typer(downloads.downloads_app, name="downloads")
 app.add_typer(hub.hub_app, name="hub")
 
 
@@ -91,7 +103,11 @@ def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> 
     as_json = "--json" in args
     command = typer.main.get_command(app)
     try:
+        state = state or CliState()
+        state.as_json = as_json
         result = command.main(args=args, prog_name="provreg", standalone_mode=False, obj=state)
+        if isinstance(result, Output):
+            render(result, as_json=as_json)
         return result if isinstance(result, int) else 0
     except ProvregError as exc:
         if debug:

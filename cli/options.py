@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from registry.errors import InvalidInput, ProvregError
+
 JsonOption = Annotated[
     bool, typer.Option("--json", help="print exactly one JSON document on stdout")
 ]
+
+Ref = Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")]
+
+
+def iso_datetime(option: str, text: str) -> datetime:
+    """An ISO 8601 date or time, UTC when it names no zone; raises :class:`InvalidInput`."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"invalid {option} {text!r}", hint="use ISO 8601, e.g. 2026-11-01"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def json_object(option: str, text: str) -> dict[str, object]:
+    """A JSON object given on the command line; raises :class:`InvalidInput`."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"invalid {option}: not JSON ({exc})", hint=f"pass {option} '{{\"key\": value}}'"
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f"invalid {option}: a JSON object is needed, not {type(value).__name__}",
+            hint=f"pass {option} '{{\"key\": value}}'",
+        )
+    return value
+
+
+def read_text(
+    path: Path, *, error: type[ProvregError] = InvalidInput, hint: str = "pass a UTF-8 text file"
+) -> str:
+    """The UTF-8 text of a file a command was given; raises ``error`` naming it otherwise."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {path}: {exc}", hint=hint) from None

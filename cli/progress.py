@@ -54,8 +54,9 @@ class RichProgress:
         self._progress.stop()
 
 
-def progress_for(description: str, *, as_json: bool) -> RichProgress | None:
-    """A progress bar when stdout and stderr are terminals and --json is off; else None."""
-    if as_json or not (sys.stdout.isatty() and sys.stderr.isatty()):
+def progress_for(description: str, *, quiet: bool) -> RichProgress | None:
+    """A progress bar when stdout and stderr are terminals and not ``quiet`` (--json); else
+    None."""
+    if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
         return None
     return RichProgress(description)

@@ -6,17 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from cli.backend import CliState
 from cli.options import JsonOption
-from cli.output import emit_json, human_count, human_size, stdout
+from cli.output import Output
+from cli.output.views import registered_view, variant_view
 from cli.signing import load_signing_key, sign_release
+from cli.state import CliState
 from cli.weights_io import read_release
-from registry.services import card_markers, declared_parents_from_card, parse_ref
-from registry.services.names import validate_name, validate_revision
-from schemas import RELATIONS, DeclaredParent, VariantCreate, VariantPublic
-from schemas.variants import CARD_CONFIG_KEY
+from registry.names import declared_parents, parse_ref, validate_name, validate_revision
+from schemas import RELATIONS, DeclaredParent, VariantCreate
 
 _RELATION_HELP = "relation to the matching --parent: " + ", ".join(RELATIONS)
 
@@ -35,12 +33,12 @@ def _declared_parents(
             raise typer.BadParameter(
                 f"{relation!r} is not one of {', '.join(RELATIONS)}", param_hint="--relation"
             )
-    declared = [
-        DeclaredParent(name=str(parse_ref(p)), relation=r)
-        for p, r in zip(parents, relations, strict=True)
-    ]
+    declared = [DeclaredParent(name=p, relation=r) for p, r in zip(parents, relations, strict=True)]
     if card is not None:
+        from registry.services.variants.cards import declared_parents_from_card
+
         declared.extend(declared_parents_from_card(card))
+    declared_parents(declared)  # refuse a bad address or a conflict before hashing anything
     return declared
 
 
@@ -65,79 +63,33 @@ def register(
         typer.Option("--sign", metavar="KEYFILE", help="sign a release statement with this key"),
     ] = None,
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Fingerprint a release and register it with its declared parents."""
     state: CliState = ctx.obj
     validate_name(name)
     validate_revision(revision)
     parents = _declared_parents(parent or [], relation or [], card)
     signing_key = load_signing_key(sign) if sign is not None else None
-    fingerprint = read_release(path, state.settings, as_json=as_json)
+    fingerprint = read_release(path, state.settings, quiet=state.as_json)
+    markers = None
     if card is not None:  # the card's tags and name reach the safeguard markers
-        fingerprint.config = {**(fingerprint.config or {}), CARD_CONFIG_KEY: card_markers(card)}
-    request = VariantCreate(name=name, revision=revision, fingerprint=fingerprint, parents=parents)
+        from registry.services.variants.cards import card_markers
+
+        markers = card_markers(card)
+    request = VariantCreate(
+        name=name, revision=revision, fingerprint=fingerprint, parents=parents, card=markers
+    )
     if signing_key is not None:
         request.signed_statement = sign_release(request, signing_key)
-    result = state.backend().register(request)
-    if as_json:
-        emit_json(result)
-        return
-    verb = "registered" if result.created else "already registered, unchanged:"
-    console = stdout()
-    console.print(f"[green]{verb}[/] [bold]{result.name}@{result.revision}[/]")
-    _print_variant(result)
+    return Output(state.registry().register(request), view=registered_view)
 
 
 def show(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")],
     as_json: JsonOption = False,
-) -> None:
+) -> Output:
     """Show a variant: digests, files and direct lineage."""
     state: CliState = ctx.obj
-    result = state.backend().show(parse_ref(ref))
-    if as_json:
-        emit_json(result)
-        return
-    stdout().print(f"[bold]{result.name}@{result.revision}[/]")
-    _print_variant(result)
-
-
-def _print_variant(v: VariantPublic) -> None:
-    console = stdout()
-    if not v.registered:
-        console.print(
-            "  [yellow]known only by name[/]: declared as a parent, weights not registered"
-        )
-    else:
-        console.print(f"  digest      {v.digest}")
-        console.print(
-            f"  format      {v.format}   parameters {human_count(v.parameters)}   "
-            f"dtypes {', '.join(v.dtypes) or '-'}   tensors {v.tensor_count}"
-        )
-        if v.architecture:
-            console.print(f"  architecture {v.architecture}")
-        console.print(f"  sketch      {v.sketch_digest or 'none (exact digests only)'}")
-        if v.signature is not None:
-            console.print(
-                f"  signature   key {v.signature.key_id[:16]}…  log leaf {v.signature.log_index}"
-            )
-        else:
-            console.print("  signature   [yellow]unsigned[/]")
-    if v.files:
-        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column("  file")
-        table.add_column("size", justify="right")
-        table.add_column("sha256")
-        for f in v.files:
-            table.add_row(f"  {f.path}", human_size(f.size), f.sha256)
-        console.print(table)
-    for edge in v.lineage:
-        score = f" score {edge.score:.3f}" if edge.score is not None else ""
-        console.print(
-            f"  parent      {edge.parent}  [{edge.relation}, {edge.source}, {edge.status}{score}]"
-        )
-    for edge in v.children:
-        console.print(
-            f"  child       {edge.child}  [{edge.relation}, {edge.source}, {edge.status}]"
-        )
+    target = parse_ref(ref)
+    return Output(state.registry().show(target.name, target.revision), view=variant_view)

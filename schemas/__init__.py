@@ -87,6 +87,7 @@ from schemas.trust import (
     VerifyReport,
 )
 from schemas.variants import (
+    CardMarkers,
     DeclaredParent,
     FileDigest,
     TensorDigest,
@@ -115,6 +116,7 @@ __all__ = [
     "AttachedSignaturePublic",
     "AttachedSignatureSummary",
     "AuditReport",
+    "CardMarkers",
     "CheckpointPublic",
     "ConsistencyProof",
     "DeclaredParent",

@@ -27,8 +27,18 @@ class TensorDigest(BaseModel):
     digest: str = Field(description="blake3 over dtype, shape and the raw bytes")
 
 
-#: where ``register --card`` keeps the card's ``tags`` and ``name`` inside the stored config
-CARD_CONFIG_KEY = "provreg_card"
+#: where clients before the ``card`` field put the card's markers inside ``config``; the server
+#: still moves them from there into ``card``
+LEGACY_CARD_CONFIG_KEY = "provreg_card"
+
+
+class CardMarkers(BaseModel):
+    """What a model card says that safeguard markers read (``register --card``)."""
+
+    tags: list[str] = Field(default_factory=list, description="the card's metadata tags")
+    name: str | None = Field(
+        default=None, description="model_name, or the first model-index entry's name"
+    )
 
 
 class WeightsFingerprint(BaseModel):
@@ -41,11 +51,7 @@ class WeightsFingerprint(BaseModel):
     files: list[FileDigest]
     tensors: list[TensorDigest]
     architecture: str | None = None
-    config: dict[str, Any] | None = Field(
-        default=None,
-        description="config.json, when present; with `register --card`, the card's tags and "
-        f"name under {CARD_CONFIG_KEY!r}",
-    )
+    config: dict[str, Any] | None = Field(default=None, description="config.json, when present")
     sketch: str | None = Field(
         default=None, description="similarity sketch, base64; what identify and checks compare"
     )
@@ -61,6 +67,9 @@ class VariantCreate(BaseModel):
     revision: str = "main"
     fingerprint: WeightsFingerprint
     parents: list[DeclaredParent] = Field(default_factory=list)
+    card: CardMarkers | None = Field(
+        default=None, description="the model card's markers, with `register --card`"
+    )
     signed_statement: str | None = Field(
         default=None,
         description="DSSE envelope of the release statement (JSON text, stored byte for byte); "
@@ -87,6 +96,7 @@ class VariantPublic(BaseModel):
     dtypes: list[str] = Field(default_factory=list)
     architecture: str | None = None
     config: dict[str, Any] | None = None
+    card: CardMarkers | None = None
     registered: bool
     files: list[FileDigest] = Field(default_factory=list)
     tensor_count: int = 0

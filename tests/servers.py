@@ -24,11 +24,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str]) -> Iterator[str]:
-    """Start `provreg serve` with ``env``, wait until it answers, yield its URL, stop it."""
+def running_server(env: dict[str, str], program: str = PROVREG) -> Iterator[str]:
+    """Start `provreg serve` (``program``) with ``env``, wait until it answers, yield its URL,
+    stop it."""
     port = free_port()
     proc = subprocess.Popen(
-        [PROVREG, "serve", "--port", str(port), "--json"],
+        [program, "serve", "--port", str(port), "--json"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

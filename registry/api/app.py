@@ -12,13 +12,14 @@ from registry.api.errors import install_error_handlers
 from registry.api.pages import install_pages
 from registry.api.ratelimit import TokenBucket
 from registry.api.routes import (
-    browse,
+    advisories,
     downloads,
     evals,
     identify,
     keys,
     lineage,
     log,
+    safeguards,
     signatures,
     tokens,
     variants,
@@ -35,9 +36,16 @@ declared and detected lineage, over a public read API. Writes need
 
 
 def create_app(
-    settings: Settings | None = None, *, session_factory: Callable[[], Session] | None = None
+    settings: Settings | None = None,
+    *,
+    session_factory: Callable[[], Session] | None = None,
+    trusted_local: bool = False,
 ) -> FastAPI:
-    """Build the app for ``settings``; tests pass their own ``session_factory``."""
+    """Build the app for ``settings``; tests pass their own ``session_factory``.
+
+    ``trusted_local`` is for the CLI's local mode only (the app in the caller's own process,
+    see :mod:`registry.api.local`): a request without a token acts as a local administrator.
+    """
     settings = settings or Settings()
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings))
@@ -50,6 +58,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
+    app.state.trusted_local = trusted_local
     app.state.rate_limiter = TokenBucket(settings.write_rate, settings.write_burst)
     install_error_handlers(app)
 
@@ -60,7 +69,8 @@ def create_app(
         return {"status": "ok", "version": registry.__version__}
 
     for module in (
-        variants, browse, lineage, identify, tokens, keys, signatures, log, evals, downloads
+        variants, lineage, identify, tokens, keys, signatures, log, evals, safeguards,
+        advisories, downloads,
     ):  # fmt: skip
         v1.include_router(module.router)
     app.include_router(v1)

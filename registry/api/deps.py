@@ -1,4 +1,5 @@
-"""Request dependencies: a database session per request and the caller's token."""
+"""What routes share: a database session per request, the caller's token and its scopes, the
+safeguard policy, a variant's address from the path, and the error responses to document."""
 
 from __future__ import annotations
 
@@ -11,8 +12,25 @@ from sqlmodel import Session
 
 from registry.db.models import ApiToken
 from registry.errors import PermissionDenied
-from registry.services.safeguard_policy import SafeguardPolicy, load_policy
-from registry.services.tokens import authenticate
+from registry.names import VariantRef, validate_name, validate_revision
+from registry.services.safeguards.policy import SafeguardPolicy, load_policy
+from registry.services.trust.tokens import authenticate
+from schemas import ErrorEnvelope
+
+# the error envelopes every route may answer with, for the OpenAPI document
+ERRORS: dict[int | str, dict] = {
+    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 422)
+}
+
+
+def variant_ref(namespace: str, name: str, revision: str) -> VariantRef:
+    """The variant a route's ``{namespace}/{name}`` and ``revision`` address; raises
+    :class:`InvalidName`."""
+    return VariantRef(validate_name(f"{namespace}/{name}"), validate_revision(revision))
+
+
+# The identity of the CLI's local mode: never stored, never matched by a bearer secret.
+LOCAL_ADMIN = ApiToken(token_id="local", secret_sha256="", scope="admin")
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `provreg token create`")
 
@@ -34,7 +52,10 @@ def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiToken:
     """The authenticated token; raises TokenMissing or TokenInvalid (401), and RateLimited
-    (429) when a write exceeds the token's rate."""
+    (429) when a write exceeds the token's rate. In the CLI's local mode a request without a
+    token acts as :data:`LOCAL_ADMIN` (whoever opens the database already owns it)."""
+    if credentials is None and request.app.state.trusted_local:
+        return LOCAL_ADMIN
     token = authenticate(session, credentials.credentials if credentials else None)
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None and request.method not in ("GET", "HEAD"):
@@ -48,6 +69,9 @@ TokenDep = Annotated[ApiToken, Depends(require_token)]
 def safeguard_policy(request: Request) -> SafeguardPolicy:
     """The safeguard policy the server's settings select."""
     return load_policy(request.app.state.settings)
+
+
+PolicyDep = Annotated[SafeguardPolicy, Depends(safeguard_policy)]
 
 
 class ScopeRequirement:

@@ -1,17 +1,58 @@
-"""Recursive lineage walks in SQL, for SQLite and PostgreSQL alike.
+"""Lineage walks in SQL, for SQLite and PostgreSQL alike, in one place.
 
-Every walk is depth-limited and uses ``UNION`` (not ``UNION ALL``), so it ends even if a cycle
-slipped into the data. Descendant walks are breadth first and stop after the rows asked for: on
-SQLite through a LIMIT inside the recursive term, on PostgreSQL because a recursive CTE is only
-evaluated as far as the outer query reads it.
+:func:`walk` is the one recursive CTE the services compose into their queries (a subtree's
+downloads, a variant's ancestors, which candidates a root is an ancestor of...). Every walk uses
+``UNION`` (not ``UNION ALL``) and is either depth-limited or keeps only ids, so it ends even if a
+cycle slipped into the data. :func:`descendants` is the paginated breadth-first walk behind
+``lineage --down``, tuned per dialect: it stops after the rows asked for, on SQLite through a
+LIMIT inside the recursive term, on PostgreSQL because a recursive CTE is only evaluated as far as
+the outer query reads it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import CTE, Integer, bindparam, cast, exists, literal_column, select, text
 from sqlmodel import Session
+
+from registry.db.models import LineageEdge, Variant
+
+_EDGE = LineageEdge.__table__  # type: ignore[attr-defined]
+_VARIANT = Variant.__table__  # type: ignore[attr-defined]
+
+
+def walk(
+    roots: int | Sequence[int], *, up: bool, max_depth: int | None = None, name: str = "walk"
+) -> CTE:
+    """A recursive CTE over ``lineage_edge`` from ``roots`` (one id or several), to parents when
+    ``up`` else to children.
+
+    Columns ``start`` (the root a row descends from) and ``id`` (reached, the roots themselves
+    included); with ``max_depth`` also ``depth`` (0 for a root) and ``via`` (the neighbour ``id``
+    was reached from), and no row deeper than ``max_depth``. Select ``depth > 0`` (or ``id`` not
+    among the roots) to leave the roots out.
+    """
+    near, far = (
+        (_EDGE.c.child_id, _EDGE.c.parent_id) if up else (_EDGE.c.parent_id, _EDGE.c.child_id)
+    )
+    if isinstance(roots, int):
+        root = cast(bindparam(f"{name}_root", roots, type_=Integer), Integer)
+        columns = [root.label("start"), root.label("id")]
+        anchor = select(*columns)
+    else:
+        anchor = select(_VARIANT.c.id.label("start"), _VARIANT.c.id.label("id")).where(
+            _VARIANT.c.id.in_(list(roots))
+        )
+    if max_depth is not None:
+        zero = cast(literal_column("0"), Integer)
+        anchor = anchor.add_columns(zero.label("depth"), anchor.selected_columns.id.label("via"))
+    cte = anchor.cte(name, recursive=True)
+    step = select(cte.c.start, far).where(near == cte.c.id)
+    if max_depth is not None:
+        step = step.add_columns(cte.c.depth + 1, near).where(cte.c.depth < max_depth)
+    return cte.union(step)
 
 
 @dataclass(frozen=True)
@@ -25,21 +66,8 @@ class WalkRow:
 
 def ancestors(session: Session, root_id: int, max_depth: int) -> list[WalkRow]:
     """Edges walked upwards from ``root_id``: ``id`` is a parent of ``via``."""
-    rows = session.execute(
-        text(
-            """
-            WITH RECURSIVE up(id, depth, via) AS (
-                SELECT e.parent_id, 1, e.child_id FROM lineage_edge e WHERE e.child_id = :root
-                UNION
-                SELECT e.parent_id, up.depth + 1, e.child_id
-                FROM lineage_edge e JOIN up ON e.child_id = up.id
-                WHERE up.depth < :max_depth
-            )
-            SELECT id, depth, via FROM up
-            """
-        ),
-        {"root": root_id, "max_depth": max_depth},
-    ).all()
+    up = walk(root_id, up=True, max_depth=max_depth, name="up")
+    rows = session.execute(select(up.c.id, up.c.depth, up.c.via).where(up.c.depth > 0)).all()
     return [WalkRow(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
@@ -93,49 +121,32 @@ def descendants(
 def ancestor_sets(session: Session, ids: list[int]) -> dict[int, set[int]]:
     """Every ancestor (any depth) of each of ``ids``, in one recursive query.
 
-    Keyed by each id; a variant without parents maps to an empty set. ``UNION`` keeps the walk
-    finite on any graph.
+    Keyed by each id; a variant without parents maps to an empty set.
     """
     out: dict[int, set[int]] = {i: set() for i in ids}
     if not ids:
         return out
-    rows = session.execute(
-        text(
-            """
-            WITH RECURSIVE up(start, id) AS (
-                SELECT e.child_id, e.parent_id FROM lineage_edge e
-                WHERE e.child_id IN :starts
-                UNION
-                SELECT up.start, e.parent_id FROM lineage_edge e JOIN up ON e.child_id = up.id
-            )
-            SELECT start, id FROM up
-            """
-        ).bindparams(bindparam("starts", expanding=True)),
-        {"starts": sorted(set(ids))},
-    ).all()
-    for start, parent in rows:
+    up = walk(sorted(set(ids)), up=True, name="up")
+    for start, parent in session.execute(select(up.c.start, up.c.id).where(up.c.id != up.c.start)):
         out[start].add(parent)
     return out
 
 
 def is_ancestor_or_self(session: Session, candidate_id: int, of_id: int) -> bool:
-    """True when ``candidate_id`` is ``of_id`` or one of its ancestors (any depth).
-
-    The walk keeps only ids, so ``UNION`` makes it finite on any graph.
-    """
+    """True when ``candidate_id`` is ``of_id`` or one of its ancestors (any depth)."""
     if candidate_id == of_id:
         return True
-    found = session.execute(
-        text(
-            """
-            WITH RECURSIVE up(id) AS (
-                SELECT e.parent_id FROM lineage_edge e WHERE e.child_id = :start
-                UNION
-                SELECT e.parent_id FROM lineage_edge e JOIN up ON e.child_id = up.id
-            )
-            SELECT 1 FROM up WHERE id = :candidate LIMIT 1
-            """
-        ),
-        {"start": of_id, "candidate": candidate_id},
-    ).first()
-    return found is not None
+    up = walk(of_id, up=True, name="up")
+    return bool(session.execute(select(exists().where(up.c.id == candidate_id))).scalar())
+
+
+def subtree_ids(session: Session, root_id: int) -> list[int]:
+    """``root_id`` and every descendant (any depth), each once."""
+    down = walk(root_id, up=False, name="down")
+    return [int(r[0]) for r in session.execute(select(down.c.id))]
+
+
+def lineage_ids(session: Session, root_id: int) -> list[int]:
+    """``root_id`` and every ancestor (any depth), each once."""
+    up = walk(root_id, up=True, name="up")
+    return [int(r[0]) for r in session.execute(select(up.c.id))]

@@ -1,25 +1,23 @@
-"""Business rules shared by the CLI's local mode and the HTTP API.
+"""Business rules, one package per domain: ``variants``, ``lineage``, ``identify``, ``trust``,
+``safeguards``, ``downloads`` and ``evals`` (the Hub integration is :mod:`registry.hub`).
 
 Each function takes a Session, raises registry errors, returns wire models, and never imports
-fastapi.
+fastapi. What most callers need is named here.
 """
 
-from registry.services.cards import card_markers, declared_parents_from_card
-from registry.services.lineage import lineage_graph
-from registry.services.names import VariantRef, parse_ref
-from registry.services.tokens import authenticate, create_token, require_publish
-from registry.services.variants import list_variants, register_variant, show_variant
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "VariantRef",
-    "authenticate",
-    "create_token",
-    "card_markers",
-    "declared_parents_from_card",
-    "lineage_graph",
-    "list_variants",
-    "parse_ref",
-    "register_variant",
-    "require_publish",
-    "show_variant",
-]
+from registry.exports import lazy_surface
+
+if TYPE_CHECKING:
+    from registry.services.lineage import lineage_graph
+    from registry.services.trust import authenticate, create_token, require_publish
+    from registry.services.variants import (
+        card_markers,
+        declared_parents_from_card,
+        list_variants,
+        register_variant,
+        show_variant,
+    )
+
+__all__, __getattr__ = lazy_surface(__name__, __file__)

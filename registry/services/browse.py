@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, tuple_
 from sqlmodel import Session, col, select
 
+from registry.db.engine import transaction
 from registry.db.lineage_queries import ancestors
 from registry.db.models import (
     Advisory,
@@ -19,13 +20,14 @@ from registry.db.models import (
     Variant,
 )
 from registry.errors import InvalidInput
-from registry.services import keys as keys_service
-from registry.services.advisories import advisory_public
-from registry.services.names import VariantRef
-from registry.services.safeguard_policy import SafeguardPolicy
-from registry.services.safeguards import MAX_DEPTH, catch_up, refresh
-from registry.services.signatures import registration_index, signature_info
-from registry.services.variants import get_variant
+from registry.names import VariantRef
+from registry.services.safeguards.advisories import advisory_public
+from registry.services.safeguards.compute import MAX_DEPTH
+from registry.services.safeguards.policy import SafeguardPolicy
+from registry.services.safeguards.status import catch_up, refresh
+from registry.services.trust import keys as keys_service
+from registry.services.trust.signatures import registration_index, signature_info
+from registry.services.variants.register import get_variant
 from schemas.browse import (
     AdvisoryReach,
     AttachedSignatureSummary,
@@ -106,12 +108,8 @@ def safeguard_summaries(
     rows = {r.variant_id: r for r in _status_rows(session, ids)}
     absent = [i for i in ids if i not in rows]
     if absent:
-        try:
+        with transaction(session):
             refresh(session, policy, absent)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         rows.update({r.variant_id: r for r in _status_rows(session, absent)})
     items, missing = [], []
     for ref in refs:

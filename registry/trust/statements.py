@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic import BaseModel, ValidationError
 
 from registry.errors import StatementMismatch
+from registry.names import declared_parents
 from registry.trust.canonical import canonical_json
 from registry.trust.dsse import open_envelope, sign_envelope
 from registry.trust.keys import PublicKey
@@ -62,6 +63,15 @@ def sketch_digest(sketch_b64: str | None) -> str | None:
     if not sketch_b64:
         return None
     return "sha256:" + hashlib.sha256(base64.b64decode(sketch_b64)).hexdigest()
+
+
+def parent_claims(request: VariantCreate) -> list[ParentClaim]:
+    """The parents ``request`` declares, as its release statement names them (normalised by
+    :func:`registry.names.declared_parents`, as the server reads them)."""
+    return [
+        ParentClaim(name=str(ref), relation=relation)
+        for ref, relation in declared_parents(request.parents)
+    ]
 
 
 def release_statement(request: VariantCreate, parents: list[ParentClaim]) -> ReleaseStatement:

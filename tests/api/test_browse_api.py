@@ -12,12 +12,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from registry.api.pages import STATIC_DIR
-from registry.services import keys as keys_service
-from registry.services import parse_ref, register_variant
-from registry.services.advisories import add_advisory
-from registry.services.downloads import record_downloads
-from registry.services.signatures import attach_bundle
-from registry.services.variants import get_variant
+from registry.names import parse_ref
+from registry.services import register_variant
+from registry.services.downloads.report import record_downloads
+from registry.services.safeguards.advisories import add_advisory
+from registry.services.trust import keys as keys_service
+from registry.services.trust.signatures import attach_bundle
+from registry.services.variants.register import get_variant
 from schemas import AdvisoryCreate, DownloadRecord
 from tests.factories import variant_request
 from tests.services.test_signing import GOLDEN, _key, _signed, golden_bundle_files

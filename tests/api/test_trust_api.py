@@ -18,7 +18,7 @@ from registry.api import create_app
 from registry.api.deps import ScopeRequirement, require_token
 from registry.config import Settings
 from registry.services import create_token
-from registry.services import keys as keys_service
+from registry.services.trust import keys as keys_service
 from registry.trust.checkpoint import parse_checkpoint
 from registry.trust.keys import load_public_key, public_key_pem
 from registry.trust.merkle import leaf_hash, verify_inclusion

@@ -18,13 +18,13 @@ from sqlmodel import Session
 
 from registry.config import Settings
 from registry.db import make_engine, upgrade_database
+from registry.names import parse_ref
 from registry.services import register_variant
-from registry.services.advisories import add_advisory
-from registry.services.downloads import record_downloads
-from registry.services.evals import add_results
-from registry.services.keys import add_key
-from registry.services.names import parse_ref
-from registry.services.safeguard_policy import load_policy
+from registry.services.downloads.report import record_downloads
+from registry.services.evals.results import add_results
+from registry.services.safeguards.advisories import add_advisory
+from registry.services.safeguards.policy import load_policy
+from registry.services.trust.keys import add_key
 from registry.trust.keys import public_key_pem
 from registry.trust.statements import release_statement, sign_statement
 from registry.weights import fingerprint_source, open_model

@@ -1,4 +1,5 @@
-"""Run the real CLI in process, locally on the test database or through the real app over HTTP."""
+"""Run the real CLI in process: locally on the test database (the in-process app, as
+`provreg` without PROVREG_URL), or as a client of the real app over HTTP with a token."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from cli.backend import CliState, LocalBackend, RemoteBackend
 from cli.main import run
+from cli.state import CliState
 from registry.client import RegistryClient
 from registry.config import Settings
 
@@ -46,11 +47,9 @@ def provreg(
     """``provreg(*args, token=...)`` runs one command and returns its status and output."""
 
     def invoke(*args: str, token: str | None = admin_token) -> Result:
-        backend = (
-            LocalBackend(session_factory) if mode == "local" else RemoteBackend(client_for(token))
-        )
+        remote = client_for(token) if mode == "remote" else None
         state = CliState(
-            settings=settings, backend_override=backend, session_factory_override=session_factory
+            settings=settings, registry_override=remote, session_factory_override=session_factory
         )
         capsys.readouterr()
         code = run([str(a) for a in args], state=state)

@@ -85,3 +85,47 @@ def test_init_creates_a_missing_postgresql_database() -> None:
     with pytest.raises(DatabaseError) as info:
         ensure_database(stranger)
     assert "no_such_role_x" in info.value.message
+
+
+def test_card_markers_move_out_of_config_and_back(fresh_engine: Engine) -> None:
+    """0006 moves `register --card` markers from config into their column; downgrade restores."""
+    from sqlalchemy import text
+
+    downgrade_database(fresh_engine, "0005")
+    with fresh_engine.begin() as conn:
+        conn.execute(text("INSERT INTO namespace (id, name, created_at) VALUES (1, 'acme', :t)"),
+                     {"t": "2026-01-01 00:00:00"})  # fmt: skip
+        for vid, config in (
+            (1, '{"hidden_size": 8, "provreg_card": {"tags": ["uncensored"], "name": "x"}}'),
+            (2, '{"hidden_size": 8}'),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO variant (id, namespace_id, name, revision, config, created_at,"
+                    " updated_at) VALUES (:id, 1, :name, 'main', :config, :t, :t)"
+                ),
+                {"id": vid, "name": f"acme/m{vid}", "config": config, "t": "2026-01-01 00:00:00"},
+            )
+    upgrade_database(fresh_engine)
+    read = "SELECT config, card_markers FROM variant ORDER BY id"
+    with fresh_engine.connect() as conn:
+        rows = [tuple(_json(c) for c in r) for r in conn.execute(text(read))]
+    assert rows == [
+        ({"hidden_size": 8}, {"tags": ["uncensored"], "name": "x"}),
+        ({"hidden_size": 8}, None),
+    ]
+    downgrade_database(fresh_engine, "0005")
+    with fresh_engine.connect() as conn:
+        configs = [
+            _json(r[0]) for r in conn.execute(text("SELECT config FROM variant ORDER BY id"))
+        ]
+    assert configs == [
+        {"hidden_size": 8, "provreg_card": {"tags": ["uncensored"], "name": "x"}},
+        {"hidden_size": 8},
+    ]
+
+
+def _json(value: object) -> object:
+    import json
+
+    return json.loads(value) if isinstance(value, str | bytes) else value

@@ -9,9 +9,9 @@ from sqlmodel import Session
 
 from registry.config import Settings
 from registry.errors import InvalidInput
+from registry.names import parse_ref
 from registry.services import register_variant
-from registry.services.downloads import downloads_report, record_downloads
-from registry.services.names import parse_ref
+from registry.services.downloads.report import downloads_report, record_downloads
 from schemas import DownloadRecord
 from tests.factories import variant_request
 

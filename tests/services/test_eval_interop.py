@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from registry.names import parse_ref
 from registry.services import register_variant
-from registry.services.cards import declared_parents_from_card, infer_relation
-from registry.services.eval_formats import read_results
-from registry.services.evals import import_results, list_results
-from registry.services.names import parse_ref
-from registry.services.safeguard_policy import load_policy
+from registry.services.evals.formats import read_results
+from registry.services.evals.results import import_results, list_results
+from registry.services.safeguards.policy import load_policy
+from registry.services.variants.cards import declared_parents_from_card, infer_relation
 from schemas import EvalImport
 from tests.factories import variant_request
 

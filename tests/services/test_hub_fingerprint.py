@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from registry.db.models import HubRepo, LineageEdge, Variant
-from registry.services.hub_api import HubReader
-from registry.services.hub_fingerprint import fingerprint_repo
-from registry.services.hub_sync import sync_root
-from registry.services.safeguard_policy import load_policy
+from registry.hub.fingerprint import fingerprint_repo
+from registry.hub.reader import HubReader
+from registry.hub.sync import sync_root
+from registry.services.safeguards.policy import load_policy
 from tests.hub_server import FakeHub, HubFileSpec, HubRepoSpec, HubServer, zoo_files
 
 ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.services.hub_api import HubReader
-from registry.services.hub_remote import RemoteFile, coalesce, open_remote, subtract
+from registry.hub.reader import HubReader
+from registry.hub.remote import RemoteFile, coalesce, open_remote, subtract
 from registry.weights.reader import DEFAULT_MAX_HEADER_BYTES
 from registry.weights.sketching import sketch_path, sketch_source
 from tests.hub_server import FakeHub, HubFileSpec, HubRepoSpec, HubServer, zoo_files

@@ -17,11 +17,11 @@ from registry.db.models import (
     Variant,
 )
 from registry.errors import HubRepoNotFound, HubUnavailable
+from registry.hub.reader import HubReader
+from registry.hub.sync import sync_root
 from registry.services import register_variant
-from registry.services.audit import audit_log
-from registry.services.hub_api import HubReader
-from registry.services.hub_sync import sync_root
-from registry.services.safeguard_policy import load_policy
+from registry.services.safeguards.policy import load_policy
+from registry.services.trust.audit import audit_log
 from tests.factories import variant_request
 from tests.hub_server import FakeHub, HubFileSpec, HubRepoSpec, HubServer, generated_tree
 

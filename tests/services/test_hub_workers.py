@@ -21,11 +21,11 @@ from sqlmodel import Session, select
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.db.models import FingerprintJob, HubRepo, LogLeaf, Variant
-from registry.services.hub_api import HubReader
-from registry.services.hub_jobs import enqueue_jobs, jobs_report, wait_for_jobs
-from registry.services.hub_sync import sync_root
-from registry.services.hub_worker import run_jobs
-from registry.services.safeguard_policy import load_policy
+from registry.hub.jobs import enqueue_jobs, jobs_report, wait_for_jobs
+from registry.hub.reader import HubReader
+from registry.hub.sync import sync_root
+from registry.hub.worker import run_jobs
+from registry.services.safeguards.policy import load_policy
 from tests.hub_server import FakeHub, HubRepoSpec, HubServer, zoo_files
 
 ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
@@ -95,7 +95,7 @@ def _settings(url: str, hub_url: str, home: Path, **extra: object) -> Settings:
 def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     code = (
         "from registry.config import Settings\n"
-        "from registry.services.hub_worker import run_worker\n"
+        "from registry.hub.worker import run_worker\n"
         "run_worker(Settings())\n"
     )
     return subprocess.Popen(

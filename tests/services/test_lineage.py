@@ -7,8 +7,9 @@ from sqlmodel import Session
 
 from registry.db.models import LineageEdge
 from registry.errors import InvalidInput, VariantNotFound
-from registry.services import lineage_graph, parse_ref, register_variant
-from registry.services.variants import get_variant
+from registry.names import parse_ref
+from registry.services import lineage_graph, register_variant
+from registry.services.variants.register import get_variant
 from tests.factories import variant_request
 
 

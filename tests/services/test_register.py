@@ -14,7 +14,8 @@ from registry.errors import (
     RevisionImmutable,
     VariantNotFound,
 )
-from registry.services import parse_ref, register_variant, show_variant
+from registry.names import parse_ref
+from registry.services import register_variant, show_variant
 from tests.factories import variant_request
 
 
@@ -126,3 +127,25 @@ def test_show_unknown_variant(session: Session) -> None:
     with pytest.raises(VariantNotFound) as err:
         show_variant(session, parse_ref("acme/missing@v9"))
     assert err.value.detail == {"name": "acme/missing", "revision": "v9"}
+
+
+def test_card_markers_are_their_own_field_and_legacy_config_markers_move_there(
+    session: Session,
+) -> None:
+    from schemas import CardMarkers
+
+    request = variant_request("acme/carded")
+    request.card = CardMarkers(tags=["uncensored"], name="Carded")
+    out = register_variant(session, request)
+    assert out.card == CardMarkers(tags=["uncensored"], name="Carded")
+    assert "provreg_card" not in (out.config or {})
+
+    legacy = variant_request("acme/legacy")  # a client from before the card field
+    legacy.fingerprint.config = {"hidden_size": 8, "provreg_card": {"tags": ["abliterated"]}}
+    out = register_variant(session, legacy)
+    assert out.card == CardMarkers(tags=["abliterated"]) and out.config == {"hidden_size": 8}
+
+    bad = variant_request("acme/bad")
+    bad.fingerprint.config = {"provreg_card": {"tags": "not a list"}}
+    with pytest.raises(InvalidInput, match="provreg_card"):
+        register_variant(session, bad)

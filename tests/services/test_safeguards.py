@@ -10,16 +10,16 @@ from sqlmodel import Session
 
 from registry.db.models import LineageEdge
 from registry.errors import EvalFileInvalid, PolicyInvalid
+from registry.names import parse_ref
 from registry.services import register_variant
-from registry.services.advisories import add_advisory, affected
-from registry.services.audit import audit_log
-from registry.services.downloads import record_downloads
-from registry.services.edge_log import log_edge_states
-from registry.services.evals import add_results, import_results, list_results
-from registry.services.names import parse_ref
-from registry.services.safeguard_policy import load_policy, parse_policy
-from registry.services.safeguard_query import lacking_safeguards, safeguard_status
-from registry.services.variants import get_variant
+from registry.services.downloads.report import record_downloads
+from registry.services.evals.results import add_results, import_results, list_results
+from registry.services.lineage.edge_log import log_edge_states
+from registry.services.safeguards.advisories import add_advisory, affected
+from registry.services.safeguards.policy import load_policy, parse_policy
+from registry.services.safeguards.query import lacking_safeguards, safeguard_status
+from registry.services.trust.audit import audit_log
+from registry.services.variants.register import get_variant
 from schemas import AdvisoryCreate, DownloadRecord, EvalImport, EvalResultCreate
 from tests.factories import variant_request
 
@@ -264,7 +264,7 @@ def test_advisory_reaches_descendants_through_detected_edges(session: Session) -
 def test_big_subtree_scan_and_its_fallback_agree(
     session: Session, monkeypatch: pytest.MonkeyPatch, small: int, batches: int
 ) -> None:
-    from registry.services import safeguard_query
+    from registry.services.safeguards import query as safeguard_query
 
     build_scenario(session)
     expected = [

@@ -21,13 +21,14 @@ from registry.errors import (
     StatementMismatch,
     StatementReplayed,
 )
-from registry.services import keys as keys_service
-from registry.services import register_variant, show_variant, translog
-from registry.services.audit import audit_log
-from registry.services.lineage_claims import claim_lineage
-from registry.services.names import parse_ref
-from registry.services.signatures import attach_bundle, get_release_statement
-from registry.services.variants import get_variant
+from registry.names import parse_ref
+from registry.services import register_variant, show_variant
+from registry.services.lineage.claims import claim_lineage
+from registry.services.trust import keys as keys_service
+from registry.services.trust import translog
+from registry.services.trust.audit import audit_log
+from registry.services.trust.signatures import attach_bundle, get_release_statement
+from registry.services.variants.register import get_variant
 from registry.trust.keys import public_key_pem
 from registry.trust.statements import release_statement, sign_statement
 from schemas import FileDigest, VariantCreate

@@ -13,9 +13,10 @@ from sqlmodel import Session, select
 
 from registry.db.models import LogLeaf, LogNode, Variant
 from registry.errors import SignatureInvalid
-from registry.services import keys as keys_service
-from registry.services import register_variant, translog
-from registry.services.audit import audit_log
+from registry.services import register_variant
+from registry.services.trust import keys as keys_service
+from registry.services.trust import translog
+from registry.services.trust.audit import audit_log
 from registry.trust import merkle
 from registry.trust.keys import public_key_pem
 from tests.factories import variant_request

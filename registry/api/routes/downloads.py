@@ -1,19 +1,19 @@
-"""Download series and reach, and publishers' download logs."""
+"""Download counts: a variant's series and reach, snapshots by hand, publishers' logs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 
-from registry.api.deps import PublisherToken, SessionDep
-from registry.api.routes.variants import _ERRORS, variant_ref
-from registry.services.download_logs import ingest_download_log
-from registry.services.downloads import downloads_report
+from registry.api.deps import ERRORS, PublisherToken, SessionDep, variant_ref
+from registry.services.downloads.logs import ingest_download_log
+from registry.services.downloads.report import downloads_report, record_downloads
+from schemas.evals import DownloadRecord, DownloadSnapshotPublic
 from schemas.hub import DownloadIngest, DownloadIngestResult, DownloadsPublic
 
 router = APIRouter(tags=["downloads"])
 
 
-@router.get("/downloads/{namespace}/{name}", response_model=DownloadsPublic, responses=_ERRORS)
+@router.get("/downloads/{namespace}/{name}", response_model=DownloadsPublic, responses=ERRORS)
 def downloads(
     namespace: str, name: str, session: SessionDep, revision: str = "main", window: str = "30d"
 ) -> DownloadsPublic:
@@ -22,7 +22,26 @@ def downloads(
     return downloads_report(session, variant_ref(namespace, name, revision), window=window)
 
 
-@router.post("/downloads/ingest", response_model=DownloadIngestResult, responses=_ERRORS)
+@router.post(
+    "/downloads/{namespace}/{name}",
+    response_model=DownloadSnapshotPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+    tags=["evaluations"],
+)
+def downloads_record(
+    namespace: str,
+    name: str,
+    body: DownloadRecord,
+    session: SessionDep,
+    token: PublisherToken,
+    revision: str = "main",
+) -> DownloadSnapshotPublic:
+    """Store a download count snapshot (scope admin or publish:<namespace>)."""
+    return record_downloads(session, variant_ref(namespace, name, revision), body)
+
+
+@router.post("/downloads/ingest", response_model=DownloadIngestResult, responses=ERRORS)
 def ingest(
     body: DownloadIngest, session: SessionDep, token: PublisherToken
 ) -> DownloadIngestResult:

@@ -4,27 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from registry.api.deps import KeyManagerToken, SessionDep
-from registry.api.routes.variants import _ERRORS
-from registry.services import keys as keys_service
+from registry.api.deps import ERRORS, KeyManagerToken, SessionDep
+from registry.services.trust import keys as keys_service
 from schemas import KeyCreate, KeyPublic
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
 
-@router.get("", response_model=list[KeyPublic], responses=_ERRORS)
+@router.get("", response_model=list[KeyPublic], responses=ERRORS)
 def list_(session: SessionDep, namespace: str | None = None) -> list[KeyPublic]:
     """Registered keys, oldest first, active and revoked; filter by namespace."""
     return keys_service.list_keys(session, namespace)
 
 
-@router.get("/{key_id}", response_model=KeyPublic, responses=_ERRORS)
+@router.get("/{key_id}", response_model=KeyPublic, responses=ERRORS)
 def show(key_id: str, session: SessionDep) -> KeyPublic:
     """One key with the log indexes of its addition and revocation."""
     return keys_service.key_public(session, keys_service.find_key(session, key_id))
 
 
-@router.post("", response_model=KeyPublic, status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+@router.post("", response_model=KeyPublic, status_code=status.HTTP_201_CREATED, responses=ERRORS)
 def add(body: KeyCreate, session: SessionDep, token: KeyManagerToken) -> KeyPublic:
     """Register a public key (publish:<namespace> for publisher keys, evaluate:<namespace> for
     evaluator keys, or admin)."""
@@ -32,7 +31,7 @@ def add(body: KeyCreate, session: SessionDep, token: KeyManagerToken) -> KeyPubl
     return keys_service.add_key(session, body.namespace, body.public_key, body.role)
 
 
-@router.post("/{key_id}/revoke", response_model=KeyPublic, responses=_ERRORS)
+@router.post("/{key_id}/revoke", response_model=KeyPublic, responses=ERRORS)
 def revoke(key_id: str, session: SessionDep, token: KeyManagerToken) -> KeyPublic:
     """Revoke a key: it signs nothing new; what it signed before stays valid."""
     namespace, role = keys_service.namespace_of_key(session, key_id)

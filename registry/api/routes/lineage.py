@@ -6,16 +6,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from registry.api.deps import SessionDep
-from registry.api.routes.variants import _ERRORS, variant_ref
+from registry.api.deps import ERRORS, SessionDep, variant_ref
 from registry.services import lineage_graph
-from registry.services.lineage import DEFAULT_DEPTH, DEFAULT_PAGE, MAX_DEPTH
+from registry.services.lineage.graph import DEFAULT_DEPTH, DEFAULT_PAGE, MAX_DEPTH
 from schemas import LineageGraph
 
 router = APIRouter(prefix="/lineage", tags=["lineage"])
 
 
-@router.get("/{namespace}/{name}", response_model=LineageGraph, responses=_ERRORS)
+@router.get("/{namespace}/{name}", response_model=LineageGraph, responses=ERRORS)
 def lineage(
     namespace: str,
     name: str,

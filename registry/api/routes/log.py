@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from registry.api.deps import AdminToken, SessionDep
-from registry.api.routes.variants import _ERRORS
-from registry.services import translog
-from registry.services.audit import audit_log
-from registry.services.safeguard_policy import load_policy
+from registry.api.deps import ERRORS, AdminToken, SessionDep
+from registry.services.safeguards.policy import load_policy
+from registry.services.trust import translog
+from registry.services.trust.audit import audit_log
 from schemas import (
     AuditReport,
     CheckpointPublic,
@@ -23,19 +22,19 @@ from schemas import (
 router = APIRouter(prefix="/log", tags=["log"])
 
 
-@router.get("/key", response_model=LogKey, responses=_ERRORS)
+@router.get("/key", response_model=LogKey, responses=ERRORS)
 def key(request: Request) -> LogKey:
     """The log's origin and the Ed25519 public key that signs its checkpoints."""
     return translog.log_key(request.app.state.settings)
 
 
-@router.get("/checkpoint", response_model=CheckpointPublic, responses=_ERRORS)
+@router.get("/checkpoint", response_model=CheckpointPublic, responses=ERRORS)
 def checkpoint(request: Request, session: SessionDep) -> CheckpointPublic:
     """A fresh checkpoint signed as a C2SP signed note."""
     return translog.checkpoint(session, request.app.state.settings)
 
 
-@router.get("/proof/inclusion", response_model=InclusionProof, responses=_ERRORS)
+@router.get("/proof/inclusion", response_model=InclusionProof, responses=ERRORS)
 def inclusion(
     session: SessionDep,
     index: Annotated[int, Query(ge=0)],
@@ -45,7 +44,7 @@ def inclusion(
     return translog.inclusion_proof(session, index, tree_size)
 
 
-@router.get("/proof/consistency", response_model=ConsistencyProof, responses=_ERRORS)
+@router.get("/proof/consistency", response_model=ConsistencyProof, responses=ERRORS)
 def consistency(
     session: SessionDep,
     first: Annotated[int, Query(ge=1)],
@@ -55,13 +54,13 @@ def consistency(
     return translog.consistency_proof(session, first, second)
 
 
-@router.get("/entries/{index}", response_model=LogEntryPublic, responses=_ERRORS)
+@router.get("/entries/{index}", response_model=LogEntryPublic, responses=ERRORS)
 def entry(index: int, session: SessionDep) -> LogEntryPublic:
     """One leaf's data (canonical JSON of the event) and hash."""
     return translog.get_entry(session, index)
 
 
-@router.get("/audit", response_model=AuditReport, responses=_ERRORS)
+@router.get("/audit", response_model=AuditReport, responses=ERRORS)
 def audit(request: Request, session: SessionDep, token: AdminToken) -> AuditReport:
     """Re-derive every leaf from the stored records and recompute the tree (admin: it reads
     everything)."""

@@ -1,22 +1,24 @@
-"""Signatures: a variant's release statement, attached OpenSSF bundles, lineage claims."""
+"""Signatures: a variant's release statement and signatures, attached OpenSSF bundles, lineage
+claims."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from registry.api.deps import PublisherToken, SessionDep
-from registry.api.routes.variants import _ERRORS, variant_ref
+from registry.api.deps import ERRORS, PublisherToken, SessionDep, variant_ref
 from registry.services import require_publish
-from registry.services.lineage_claims import claim_lineage, claim_namespace
-from registry.services.signatures import attach_bundle, get_release_statement
-from registry.services.variants import get_variant
+from registry.services.browse import variant_signatures
+from registry.services.lineage.claims import claim_lineage, claim_namespace
+from registry.services.trust.signatures import attach_bundle, get_release_statement
+from registry.services.variants.register import get_variant
 from schemas import AttachedSignaturePublic, AttachSignature, LineageClaimCreate, StatementPublic
+from schemas.browse import VariantSignatures
 
 router = APIRouter(tags=["signatures"])
 
 
 @router.get(
-    "/variants/{namespace}/{name}/statement", response_model=StatementPublic, responses=_ERRORS
+    "/variants/{namespace}/{name}/statement", response_model=StatementPublic, responses=ERRORS
 )
 def statement(
     namespace: str, name: str, session: SessionDep, revision: str = "main"
@@ -31,7 +33,7 @@ def statement(
     "/variants/{namespace}/{name}/signatures",
     response_model=AttachedSignaturePublic,
     status_code=status.HTTP_201_CREATED,
-    responses=_ERRORS,
+    responses=ERRORS,
 )
 def attach(
     namespace: str,
@@ -51,9 +53,22 @@ def attach(
     "/lineage/claims",
     response_model=StatementPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=_ERRORS,
+    responses=ERRORS,
 )
 def claim(body: LineageClaimCreate, session: SessionDep, token: PublisherToken) -> StatementPublic:
     """Accept a signed lineage claim about a registered child (publish:<child namespace>)."""
     require_publish(token, claim_namespace(body.envelope))
     return claim_lineage(session, body.envelope)
+
+
+@router.get(
+    "/variants/{namespace}/{name}/signatures",
+    response_model=VariantSignatures,
+    responses=ERRORS,
+    tags=["browse"],
+)
+def signatures(
+    namespace: str, name: str, session: SessionDep, revision: str = "main"
+) -> VariantSignatures:
+    """The release signature, attached bundles and the log leaves that record them."""
+    return variant_signatures(session, variant_ref(namespace, name, revision))

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from registry.api.deps import AdminToken, SessionDep
-from registry.api.routes.variants import _ERRORS
+from registry.api.deps import ERRORS, AdminToken, SessionDep
 from registry.services import create_token
-from registry.services.tokens import revoke_token
+from registry.services.trust.tokens import revoke_token
 from schemas import TokenCreate, TokenPublic, TokenRevoked
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-@router.post("", response_model=TokenPublic, status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+@router.post("", response_model=TokenPublic, status_code=status.HTTP_201_CREATED, responses=ERRORS)
 def mint(body: TokenCreate, session: SessionDep, token: AdminToken) -> TokenPublic:
     """Create a token (admin only); the secret appears in this response and nowhere else."""
     secret, row = create_token(
@@ -24,7 +23,7 @@ def mint(body: TokenCreate, session: SessionDep, token: AdminToken) -> TokenPubl
     )
 
 
-@router.post("/{token_id}/revoke", response_model=TokenRevoked, responses=_ERRORS)
+@router.post("/{token_id}/revoke", response_model=TokenRevoked, responses=ERRORS)
 def revoke(token_id: str, session: SessionDep, token: AdminToken) -> TokenRevoked:
     """Revoke a token (admin only); it is refused from then on."""
     row = revoke_token(session, token_id)

@@ -1,4 +1,4 @@
-"""Variants: list, register, show."""
+"""Variants: list, search, register, show."""
 
 from __future__ import annotations
 
@@ -6,22 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from registry.api.deps import PublisherToken, SessionDep
+from registry.api.deps import ERRORS, PublisherToken, SessionDep, variant_ref
+from registry.names import validate_name
 from registry.services import list_variants, register_variant, require_publish, show_variant
-from registry.services.names import VariantRef, validate_name, validate_revision
-from schemas import ErrorEnvelope, VariantCreate, VariantPage, VariantPublic
+from registry.services.browse import MAX_SEARCH, search_variants
+from schemas import VariantCreate, VariantPage, VariantPublic
+from schemas.browse import VariantSearchResult
 
 router = APIRouter(prefix="/variants", tags=["variants"])
-_ERRORS: dict[int | str, dict] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 422)
-}
 
 
-def variant_ref(namespace: str, name: str, revision: str) -> VariantRef:
-    return VariantRef(validate_name(f"{namespace}/{name}"), validate_revision(revision))
-
-
-@router.get("", response_model=VariantPage, responses=_ERRORS)
+@router.get("", response_model=VariantPage, responses=ERRORS)
 def list_(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -34,7 +29,7 @@ def list_(
 
 
 @router.post(
-    "", response_model=VariantPublic, status_code=status.HTTP_201_CREATED, responses=_ERRORS
+    "", response_model=VariantPublic, status_code=status.HTTP_201_CREATED, responses=ERRORS
 )
 def register(
     body: VariantCreate, session: SessionDep, token: PublisherToken, response: Response
@@ -47,7 +42,17 @@ def register(
     return out
 
 
-@router.get("/{namespace}/{name}", response_model=VariantPublic, responses=_ERRORS)
+@router.get("/{namespace}/{name}", response_model=VariantPublic, responses=ERRORS)
 def show(namespace: str, name: str, session: SessionDep, revision: str = "main") -> VariantPublic:
     """One variant with its files and direct lineage edges."""
     return show_variant(session, variant_ref(namespace, name, revision))
+
+
+@router.get("/search", response_model=VariantSearchResult, responses=ERRORS, tags=["browse"])
+def search(
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=300, description="part of NAME, or NAME@REV prefix")],
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = 10,
+) -> VariantSearchResult:
+    """Variants whose name contains ``q``, best match first: for search suggestions."""
+    return search_variants(session, q, limit=limit)

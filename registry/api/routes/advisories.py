@@ -1,0 +1,45 @@
+"""Advisories: publish one, list what it reaches, list those reaching a variant."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from registry.api.deps import ERRORS, EvaluatorToken, SessionDep, variant_ref
+from registry.services.browse import variant_advisories
+from registry.services.safeguards.advisories import add_advisory, affected
+from schemas.browse import VariantAdvisories
+from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic
+
+router = APIRouter(tags=["evaluations"])
+
+
+@router.post(
+    "/advisories",
+    response_model=AdvisoryPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+)
+def advisory_add(
+    body: AdvisoryCreate, session: SessionDep, token: EvaluatorToken
+) -> AdvisoryPublic:
+    """Publish an advisory against a variant (scope evaluate or admin); it is logged."""
+    return add_advisory(session, body)
+
+
+@router.get("/advisories/{advisory_id}/affected", response_model=AdvisoryAffected, responses=ERRORS)
+def advisory_affected(advisory_id: int, session: SessionDep) -> AdvisoryAffected:
+    """The advised variant and every descendant, with downloads and the path to each."""
+    return affected(session, advisory_id)
+
+
+@router.get(
+    "/variants/{namespace}/{name}/advisories",
+    response_model=VariantAdvisories,
+    responses=ERRORS,
+    tags=["browse"],
+)
+def advisories(
+    namespace: str, name: str, session: SessionDep, revision: str = "main"
+) -> VariantAdvisories:
+    """Advisories against the variant or an ancestor, newest first, with the path down to it."""
+    return variant_advisories(session, variant_ref(namespace, name, revision))

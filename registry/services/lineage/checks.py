@@ -1,0 +1,125 @@
+"""Check declared lineage against the weights at registration, and record detected lineage.
+
+A declared edge becomes ``verified`` when the weights say derived (or identical), ``disputed``
+when they say unrelated, and stays ``unverified`` when the parent has no sketch or the weights
+show only shared ancestry (an edge to a parent without weights yet is checked when they are
+registered). A strong undeclared match becomes a ``detected`` edge, pointed by
+structural evidence or, failing that, by registration order (the newcomer is the child).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from registry.db.lineage_queries import is_ancestor_or_self
+from registry.db.models import LineageEdge, Variant, utcnow
+from registry.services.identify.compare import DETECT_MAX_FPR, Scored, compare_with_registry
+from registry.services.identify.sketch_index import load_sketch
+from registry.weights.compare import compare_sketches
+from registry.weights.sketch import Sketch
+
+
+def _evidence(s: Scored) -> dict[str, Any]:
+    base: dict[str, Any] = (
+        dict(s.comparison.evidence) if s.comparison else {"exact": "same variant digest"}
+    )
+    base.update(
+        {
+            "verdict": s.verdict,
+            "relation_guess": s.relation,
+            "direction": s.direction,
+            "false_positive_rate": s.fpr,
+        }
+    )
+    if s.parents:
+        base["merge_parents"] = s.parents
+    return base
+
+
+def _compare(session: Session, sketch: Sketch | None, other_id: int) -> Scored | None:
+    """The query's sketch compared with a registered relative's, or None without sketches."""
+    other_sketch = load_sketch(session, other_id) if sketch is not None else None
+    if sketch is None or other_sketch is None:
+        return None
+    c = compare_sketches(sketch, other_sketch)
+    other = session.get(Variant, other_id)
+    assert other is not None
+    direction = {"a_is_child": "query_is_child", "b_is_child": "query_is_parent"}
+    return Scored(
+        other, other_sketch, c, c.verdict, c.relation,
+        direction.get(c.direction, "unknown"), c.score, c.false_positive_rate(1),
+    )  # fmt: skip
+
+
+def _judge(edge: LineageEdge, match: Scored | None) -> None:
+    """A declared edge is verified when the weights say derived or identical, disputed when
+    they say unrelated; only related (or no comparison) leaves its status."""
+    if match is None:
+        return
+    if match.verdict in ("identical", "derived"):
+        edge.status = "verified"
+    elif match.verdict == "unrelated":
+        edge.status = "disputed"
+    edge.score = match.score
+    edge.evidence = _evidence(match)
+    edge.updated_at = utcnow()
+
+
+def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> None:
+    """Update the variant's declared edges (to its parents, and from children that declared it
+    before its weights were registered) from the weights and add detected ones (no commit)."""
+    assert variant.id is not None
+    declared = list(session.exec(select(LineageEdge).where(LineageEdge.child_id == variant.id)))
+    scored = (
+        compare_with_registry(session, sketch, exclude={variant.id}, digest=variant.digest)
+        if sketch is not None
+        else []
+    )
+    by_id = {s.variant.id: s for s in scored}
+    for edge in declared:
+        _judge(edge, by_id.get(edge.parent_id) or _compare(session, sketch, edge.parent_id))
+    # children registered first, declaring this variant as a parent before its weights were
+    # known: their edges are checked now that the weights are here
+    waiting = session.exec(
+        select(LineageEdge).where(
+            LineageEdge.parent_id == variant.id,
+            LineageEdge.source == "declared",
+            LineageEdge.status == "unverified",
+        )
+    ).all()
+    for edge in waiting:
+        _judge(edge, by_id.get(edge.child_id) or _compare(session, sketch, edge.child_id))
+    declared_parents = {e.parent_id for e in declared}
+    for s in scored:
+        other = s.variant.id
+        assert other is not None
+        if other in declared_parents or s.verdict not in ("identical", "derived"):
+            continue
+        if s.fpr > DETECT_MAX_FPR:
+            continue
+        if is_ancestor_or_self(session, other, variant.id) or is_ancestor_or_self(
+            session, variant.id, other
+        ):
+            continue  # already connected through other edges
+        evidence = _evidence(s)
+        if s.direction == "query_is_parent":
+            child_id, parent_id = other, variant.id
+        else:
+            child_id, parent_id = variant.id, other
+            if s.direction == "unknown":
+                evidence.setdefault("reasons", []).append("direction from registration order")
+        relation = s.relation or ("repackaged" if s.verdict == "identical" else "finetune")
+        session.add(
+            LineageEdge(
+                child_id=child_id,
+                parent_id=parent_id,
+                relation=relation,
+                source="detected",
+                status="detected",
+                score=s.score,
+                evidence=evidence,
+            )
+        )
+        session.flush()

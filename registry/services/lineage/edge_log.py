@@ -1,0 +1,76 @@
+"""Every lineage edge's state (relation, source, status) is logged as ``lineage.status`` events.
+
+An edge's state legitimately changes after registration (a detected edge becomes declared by a
+signed claim; checks set ``verified`` or ``disputed``; detected edges appear when a relative is
+registered), so a leaf cannot re-derive the *current* state of an edge. Instead each change is
+its own append-only event, written in the transaction that made it: the leaf's ``record`` holds
+the edge's endpoints (re-derived at audit) and the new state (the event itself, protected by the
+tree). The audit folds the events per edge, last one wins, and compares with the stored edge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from sqlmodel import Session, col, select
+
+from registry.db.engine import transaction
+from registry.db.models import LineageEdge, LogLeaf
+from registry.services.trust import translog
+
+KIND = "lineage.status"
+STATE_FIELDS = ("relation", "source", "status")
+
+
+def edge_state(edge: LineageEdge) -> dict[str, str]:
+    return {"relation": edge.relation, "source": edge.source, "status": edge.status}
+
+
+def state_of_leaf(data: bytes) -> dict[str, str]:
+    """The state a ``lineage.status`` leaf records; raises ValueError/KeyError when malformed."""
+    record = json.loads(data)["record"]
+    return {f: str(record[f]) for f in STATE_FIELDS}
+
+
+def logged_state(session: Session, edge_id: int) -> dict[str, str] | None:
+    """The state of the edge's latest ``lineage.status`` event, or None when it has none."""
+    data = session.exec(
+        select(LogLeaf.data)
+        .where(LogLeaf.kind == KIND, LogLeaf.record_id == edge_id)
+        .order_by(col(LogLeaf.leaf_index).desc())
+    ).first()
+    return None if data is None else state_of_leaf(bytes(data))
+
+
+def log_edge_states(session: Session, edges: Iterable[LineageEdge]) -> None:
+    """Append a ``lineage.status`` event for each edge whose state differs from its last logged
+    one (every new edge); the caller has flushed the edges and commits."""
+    for edge in sorted(edges, key=lambda e: e.id or 0):
+        assert edge.id is not None
+        if logged_state(session, edge.id) != edge_state(edge):
+            translog.append(session, KIND, edge.id)
+
+
+def edges_touching(session: Session, variant_id: int) -> list[LineageEdge]:
+    """Edges where the variant is the child or the parent."""
+    return list(
+        session.exec(
+            select(LineageEdge).where(
+                (LineageEdge.child_id == variant_id) | (LineageEdge.parent_id == variant_id)
+            )
+        ).all()
+    )
+
+
+def log_unlogged_edges(session: Session) -> int:
+    """Log the current state of every edge that has no ``lineage.status`` event yet (edges
+    stored before edge states were logged); commits, and returns how many were logged. An edge
+    whose state differs from its logged events is left alone: that is the audit's to report."""
+    logged = select(LogLeaf.record_id).where(LogLeaf.kind == KIND)
+    edges = session.exec(
+        select(LineageEdge).where(col(LineageEdge.id).not_in(logged)).order_by(col(LineageEdge.id))
+    ).all()
+    with transaction(session):
+        log_edge_states(session, edges)
+    return len(edges)

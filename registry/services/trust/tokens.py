@@ -1,0 +1,125 @@
+"""API tokens: creation, authentication of a bearer secret, and scope checks.
+
+A token reads ``provreg_<id>_<secret>``: the prefix lets secret scanners recognise it, the id
+finds the row, and only a SHA-256 of the whole token is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from registry.db.models import ApiToken
+from registry.errors import (
+    InvalidInput,
+    PermissionDenied,
+    TokenInvalid,
+    TokenMissing,
+    TokenNotFound,
+)
+from registry.names import NAME_PART
+
+TOKEN_PREFIX = "provreg_"
+_TOKEN = re.compile(r"^provreg_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
+SIMPLE_SCOPES = ("admin", "evaluate")
+NAMESPACED_SCOPES = ("publish", "evaluate")
+
+
+def normalise_scope(scope: str, namespace: str | None) -> str:
+    """``publish`` + namespace becomes ``publish:<namespace>``, ``evaluate`` + namespace
+    ``evaluate:<namespace>`` (an evaluator bound to the namespace whose evaluator keys it may
+    manage); raises on unknown scopes."""
+    if scope == "publish":
+        if not namespace:
+            raise InvalidInput(
+                "scope publish needs a namespace", hint="add --namespace NS (or use publish:NS)"
+            )
+        scope = f"publish:{namespace}"
+    elif scope == "evaluate" and namespace:
+        scope = f"evaluate:{namespace}"
+    elif namespace and scope in SIMPLE_SCOPES:
+        raise InvalidInput(f"scope {scope} takes no namespace", hint="drop --namespace")
+    kind, _, ns = scope.partition(":")
+    if scope in SIMPLE_SCOPES or (kind in NAMESPACED_SCOPES and NAME_PART.match(ns)):
+        return scope
+    raise InvalidInput(
+        f"unknown scope {scope!r}",
+        hint="use admin, evaluate, or publish/evaluate with --namespace NS",
+    )
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session, scope: str, *, namespace: str | None = None, expires_days: int | None = None
+) -> tuple[str, ApiToken]:
+    """Store a new token and return ``(secret, row)``; the secret is not kept anywhere."""
+    token_id = secrets.token_hex(6)
+    secret = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+    expires_at = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    row = ApiToken(
+        token_id=token_id,
+        secret_sha256=_sha256(secret),
+        scope=normalise_scope(scope, namespace),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return secret, row
+
+
+def authenticate(session: Session, bearer: str | None) -> ApiToken:
+    """The stored token for a bearer secret; raises TokenMissing or TokenInvalid."""
+    if not bearer:
+        raise TokenMissing(
+            "this request needs a bearer token",
+            hint="create one with `provreg token create` and set PROVREG_TOKEN",
+        )
+    match = _TOKEN.match(bearer.strip())
+    row = (
+        session.exec(select(ApiToken).where(ApiToken.token_id == match.group(1))).first()
+        if match
+        else None
+    )
+    if row is None or not hmac.compare_digest(row.secret_sha256, _sha256(bearer.strip())):
+        raise TokenInvalid("the bearer token is not valid", hint="check PROVREG_TOKEN")
+    now = datetime.now(UTC)
+    if row.revoked_at is not None:
+        raise TokenInvalid("the bearer token was revoked", hint="ask an admin for a new token")
+    expires = row.expires_at
+    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) < now:
+        raise TokenInvalid("the bearer token has expired", hint="ask an admin for a new token")
+    return row
+
+
+def require_publish(token: ApiToken, namespace: str) -> None:
+    """Allow admin and ``publish:<namespace>``; raise :class:`PermissionDenied` otherwise."""
+    if token.scope == "admin" or token.scope == f"publish:{namespace}":
+        return
+    raise PermissionDenied(
+        f"token scope {token.scope!r} cannot publish in namespace {namespace!r}",
+        hint=f"use a token with scope publish:{namespace} or admin",
+    )
+
+
+def revoke_token(session: Session, token_id: str) -> ApiToken:
+    """Revoke a token by its id (the 12 hex digits after ``provreg_``); revoking twice changes
+    nothing. Raises :class:`TokenNotFound`."""
+    token_id = token_id.removeprefix(TOKEN_PREFIX).split("_", 1)[0]
+    row = session.exec(select(ApiToken).where(ApiToken.token_id == token_id)).first()
+    if row is None:
+        raise TokenNotFound(f"no token {token_id}", hint="pass the token_id printed at creation")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    return row

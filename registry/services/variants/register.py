@@ -1,0 +1,319 @@
+"""Registering variants and reading them back.
+
+A registered ``name@revision`` is immutable, as on a package index: registering the same digest
+again changes nothing, a different digest is refused. A registration is one transaction, so a
+failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlmodel import Session, col, select
+
+from registry.db.engine import transaction
+from registry.db.lineage_queries import is_ancestor_or_self
+from registry.db.models import (
+    LineageEdge,
+    Namespace,
+    Tensor,
+    Variant,
+    VariantFile,
+    VariantSketch,
+    utcnow,
+)
+from registry.errors import (
+    InvalidInput,
+    LineageCycle,
+    LineageNeedsDeclare,
+    RevisionImmutable,
+    VariantNotFound,
+)
+from registry.names import (
+    VariantRef,
+    declared_parents,
+    validate_name,
+    validate_revision,
+)
+from registry.services.identify.sketch_index import decode_sketch, store_sketch
+from registry.services.lineage.checks import check_lineage
+from registry.services.pagination import check_limit, decode_cursor, encode_cursor
+from registry.services.safeguards.status import mark_dirty
+from registry.services.trust.signatures import (
+    check_reposted_statement,
+    record_registration,
+    registration_index,
+    signature_info,
+)
+from schemas import (
+    CardMarkers,
+    FileDigest,
+    LineageEdgePublic,
+    VariantCreate,
+    VariantPage,
+    VariantPublic,
+    VariantSummary,
+)
+from schemas.variants import LEGACY_CARD_CONFIG_KEY
+
+CHILDREN_SHOWN = 100
+
+
+def find_variant(session: Session, ref: VariantRef) -> Variant | None:
+    return session.exec(
+        select(Variant).where(Variant.name == ref.name, Variant.revision == ref.revision)
+    ).first()
+
+
+def get_variant(session: Session, ref: VariantRef) -> Variant:
+    """The variant at ``ref``; raises :class:`VariantNotFound`."""
+    variant = find_variant(session, ref)
+    if variant is None:
+        raise VariantNotFound(
+            f"no variant {ref} is registered",
+            hint="check the name and revision, or register it with `provreg register`",
+            detail={"name": ref.name, "revision": ref.revision},
+        )
+    return variant
+
+
+def _namespace(session: Session, name: str) -> Namespace:
+    ns = session.exec(select(Namespace).where(Namespace.name == name)).first()
+    if ns is None:
+        ns = Namespace(name=name)
+        session.add(ns)
+        session.flush()
+    return ns
+
+
+def variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
+    """The variant at ``ref``, created without weights when only its name is known yet."""
+    variant = find_variant(session, ref)
+    if variant is None:
+        ns = _namespace(session, ref.namespace)
+        variant = Variant(namespace_id=ns.id or 0, name=ref.name, revision=ref.revision)
+        session.add(variant)
+        session.flush()
+    return variant
+
+
+def _card_out_of_config(
+    config: dict[str, Any] | None, card: CardMarkers | None
+) -> tuple[dict[str, Any] | None, CardMarkers | None]:
+    """The config without the markers clients before the ``card`` field put inside it, and the
+    card markers (the explicit field first). Raises InvalidInput on malformed legacy markers."""
+    if not config or LEGACY_CARD_CONFIG_KEY not in config:
+        return config, card
+    rest = {k: v for k, v in config.items() if k != LEGACY_CARD_CONFIG_KEY}
+    try:
+        legacy = CardMarkers.model_validate(config[LEGACY_CARD_CONFIG_KEY])
+    except ValueError:
+        raise InvalidInput(
+            f"config.{LEGACY_CARD_CONFIG_KEY} is not a card's tags and name",
+            hint="send the card's markers in the request's card field",
+        ) from None
+    return rest or None, card or legacy
+
+
+def _refuse_new_parents(
+    session: Session, variant: Variant, parents: list[tuple[VariantRef, str]]
+) -> None:
+    """Registering the same weights again may repeat its declared parents, never add one: an
+    added parent would otherwise be dropped with an "unchanged" answer."""
+    declared = {
+        (p.name, p.revision, e.relation)
+        for e, p in session.exec(
+            select(LineageEdge, Variant)
+            .join(Variant, col(Variant.id) == LineageEdge.parent_id)
+            .where(LineageEdge.child_id == variant.id, LineageEdge.source == "declared")
+        ).all()
+    }
+    new = [(ref, rel) for ref, rel in parents if (ref.name, ref.revision, rel) not in declared]
+    if not new:
+        return
+    ref, relation = new[0]
+    listed = ", ".join(f"{r} ({rel})" for r, rel in new)
+    raise LineageNeedsDeclare(
+        f"{variant.ref} is already registered with these weights; registering it again does "
+        f"not change its lineage (new parents: {listed})",
+        hint=f"declare it with `provreg lineage declare {variant.ref} --parent {ref} "
+        f"--relation {relation}`",
+        detail={"parents": [{"name": str(r), "relation": rel} for r, rel in new]},
+    )
+
+
+def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
+    """Store a variant, its files, tensors and declared parents; return its public view.
+
+    Raises :class:`RevisionImmutable` when ``name@revision`` already holds other weights,
+    :class:`LineageCycle` when a declared parent descends from the variant, and the errors of
+    :func:`record_registration` when a signed release statement does not check out.
+    """
+    ref = VariantRef(validate_name(request.name), validate_revision(request.revision))
+    parents = declared_parents(request.parents)
+    fp = request.fingerprint
+    with transaction(session):
+        variant = find_variant(session, ref)
+        if variant is not None and variant.digest is not None:
+            if variant.digest == fp.digest:
+                _refuse_new_parents(session, variant, parents)
+                check_reposted_statement(session, variant, request)
+                return variant_public(session, variant, created=False)
+            raise RevisionImmutable(
+                f"{ref} is already registered with digest {variant.digest}",
+                hint="a registered revision never changes: register the new weights under a "
+                "new --revision",
+                detail={"registered_digest": variant.digest, "new_digest": fp.digest},
+            )
+        if variant is None:
+            variant = variant_or_placeholder(session, ref)
+        variant.digest = fp.digest
+        variant.format = fp.format
+        variant.dtypes = list(fp.dtypes)
+        variant.parameters = fp.parameters
+        variant.total_size = sum(f.size for f in fp.files)
+        variant.architecture = fp.architecture
+        variant.config, card = _card_out_of_config(fp.config, request.card)
+        variant.card_markers = card.model_dump() if card is not None else None
+        variant.updated_at = utcnow()
+        session.add(variant)
+        session.flush()
+        assert variant.id is not None
+        if fp.files:
+            session.execute(
+                insert(VariantFile),
+                [{"variant_id": variant.id, **f.model_dump()} for f in fp.files],
+            )
+        if fp.tensors:
+            session.execute(
+                insert(Tensor), [{"variant_id": variant.id, **t.model_dump()} for t in fp.tensors]
+            )
+        sketch = None
+        if fp.sketch:
+            sketch, blob = decode_sketch(fp.sketch)
+            store_sketch(session, variant.id, sketch, blob)
+        for parent_ref, relation in parents:
+            parent = variant_or_placeholder(session, parent_ref)
+            assert parent.id is not None
+            if is_ancestor_or_self(session, variant.id, parent.id):
+                raise LineageCycle(
+                    f"declaring {parent_ref} as a parent of {ref} would close a cycle",
+                    hint=f"{parent_ref} already descends from {ref}; check the declared parents",
+                )
+            session.add(
+                LineageEdge(
+                    child_id=variant.id,
+                    parent_id=parent.id,
+                    relation=relation,
+                    source="declared",
+                    status="unverified",
+                )
+            )
+        session.flush()
+        check_lineage(session, variant, sketch)
+        record_registration(session, variant, request, parents)  # signature check and log
+        mark_dirty(session, variant.id)  # its safeguard status, at the next read
+        for child_id in session.exec(
+            select(LineageEdge.child_id).where(LineageEdge.parent_id == variant.id)
+        ).all():
+            mark_dirty(session, child_id)  # children kept by name, or detected just now
+    return variant_public(session, variant, created=True)
+
+
+def edge_public(edge: LineageEdge, child: str, parent: str) -> LineageEdgePublic:
+    return LineageEdgePublic(
+        child=child,
+        parent=parent,
+        relation=edge.relation,
+        source=edge.source,
+        status=edge.status,
+        score=edge.score,
+        evidence=edge.evidence,
+    )
+
+
+def variant_public(
+    session: Session, variant: Variant, *, created: bool | None = None
+) -> VariantPublic:
+    """The public view of a stored variant, with files and its direct edges."""
+    files = session.exec(
+        select(VariantFile).where(VariantFile.variant_id == variant.id).order_by(VariantFile.path)
+    ).all()
+    tensor_count = session.exec(
+        select(func.count()).select_from(Tensor).where(Tensor.variant_id == variant.id)
+    ).one()
+    parent_rows = session.exec(
+        select(LineageEdge, Variant)
+        .join(Variant, col(Variant.id) == LineageEdge.parent_id)
+        .where(LineageEdge.child_id == variant.id)
+        .order_by(Variant.name, Variant.revision)
+    ).all()
+    child_rows = session.exec(
+        select(LineageEdge, Variant)
+        .join(Variant, col(Variant.id) == LineageEdge.child_id)
+        .where(LineageEdge.parent_id == variant.id)
+        .order_by(Variant.name, Variant.revision)
+        .limit(CHILDREN_SHOWN)
+    ).all()
+    sketch = session.get(VariantSketch, variant.id)
+    return VariantPublic(
+        name=variant.name,
+        revision=variant.revision,
+        digest=variant.digest,
+        format=variant.format,
+        parameters=variant.parameters,
+        dtypes=variant.dtypes or [],
+        architecture=variant.architecture,
+        config=variant.config,
+        card=CardMarkers.model_validate(variant.card_markers) if variant.card_markers else None,
+        registered=variant.digest is not None,
+        files=[FileDigest(path=f.path, size=f.size, sha256=f.sha256) for f in files],
+        tensor_count=int(tensor_count),
+        sketch_digest=sketch.digest if sketch is not None else None,
+        lineage=[edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
+        children=[edge_public(e, c.ref, variant.ref) for e, c in child_rows],
+        created=created,
+        signature=signature_info(session, variant.id),
+        log_index=registration_index(session, variant.id),
+        created_at=variant.created_at,
+        updated_at=variant.updated_at,
+    )
+
+
+def show_variant(session: Session, ref: VariantRef) -> VariantPublic:
+    """The public view of ``ref``; raises :class:`VariantNotFound`."""
+    return variant_public(session, get_variant(session, ref))
+
+
+def list_variants(
+    session: Session,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    namespace: str | None = None,
+    digest: str | None = None,
+) -> VariantPage:
+    """Variants in registration order, keyset-paginated; filter by namespace or digest."""
+    check_limit(limit)
+    after = int(decode_cursor(cursor).get("after", 0))
+    query = select(Variant).where(col(Variant.id) > after)
+    if namespace:
+        query = query.where(col(Variant.name).startswith(f"{namespace}/"))
+    if digest:
+        query = query.where(Variant.digest == digest)
+    rows = session.exec(query.order_by(col(Variant.id)).limit(limit + 1)).all()
+    items = [
+        VariantSummary(
+            name=v.name,
+            revision=v.revision,
+            digest=v.digest,
+            format=v.format,
+            parameters=v.parameters,
+            registered=v.digest is not None,
+            created_at=v.created_at,
+        )
+        for v in rows[:limit]
+    ]
+    next_cursor = encode_cursor({"after": rows[limit - 1].id}) if len(rows) > limit else None
+    return VariantPage(items=items, next_cursor=next_cursor)
