@@ -27,6 +27,7 @@ from registry.services.pagination import check_limit, decode_cursor, encode_curs
 from registry.services.safeguards import mark_dirty
 from registry.services.signatures import record_registration, registration_index, signature_info
 from registry.services.sketch_index import decode_sketch, store_sketch
+from registry.weights.validation import check_fingerprint
 from schemas import (
     FileDigest,
     LineageEdgePublic,
@@ -95,11 +96,14 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
 
     Raises :class:`RevisionImmutable` when ``name@revision`` already holds other weights,
     :class:`LineageCycle` when a declared parent descends from the variant, and the errors of
-    :func:`record_registration` when a signed release statement does not check out.
+    :func:`record_registration` when a signed release statement does not check out, and
+    :class:`FingerprintInvalid` (before anything is written) when the fingerprint holds a value
+    that cannot be stored as is.
     """
     ref = VariantRef(validate_name(request.name), validate_revision(request.revision))
     parents = _declared_parents(request)
     fp = request.fingerprint
+    check_fingerprint(fp)
     try:
         variant = find_variant(session, ref)
         if variant is not None and variant.digest is not None:

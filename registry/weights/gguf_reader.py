@@ -26,12 +26,26 @@ from registry.weights.reader import (
     WeightReader,
     release_files,
 )
+from registry.weights.validation import (
+    MAX_NAME_CHARS,
+    MAX_TENSORS,
+    config_fault,
+    name_fault,
+    shown,
+)
 
 MAGIC = b"GGUF"
 SUFFIX = ".gguf"
 VERSIONS = (2, 3)
 MAX_DIMS = 4
 _HINT = "the file is damaged or was not written by a GGUF writer; re-download it"
+#: most metadata keys in one file (real files have about 40)
+MAX_KEYS = 4_096
+#: most strings in all of a file's metadata arrays (vocabularies and merges: ~1M at most)
+MAX_STRINGS = 2_097_152
+#: most ``{architecture}.*`` keys copied into the stored config; string values longer than
+#: MAX_NAME_CHARS are not copied (the file's SHA-256 still covers them)
+MAX_CONFIG_KEYS = 256
 _SPLIT = re.compile(r"^(?P<base>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
 # Scalar value types: struct format by GGUF value type id (8 = string, 9 = array).
 _SCALARS = {
@@ -157,8 +171,13 @@ def _walk(
         _bad(
             name, f"header counts absurd for a {size}-byte file ({n_tensors} tensors, {n_kv} keys)"
         )
+    if n_kv > MAX_KEYS:
+        _bad(name, f"{n_kv:,} metadata keys, over the limit of {MAX_KEYS:,}")
+    if n_tensors > MAX_TENSORS:
+        _bad(name, f"{n_tensors:,} tensors, over the limit of {MAX_TENSORS:,}")
     alignment = gguf.GGUF_DEFAULT_ALIGNMENT
     metadata: dict[str, Any] = {}
+    strings = [MAX_STRINGS]  # how many more array strings may follow
     for _ in range(n_kv):
         key = cur.text("a key")
         if key in metadata:
@@ -177,12 +196,14 @@ def _walk(
             metadata[key] = cur.text(f"the value of {key!r}")
         else:
             start = cur.pos
-            _skip_value(name, cur, vtype, key, top=True)
+            _skip_value(name, cur, vtype, key, top=True, strings=strings)
             metadata[key] = _ArrayLength(int.from_bytes(cur.buf[start + 4 : start + 12], "little"))
     tensors = []
     seen: set[str] = set()
     for _ in range(n_tensors):
         tname = cur.text("a tensor name")
+        if (fault := name_fault(tname)) is not None:
+            _bad(name, f"tensor name {shown(tname)} {fault}")
         if tname in seen:
             _bad(name, f"duplicate tensor {tname!r}")
         seen.add(tname)
@@ -210,7 +231,9 @@ def _walk(
     return alignment, tensors, metadata
 
 
-def _skip_value(name: str, cur: _Cursor, vtype: int, key: str, *, top: bool) -> None:
+def _skip_value(
+    name: str, cur: _Cursor, vtype: int, key: str, *, top: bool, strings: list[int]
+) -> None:
     if vtype in _SCALARS:
         cur.skip(struct.calcsize(_SCALARS[vtype]))
     elif vtype == _STRING:
@@ -222,6 +245,9 @@ def _skip_value(name: str, cur: _Cursor, vtype: int, key: str, *, top: bool) -> 
         elif itype == _STRING:
             if count * 8 > cur.limit - cur.pos:
                 raise _Truncated(cur.pos)
+            strings[0] -= count
+            if strings[0] < 0:
+                _bad(name, f"key {key!r}: over the limit of {MAX_STRINGS:,} strings in arrays")
             for _ in range(count):
                 cur.skip(cur.unpack("Q"))
         else:
@@ -251,6 +277,9 @@ def read_file(
             _bad(name, f"truncated file: header runs past the end at byte {e.args[0]} of {size}")
         except ValueError as e:
             _bad(name, str(e))
+        if not specs and size > cur.pos and (size - cur.pos >= alignment or any(buf[cur.pos :])):
+            # A tensor count patched to 0 would otherwise register the file as an empty model.
+            _bad(name, f"{size - cur.pos} unexplained bytes after a header that lists no tensors")
     data_start = -(-cur.pos // alignment) * alignment
     tensors = [
         TensorInfo(t, dtype, tuple(reversed(ne)), name, data_start + off, data_start + off + n)
@@ -259,7 +288,10 @@ def read_file(
     _check_layout(
         name, sorted(tensors, key=lambda t: (t.start, t.end)), data_start, size, alignment
     )
-    return WeightFile(path, name, size), tensors, _config(metadata)
+    config = _config(metadata)
+    if (fault := config_fault(config)) is not None:
+        _bad(name, f"metadata: {fault}")
+    return WeightFile(path, name, size), tensors, config
 
 
 def _check_layout(
@@ -284,10 +316,13 @@ class _ArrayLength(int):
 
 
 def _config(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Architecture and tokenizer metadata; scalars only, no vocabulary arrays."""
+    """Architecture and tokenizer metadata; scalars only, no vocabulary arrays, and at most
+    MAX_CONFIG_KEYS architecture keys."""
 
     def scalar(key: str) -> Any:
         value = metadata.get(key)
+        if isinstance(value, str) and len(value) > MAX_NAME_CHARS:
+            return None
         return None if isinstance(value, _ArrayLength) else value
 
     arch = scalar("general.architecture")
@@ -296,9 +331,17 @@ def _config(metadata: dict[str, Any]) -> dict[str, Any]:
         if (value := scalar(key)) is not None:
             config[key] = value
     if isinstance(arch, str):
+        kept = 0
         for key in metadata:
-            if key.startswith(arch + ".") and (value := scalar(key)) is not None:
+            if kept == MAX_CONFIG_KEYS:
+                break
+            if (
+                key.startswith(arch + ".")
+                and len(key) <= MAX_NAME_CHARS
+                and (value := scalar(key)) is not None
+            ):
                 config[key] = value
+                kept += 1
     if (model := scalar("tokenizer.ggml.model")) is not None:
         config["tokenizer.ggml.model"] = model
     tokens = metadata.get("tokenizer.ggml.tokens")

@@ -170,7 +170,12 @@ def test_sharded_model_opens(tmp_path: Path) -> None:
         (lambda i: i["weight_map"].update(c="/etc/passwd"), "not a plain path"),
         (lambda i: i["weight_map"].update(z="model-00002-of-00002.safetensors"), "'z' is not in"),
         (lambda i: i["weight_map"].pop("b"), "'b' of shard"),
-        (lambda i: i["weight_map"].update(c="model-00001-of-00002.safetensors"), "'c' is not in"),
+        (
+            lambda i: i["weight_map"].update(
+                c="model-00001-of-00002.safetensors", b="model-00002-of-00002.safetensors"
+            ),
+            "'c' is not in",
+        ),
     ],
     ids=[
         "no-map",
