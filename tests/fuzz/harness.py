@@ -100,8 +100,14 @@ def fingerprint(path: Path) -> VariantCreate:
 
 def run_case(case: Case, work: Path, session: Session | None, index: int = 0) -> Outcome:
     """Build ``case`` under ``work``, fingerprint it and (with a session) register it."""
-    out = Outcome(case.name)
-    path = case.build(work)
+    return register_built(case.name, case.build(work), work, session, index)
+
+
+def register_built(
+    name: str, path: Path, work: Path, session: Session | None, index: int = 0
+) -> Outcome:
+    """Fingerprint the input built at ``path`` and (with a session) register it."""
+    out = Outcome(name)
     before = stored_records(session) if session is not None else 0
     with watching_opens() as opened:
         try:
