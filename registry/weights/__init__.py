@@ -12,7 +12,8 @@ from registry.weights.digests import (
     variant_digest,
 )
 from registry.weights.fingerprint import fingerprint_path, fingerprint_source
-from registry.weights.gguf_reader import GGUFReader, gguf_arrays
+from registry.weights.gguf_arrays import gguf_arrays
+from registry.weights.gguf_reader import GGUFReader
 from registry.weights.onnx_reader import OnnxReader, OnnxSource, onnx_arrays
 from registry.weights.reader import (
     ModelSource,

@@ -308,7 +308,7 @@ def check_source(source: ModelSource, directory: Path | None) -> None:
         where = source.files[0].name if len(source.files) == 1 else str(source.root)
         raise HeaderMalformed(
             f"{where}: {fault}",
-            hint="the model is outside what the registry accepts; see registry.weights.validation",
+            hint="the limit guards the registry against hostile files; real models stay under it",
             detail={"file": where},
         )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from registry.errors import WeightsError
 from registry.weights.arrays import ArrayTensor, safetensors_arrays
-from registry.weights.gguf_reader import gguf_arrays
+from registry.weights.gguf_arrays import gguf_arrays
 from registry.weights.onnx_reader import onnx_arrays
 from registry.weights.reader import DEFAULT_MAX_HEADER_BYTES, ModelSource, open_model
 from registry.weights.sketch import Sketch, SketchError, build_sketch

@@ -14,7 +14,7 @@ import pytest
 from registry.errors import HeaderMalformed, UnsupportedFormat, WeightsError
 from registry.weights import fingerprint_path, open_model, tensor_digest
 from registry.weights.compare import compare_sketches
-from registry.weights.gguf_reader import GGUFArray, gguf_arrays
+from registry.weights.gguf_arrays import GGUFArray, gguf_arrays
 from registry.weights.sketching import sketch_path
 from tests.weights.conftest import write_safetensors
 
