@@ -14,8 +14,6 @@ import struct
 from pathlib import Path
 from typing import Any, NoReturn
 
-import gguf
-
 from registry.errors import HeaderMalformed, UnsupportedFormat, WeightsError
 from registry.weights.reader import (
     ModelSource,
@@ -170,6 +168,8 @@ def _walk(
         _bad(name, f"{n_kv:,} metadata keys, over the limit of {MAX_KEYS:,}")
     if n_tensors > MAX_TENSORS:
         _bad(name, f"{n_tensors:,} tensors, over the limit of {MAX_TENSORS:,}")
+    import gguf  # here, not at the top: it pulls in numpy, which reading safetensors never needs
+
     alignment = gguf.GGUF_DEFAULT_ALIGNMENT
     metadata: dict[str, Any] = {}
     strings = [MAX_STRINGS]  # how many more array strings may follow

@@ -124,13 +124,25 @@ class WeightReader(ABC):
         """Read ``path`` (a file or a directory this reader claimed) without loading tensors."""
 
 
+class _OnnxOnDemand(WeightReader):
+    """ONNX's reader, imported only to open an ONNX model: the onnx package takes seconds to
+    import, and spotting a ``.onnx`` file needs only its suffix."""
+
+    format = "onnx"
+    suffixes = (".onnx",)
+
+    def open(self, path: Path, *, max_header_bytes: int) -> ModelSource:
+        from registry.weights.onnx_reader import OnnxReader
+
+        return OnnxReader().open(path, max_header_bytes=max_header_bytes)
+
+
 def _readers() -> tuple[WeightReader, ...]:
-    # Imported here to keep reader.py free of format modules; GGUF and ONNX join this tuple.
+    # Imported here to keep reader.py free of format modules.
     from registry.weights.gguf_reader import GGUFReader
-    from registry.weights.onnx_reader import OnnxReader
     from registry.weights.safetensors_reader import SafetensorsReader
 
-    return (SafetensorsReader(), GGUFReader(), OnnxReader())
+    return (SafetensorsReader(), GGUFReader(), _OnnxOnDemand())
 
 
 def supported_formats() -> list[str]:
