@@ -15,6 +15,7 @@ the fingerprint's field) and the fault:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -282,3 +283,24 @@ def check_fingerprint(fp: WeightsFingerprint) -> None:
         bad(fault)
     if fp.config is not None and (fault := config_fault(fp.config)) is not None:
         bad(f"config: {fault}")
+
+
+def nonfinite_part(value: Any, where: str = "sketch") -> str | None:
+    """The first part of ``value`` (a sketch: dataclasses of arrays, lists and numbers) holding
+    NaN or an infinity, or None. Weights holding them make sketches that no comparison can use.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            if (found := nonfinite_part(getattr(value, f.name), f"{where}.{f.name}")) is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if (found := nonfinite_part(item, f"{where}[{i}]")) is not None:
+                return found
+    elif isinstance(value, float):
+        return None if math.isfinite(value) else where
+    elif getattr(value, "dtype", None) is not None and value.dtype.kind in "fc":
+        import numpy as np  # a sketch's arrays; numpy is loaded already when one exists
+
+        return None if bool(np.isfinite(value).all()) else where
+    return None

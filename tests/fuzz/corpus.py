@@ -643,7 +643,16 @@ def valid_cases() -> Iterator[Case]:
         _config(model)
         return model
 
+    def nan_weights(work: Path) -> Path:
+        """Weights holding NaN: exact digests are recorded, no sketch is made of them."""
+        tensors = _tensors()
+        tensors["embed.weight"][3, :4] = np.nan
+        tensors["layers.0.attn.weight"][0, 0] = np.inf
+        header, data = st_header(tensors)
+        return st_file(work / "model" / "model.safetensors", json.dumps(header), data).parent
+
     yield Case("valid/safetensors", "valid", st)
+    yield Case("valid/nan-weights", "valid", nan_weights)
     yield Case("valid/sharded", "valid", lambda w: _sharded(w / "model"))
     yield Case("valid/gguf", "valid", lambda w: _gguf_writer(w / "model" / "m.gguf"))
     yield Case("valid/onnx", "valid", lambda w: _onnx_model(w / "model" / "model.onnx"))

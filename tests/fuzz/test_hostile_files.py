@@ -4,10 +4,16 @@ cache snapshot) are read. No file outside the model's directory is ever opened."
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
+from registry.errors import SketchInvalid, WeightsError
+from registry.services.sketch_index import decode_sketch
+from registry.weights import open_model
+from registry.weights.sketch import build_sketch
+from registry.weights.sketching import ARRAY_ADAPTERS, sketch_source
 from tests.fuzz.corpus import SECRET, Case, corpus
 from tests.fuzz.harness import run_case
 
@@ -30,3 +36,15 @@ def test_secret_behind_a_link_is_never_opened(tmp_path: Path) -> None:
     assert outcome.message.startswith("README.md: a link to ")
     assert (tmp_path / "outside" / "shadow").read_bytes() == SECRET
     assert outcome.read_outside == []
+
+
+def test_weights_holding_nan_are_registered_without_a_sketch(tmp_path: Path) -> None:
+    """A sketch of NaN weights would break every comparison it meets: none is made, and one
+    sent over the wire is refused."""
+    (case,) = [c for c in NAMED if c.name == "valid/nan-weights"]
+    source = open_model(case.build(tmp_path))
+    with pytest.raises(WeightsError, match="NaN or infinite values"):
+        sketch_source(source)
+    sketch = build_sketch(ARRAY_ADAPTERS["safetensors"](source), parameters=1)
+    with pytest.raises(SketchInvalid, match="NaN or infinite values"):
+        decode_sketch(base64.b64encode(sketch.to_bytes()).decode())
