@@ -133,6 +133,10 @@ def read_file(
             _bad(name, f"header length {n} is larger than the file ({size} bytes)")
         raw = f.read(n)
     data_start = 8 + n
+    # Every tensor has one "data_offsets" key, and a JSON string cannot hold those bytes
+    # (its quotes would be escaped): count before parsing builds a million objects.
+    if (entries := raw.count(b'"data_offsets"')) > MAX_TENSORS:
+        _bad(name, f"{entries:,} tensors, over the limit of {MAX_TENSORS:,}")
     header = _parse_header(name, raw)
     metadata = header.pop("__metadata__", None)
     if metadata is not None and not (

@@ -61,6 +61,7 @@ _RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_CHUNK = 1 << 20
 
 
 class JsonFault(ValueError):
@@ -114,7 +115,17 @@ def _parse_constant(token: str) -> NoReturn:
 def _nesting(text: str) -> int:
     """How deep arrays and objects nest in JSON ``text`` (brackets inside strings ignored)."""
     skeleton = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    return max(accumulate(_STEP[c] for c in skeleton), default=0)
+    if len(skeleton) < _CHUNK:
+        return max(accumulate(_STEP[c] for c in skeleton), default=0)
+    import numpy as np  # megabytes of brackets: a running sum per chunk, not a Python loop
+
+    raw = np.frombuffer(skeleton.encode("ascii"), np.uint8)
+    deepest = level = 0
+    for lo in range(0, len(raw), _CHUNK):
+        part = raw[lo : lo + _CHUNK]
+        running = np.cumsum(np.where((part == ord("[")) | (part == ord("{")), 1, -1)) + level
+        deepest, level = max(deepest, int(running.max())), int(running[-1])
+    return deepest
 
 
 class DuplicateKey(JsonFault):
