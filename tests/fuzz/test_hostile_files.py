@@ -17,6 +17,8 @@ from registry.weights.sketching import ARRAY_ADAPTERS, sketch_source
 from tests.fuzz.corpus import SECRET, Case, corpus
 from tests.fuzz.harness import run_case
 
+# Sketching weights that hold NaN warns before it is refused.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 NAMED = [c for c in corpus("ci") if c.kind not in ("mutation", "slow")]
 
 
