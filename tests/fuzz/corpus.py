@@ -138,10 +138,14 @@ def _gguf_writer(path: Path, *, extra: Callable[[gguf.GGUFWriter], None] | None 
     return path
 
 
-def _onnx_model(path: Path, n_initializers: int | None = None) -> Path:
+def _onnx_model(path: Path, n_initializers: int | None = None, first_name: str = "") -> Path:
+    """A small ONNX model (``first_name`` renames its first initializer), or ``n_initializers``
+    one-element ones."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if n_initializers is None:
         inits = [numpy_helper.from_array(a, n) for n, a in _tensors().items()]
+        if first_name:
+            inits[0].name = first_name
     else:
         one = np.zeros(1, np.float32)
         inits = [numpy_helper.from_array(one, f"w{i}") for i in range(n_initializers)]
@@ -294,6 +298,17 @@ def json_cases(full: bool) -> Iterator[Case]:
         ConfigMalformed,
         "over the limit of 4,194,304",
     )
+    for label, onnx_name, fault in [
+        ("nul", "w\x00", "NUL"),
+        ("600-chars", "w" * 600, "over the limit of 512"),
+    ]:
+        yield Case(
+            f"onnx/initializer-name-{label}",
+            "names",
+            lambda w, n=onnx_name: _onnx_model(w / "model" / "model.onnx", first_name=n),
+            HeaderMalformed,
+            fault,
+        )
     yield Case(
         "gguf/tensor-name-nul",
         "names",
@@ -654,6 +669,14 @@ def valid_cases() -> Iterator[Case]:
     yield Case("valid/safetensors", "valid", st)
     yield Case("valid/nan-weights", "valid", nan_weights)
     yield Case("valid/sharded", "valid", lambda w: _sharded(w / "model"))
+
+    def beside_consolidated(work: Path) -> Path:
+        """Mistral's layout: consolidated.safetensors beside the shards is not one of them."""
+        model = _sharded(work / "model")
+        _st_model(work / "copy").rename(model / "consolidated.safetensors")
+        return model
+
+    yield Case("valid/sharded-beside-consolidated", "valid", beside_consolidated)
     yield Case("valid/gguf", "valid", lambda w: _gguf_writer(w / "model" / "m.gguf"))
     yield Case("valid/onnx", "valid", lambda w: _onnx_model(w / "model" / "model.onnx"))
 

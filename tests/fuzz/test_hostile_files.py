@@ -50,3 +50,12 @@ def test_weights_holding_nan_are_registered_without_a_sketch(tmp_path: Path) -> 
     sketch = build_sketch(ARRAY_ADAPTERS["safetensors"](source), parameters=1)
     with pytest.raises(SketchInvalid, match="NaN or infinite values"):
         decode_sketch(base64.b64encode(sketch.to_bytes()).decode())
+
+
+def test_only_files_named_like_shards_must_be_in_the_index(tmp_path: Path) -> None:
+    (case,) = [c for c in NAMED if c.name == "valid/sharded-beside-consolidated"]
+    source = open_model(case.build(tmp_path))
+    assert [f.name for f in source.files] == [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ]
