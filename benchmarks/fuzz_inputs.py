@@ -2,7 +2,10 @@
 of its own on a SQLite database: time and peak memory per input, and the corpus's rules (no
 internal error, nothing stored by a failed registration, no file read outside the directory).
 
-    python -m benchmarks.fuzz_inputs [--scale full|ci] [--limit N]
+    python -m benchmarks.fuzz_inputs [--scale full|ci] [--limit N] [--postgres URL]
+
+With ``--postgres`` (a database of its own: its schema is emptied first) every input is also
+registered on PostgreSQL and the two answers are compared.
 
 Each input is built by one child process, then registered by another forked from a parent that
 holds the libraries already imported, so an input's figures are its own: wall time of
@@ -27,6 +30,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from benchmarks._postgres import fresh_postgresql
 from benchmarks._report import Figure, command_line, markdown_table, write_section
 from registry.db import make_engine, upgrade_database
 from tests.fuzz.corpus import Case, corpus
@@ -41,7 +45,7 @@ def _build(case: Case, work: Path, conn: Connection) -> None:
 
 
 def _register(case: Case, path: str, work: Path, db: str, index: int, conn: Connection) -> None:
-    engine = make_engine(url=f"sqlite:///{db}")
+    engine = make_engine(url=db)
     with Session(engine) as session:
         start = time.perf_counter()
         outcome = register_built(case.name, Path(path), work, session, index)
@@ -70,22 +74,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=["full", "ci"], default="full")
     parser.add_argument("--limit", type=int, default=0, help="only the first N inputs")
+    parser.add_argument("--postgres", metavar="URL", help="also register every input there")
     args = parser.parse_args()
     cases = corpus(args.scale)
     if args.limit:
         cases = cases[: args.limit]
     scratch = Path(tempfile.mkdtemp(prefix="provreg-fuzz-"))
-    db = scratch / "fuzz.db"
-    upgrade_database(make_engine(url=f"sqlite:///{db}"))
+    db = f"sqlite:///{scratch / 'fuzz.db'}"
+    upgrade_database(make_engine(url=db))
+    if args.postgres:
+        fresh_postgresql(args.postgres)
+        upgrade_database(make_engine(url=args.postgres))
     rows: list[tuple[Case, str, list[str], float, float]] = []
+    differ: list[str] = []
     started = time.perf_counter()
     try:
         for i, case in enumerate(cases):
             work = scratch / f"case-{i}"
             work.mkdir()
             path = _in_child(_build, case, work)
-            answer, faults, seconds, peak = _in_child(_register, case, path, work, str(db), i)
+            answer, faults, seconds, peak = _in_child(_register, case, path, work, db, i)
             rows.append((case, answer, faults, seconds, peak))
+            if args.postgres:
+                other, pg_faults, *_ = _in_child(_register, case, path, work, args.postgres, i)
+                if (other, pg_faults) != (answer, faults):
+                    differ.append(f"{case.name}: {answer} / {other}")
             if faults:
                 print(f"{case.name}: {faults}", file=sys.stderr)
             shutil.rmtree(work, ignore_errors=True)
@@ -112,6 +125,11 @@ def main() -> int:
         Figure("records stored by a failed registration", str(stored), "0", stored == 0),
         Figure("files read outside the model directory", str(outside), "0", outside == 0),
         Figure("inputs breaking any rule of the corpus", str(broken), "0", broken == 0),
+        *(
+            [Figure("answers differing on PostgreSQL", str(len(differ)), "0", not differ)]
+            if args.postgres
+            else []
+        ),
         Figure(slow_name, f"{slowest[3]:.2f} s", f"<= {MAX_SECONDS:.0f} s", slow_ok),
         Figure("median time per input", f"{median_ms:.0f} ms"),
         Figure(big_name, f"{largest[4]:.0f} MiB", f"<= {MAX_MIB:.0f} MiB", big_ok),
@@ -135,7 +153,9 @@ def main() -> int:
         )
         + "\n\nThe slow inputs, one process each:\n\n"
         + markdown_table(["input", "answer", "time", "peak RSS"], slow_rows)
-        + f"\n\nWhole run: {total:.0f} s."
+        + f"\n\nWhole run: {total:.0f} s"
+        + (" (each input registered on SQLite, then on PostgreSQL)." if args.postgres else ".")
+        + (f" Differing: {'; '.join(differ[:5])}." if differ else "")
     )
     path = write_section(
         TITLE,
