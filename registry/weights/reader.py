@@ -48,6 +48,9 @@ RELEASE_FILES = (
     "README.md",
 )
 
+# How huggingface_hub names a repo's folder in its cache: models--org--name, and so on.
+_HF_CACHE_REPOS = ("models--", "datasets--", "spaces--")
+
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
 PICKLE_HINT = (
     "convert it to safetensors in a trusted sandbox: "
@@ -265,8 +268,9 @@ def confinement_roots(directory: Path) -> tuple[Path, ...]:
     """Where the files of ``directory`` may resolve to: itself, and for a Hugging Face cache
     snapshot (``models--org--name/snapshots/<revision>``) its repo's ``blobs/``."""
     real = directory.resolve()
-    if real.parent.name == "snapshots":
-        return real, real.parent.parent / "blobs"
+    repo = real.parent.parent
+    if real.parent.name == "snapshots" and repo.name.startswith(_HF_CACHE_REPOS):
+        return real, repo / "blobs"
     return (real,)
 
 

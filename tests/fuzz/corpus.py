@@ -435,6 +435,15 @@ def _inside_link(work: Path) -> Path:
     return model
 
 
+def _not_a_cache(work: Path) -> Path:
+    """``snapshots/<x>`` outside a ``models--org--name`` folder: its ``../../blobs`` is outside."""
+    snapshot = work / "model" / "snapshots" / "x"
+    _st_model(snapshot)
+    _write(work / "model" / "blobs" / "secret", SECRET)
+    os.symlink("../../blobs/secret", snapshot / "README.md")
+    return snapshot
+
+
 def link_cases() -> Iterator[Case]:
     fault = "outside the model directory"
     for member in ("README.md", "config.json", "tokenizer.json", "model.safetensors", "sub"):
@@ -450,6 +459,7 @@ def link_cases() -> Iterator[Case]:
     yield Case("link/shard-in-linked-dir", "links", _sub_shard, FileOutsideModel, fault)
     yield Case("link/gguf", "links", _gguf_link, FileOutsideModel, fault)
     yield Case("link/hf-cache-snapshot", "links", _hf_cache)
+    yield Case("link/snapshots-not-a-cache", "links", _not_a_cache, FileOutsideModel, fault)
     yield Case("link/inside", "links", _inside_link)
 
 
