@@ -14,6 +14,7 @@ BENCHMARKS = (
     "benchmarks.lineage_forest",
     "benchmarks.fingerprint_vs_model_signing",
     "benchmarks.hub_sync",
+    "benchmarks.fuzz_inputs",
 )
 
 

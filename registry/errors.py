@@ -17,12 +17,15 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── BenchmarkUnknown            benchmark_unknown    detail.did_you_mean
     │   ├── DownloadLogInvalid          download_log_invalid detail.line, detail.field
     │   ├── PolicyInvalid               policy_invalid
+    │   ├── FingerprintInvalid          fingerprint_invalid  a submitted fingerprint breaks a limit
     │   └── WeightsError
     │       ├── WeightsNotFound         weights_not_found
     │       ├── UnsupportedFormat       unsupported_format
     │       ├── PickleRefused           pickle_refused
     │       ├── HeaderMalformed         header_malformed
-    │       └── ShardIndexMalformed     shard_index_malformed
+    │       ├── ShardIndexMalformed     shard_index_malformed
+    │       ├── ConfigMalformed         config_malformed
+    │       └── FileOutsideModel        file_outside_model   a link leads out of the directory
     ├── AuthError
     │   ├── TokenMissing (401)          token_missing
     │   ├── TokenInvalid (401)          token_invalid
@@ -138,6 +141,12 @@ class PolicyInvalid(InvalidInput):
     code = "policy_invalid"
 
 
+class FingerprintInvalid(InvalidInput):
+    """A fingerprint sent for registration holds a value the registry refuses to store."""
+
+    code = "fingerprint_invalid"
+
+
 class WeightsError(InvalidInput):
     """Something is wrong with the model files themselves."""
 
@@ -162,6 +171,16 @@ class HeaderMalformed(WeightsError):
 
 class ShardIndexMalformed(WeightsError):
     code = "shard_index_malformed"
+
+
+class ConfigMalformed(WeightsError):
+    code = "config_malformed"
+
+
+class FileOutsideModel(WeightsError):
+    """A file of the model's directory resolves (through a link) to a place outside it."""
+
+    code = "file_outside_model"
 
 
 class AuthError(ProvregError):

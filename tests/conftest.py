@@ -1,14 +1,17 @@
 """Shared fixtures: one migrated database per backend, a rolled-back transaction per test.
 
 Database tests run on SQLite and on PostgreSQL. PostgreSQL comes from
-``PROVREG_TEST_POSTGRES_URL`` (default: the local server's ``provreg_test`` database, created on
-demand). Where it cannot be reached the PostgreSQL half is skipped, except under ``CI=true``,
-where that is a failure. ``PROVREG_TEST_DATABASES=sqlite`` limits the run to one backend.
+``PROVREG_TEST_POSTGRES_URL`` when it is set (that database's schema is reset); otherwise each
+run creates a database of its own on the local server, ``provreg_test_<pid>_<random>``, and drops
+it at the end, so two runs on one server never wipe each other. Where PostgreSQL cannot be
+reached the PostgreSQL half is skipped, except under ``CI=true``, where that is a failure.
+``PROVREG_TEST_DATABASES=sqlite`` limits the run to one backend.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,10 @@ from registry.config import Settings
 from registry.db import make_engine, upgrade_database
 from registry.services import create_token
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/provreg_test"
+DEFAULT_POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+#: this run's own database, used when PROVREG_TEST_POSTGRES_URL is not set
+RUN_DATABASE = f"provreg_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+_run_database_created: list[str] = []
 BACKENDS = [
     b.strip()
     for b in os.environ.get("PROVREG_TEST_DATABASES", "sqlite,postgresql").split(",")
@@ -36,7 +42,35 @@ BACKENDS = [
 
 
 def postgres_url() -> str:
-    return os.environ.get("PROVREG_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    """``PROVREG_TEST_POSTGRES_URL``, else this run's own database on the local server."""
+    given = os.environ.get("PROVREG_TEST_POSTGRES_URL")
+    if given:
+        return given
+    return make_url(DEFAULT_POSTGRES_SERVER).set(database=RUN_DATABASE).render_as_string(False)
+
+
+def _admin_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    return make_engine(url=parsed.set(database="postgres").render_as_string(hide_password=False))
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop the database of ``url`` (closing its connections) if it exists."""
+    admin = _admin_engine(url)
+    try:
+        with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's own PostgreSQL database, if the run created one."""
+    if _run_database_created:
+        try:
+            drop_postgres_database(postgres_url())
+        except Exception as exc:  # noqa: BLE001 - a failed clean-up must not hide the results
+            print(f"\ncould not drop the test database {RUN_DATABASE}: {exc}")
 
 
 def _unreachable(reason: str) -> None:
@@ -49,7 +83,9 @@ def _unreachable(reason: str) -> None:
 def _ensure_postgres_database(url: str) -> None:
     """Create the test database if the server is up and it is missing."""
     parsed = make_url(url)
-    admin = make_engine(url=parsed.set(database="postgres").render_as_string(hide_password=False))
+    admin = _admin_engine(url)
+    if parsed.database == RUN_DATABASE:
+        _run_database_created.append(RUN_DATABASE)
     try:
         with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
             exists = conn.execute(

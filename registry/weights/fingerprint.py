@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from registry.weights.digests import NullProgress, ProgressReporter, hash_file, variant_digest
 from registry.weights.reader import (
@@ -21,6 +21,7 @@ from registry.weights.reader import (
     WeightFile,
     open_model,
 )
+from registry.weights.validation import architecture_of
 from schemas.variants import FileDigest, TensorDigest, WeightsFingerprint
 
 
@@ -115,19 +116,6 @@ def fingerprint_source(
         dtypes=sorted({t.dtype for t in source.tensors}),
         files=files,
         tensors=tensors,
-        architecture=_architecture(source.config),
+        architecture=architecture_of(source.config),
         config=source.config,
     )
-
-
-def _architecture(config: dict[str, Any] | None) -> str | None:
-    if not config:
-        return None
-    gguf_arch = config.get("general.architecture")  # GGUF metadata (see gguf_reader)
-    if isinstance(gguf_arch, str):
-        return gguf_arch
-    archs = config.get("architectures")
-    if isinstance(archs, list) and archs and isinstance(archs[0], str):
-        return archs[0]
-    model_type = config.get("model_type")
-    return model_type if isinstance(model_type, str) else None

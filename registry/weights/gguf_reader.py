@@ -3,7 +3,7 @@
 The walk bounds every length and count by the file's size before the ``gguf`` package (which
 trusts them) sees the file, so a damaged or hostile header becomes one :class:`HeaderMalformed`
 line instead of a hang or a traceback. Tensors map to their stored bytes (quantized blocks as
-is); :func:`gguf_arrays` dequantizes only the rows and blocks that sketching asks for.
+is); :mod:`registry.weights.gguf_arrays` dequantizes only the rows and blocks sketching asks for.
 """
 
 from __future__ import annotations
@@ -14,12 +14,7 @@ import struct
 from pathlib import Path
 from typing import Any, NoReturn
 
-import gguf
-import numpy as np
-
 from registry.errors import HeaderMalformed, UnsupportedFormat, WeightsError
-from registry.weights.arrays import ArrayTensor, rows_fetcher
-from registry.weights.kquants import KQUANT_COLUMNS
 from registry.weights.reader import (
     ModelSource,
     TensorInfo,
@@ -27,12 +22,26 @@ from registry.weights.reader import (
     WeightReader,
     release_files,
 )
+from registry.weights.validation import (
+    MAX_NAME_CHARS,
+    MAX_TENSORS,
+    config_fault,
+    name_fault,
+    shown,
+)
 
 MAGIC = b"GGUF"
 SUFFIX = ".gguf"
 VERSIONS = (2, 3)
 MAX_DIMS = 4
 _HINT = "the file is damaged or was not written by a GGUF writer; re-download it"
+#: most metadata keys in one file (real files have about 40)
+MAX_KEYS = 4_096
+#: most strings in all of a file's metadata arrays (vocabularies and merges: ~1M at most)
+MAX_STRINGS = 2_097_152
+#: most ``{architecture}.*`` keys copied into the stored config; string values longer than
+#: MAX_NAME_CHARS are not copied (the file's SHA-256 still covers them)
+MAX_CONFIG_KEYS = 256
 _SPLIT = re.compile(r"^(?P<base>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
 # Scalar value types: struct format by GGUF value type id (8 = string, 9 = array).
 _SCALARS = {
@@ -50,9 +59,6 @@ _SCALARS = {
 }
 _STRING, _ARRAY = 8, 9
 _MIN_KV, _MIN_TENSOR = 8 + 4 + 1, 8 + 4 + 8 + 4 + 8  # smallest possible header entries
-# ggml types whose elements numpy reads directly (no blocks).
-_PLAIN = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4"}
-_PLAIN |= {"I64": "<i8"}
 
 
 class GGUFReader(WeightReader):
@@ -158,8 +164,15 @@ def _walk(
         _bad(
             name, f"header counts absurd for a {size}-byte file ({n_tensors} tensors, {n_kv} keys)"
         )
+    if n_kv > MAX_KEYS:
+        _bad(name, f"{n_kv:,} metadata keys, over the limit of {MAX_KEYS:,}")
+    if n_tensors > MAX_TENSORS:
+        _bad(name, f"{n_tensors:,} tensors, over the limit of {MAX_TENSORS:,}")
+    import gguf  # here, not at the top: it pulls in numpy, which reading safetensors never needs
+
     alignment = gguf.GGUF_DEFAULT_ALIGNMENT
     metadata: dict[str, Any] = {}
+    strings = [MAX_STRINGS]  # how many more array strings may follow
     for _ in range(n_kv):
         key = cur.text("a key")
         if key in metadata:
@@ -178,12 +191,14 @@ def _walk(
             metadata[key] = cur.text(f"the value of {key!r}")
         else:
             start = cur.pos
-            _skip_value(name, cur, vtype, key, top=True)
+            _skip_value(name, cur, vtype, key, top=True, strings=strings)
             metadata[key] = _ArrayLength(int.from_bytes(cur.buf[start + 4 : start + 12], "little"))
     tensors = []
     seen: set[str] = set()
     for _ in range(n_tensors):
         tname = cur.text("a tensor name")
+        if (fault := name_fault(tname)) is not None:
+            _bad(name, f"tensor name {shown(tname)} {fault}")
         if tname in seen:
             _bad(name, f"duplicate tensor {tname!r}")
         seen.add(tname)
@@ -211,7 +226,9 @@ def _walk(
     return alignment, tensors, metadata
 
 
-def _skip_value(name: str, cur: _Cursor, vtype: int, key: str, *, top: bool) -> None:
+def _skip_value(
+    name: str, cur: _Cursor, vtype: int, key: str, *, top: bool, strings: list[int]
+) -> None:
     if vtype in _SCALARS:
         cur.skip(struct.calcsize(_SCALARS[vtype]))
     elif vtype == _STRING:
@@ -223,6 +240,9 @@ def _skip_value(name: str, cur: _Cursor, vtype: int, key: str, *, top: bool) -> 
         elif itype == _STRING:
             if count * 8 > cur.limit - cur.pos:
                 raise _Truncated(cur.pos)
+            strings[0] -= count
+            if strings[0] < 0:
+                _bad(name, f"key {key!r}: over the limit of {MAX_STRINGS:,} strings in arrays")
             for _ in range(count):
                 cur.skip(cur.unpack("Q"))
         else:
@@ -252,6 +272,9 @@ def read_file(
             _bad(name, f"truncated file: header runs past the end at byte {e.args[0]} of {size}")
         except ValueError as e:
             _bad(name, str(e))
+        if not specs and size > cur.pos and (size - cur.pos >= alignment or any(buf[cur.pos :])):
+            # A tensor count patched to 0 would otherwise register the file as an empty model.
+            _bad(name, f"{size - cur.pos} unexplained bytes after a header that lists no tensors")
     data_start = -(-cur.pos // alignment) * alignment
     tensors = [
         TensorInfo(t, dtype, tuple(reversed(ne)), name, data_start + off, data_start + off + n)
@@ -260,7 +283,10 @@ def read_file(
     _check_layout(
         name, sorted(tensors, key=lambda t: (t.start, t.end)), data_start, size, alignment
     )
-    return WeightFile(path, name, size), tensors, _config(metadata)
+    config = _config(metadata)
+    if (fault := config_fault(config)) is not None:
+        _bad(name, f"metadata: {fault}")
+    return WeightFile(path, name, size), tensors, config
 
 
 def _check_layout(
@@ -285,10 +311,13 @@ class _ArrayLength(int):
 
 
 def _config(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Architecture and tokenizer metadata; scalars only, no vocabulary arrays."""
+    """Architecture and tokenizer metadata; scalars only, no vocabulary arrays, and at most
+    MAX_CONFIG_KEYS architecture keys."""
 
     def scalar(key: str) -> Any:
         value = metadata.get(key)
+        if isinstance(value, str) and len(value) > MAX_NAME_CHARS:
+            return None
         return None if isinstance(value, _ArrayLength) else value
 
     arch = scalar("general.architecture")
@@ -297,138 +326,20 @@ def _config(metadata: dict[str, Any]) -> dict[str, Any]:
         if (value := scalar(key)) is not None:
             config[key] = value
     if isinstance(arch, str):
+        kept = 0
         for key in metadata:
-            if key.startswith(arch + ".") and (value := scalar(key)) is not None:
+            if kept == MAX_CONFIG_KEYS:
+                break
+            if (
+                key.startswith(arch + ".")
+                and len(key) <= MAX_NAME_CHARS
+                and (value := scalar(key)) is not None
+            ):
                 config[key] = value
+                kept += 1
     if (model := scalar("tokenizer.ggml.model")) is not None:
         config["tokenizer.ggml.model"] = model
     tokens = metadata.get("tokenizer.ggml.tokens")
     if isinstance(tokens, _ArrayLength):
         config["vocab_size"] = int(tokens)
     return config
-
-
-class GGUFArray(ArrayTensor):
-    """A GGUF tensor memory-mapped as rows of stored blocks; decodes only what is read."""
-
-    def __init__(self, info: TensorInfo, file: np.memmap, source: ModelSource) -> None:
-        super().__init__(info.name, info.shape, info.dtype, self._all)
-        qtype = gguf.GGMLQuantizationType[info.dtype]
-        self._block, self._type_size = gguf.GGML_QUANT_SIZES[qtype]
-        self._qtype = qtype
-        row = info.shape[-1] if info.shape else 1
-        row_bytes = row // self._block * self._type_size
-        self._raw = file[info.start : info.end].reshape(-1, row_bytes)
-        self.ensure = rows_fetcher(source, info, row_bytes)
-
-    def _decode(self, raw: np.ndarray) -> np.ndarray:
-        plain = _PLAIN.get(self.storage)
-        if plain is not None:
-            return np.ascontiguousarray(raw).view(plain).astype(np.float32)
-        if self.storage == "BF16":
-            bits = np.ascontiguousarray(raw).view("<u2").astype(np.uint32) << 16
-            return bits.view(np.float32)
-        # One flat row: the gguf package then decodes every block in one vectorized pass
-        # instead of in groups of 16 rows.
-        shape = (*raw.shape[:-1], raw.shape[-1] // self._type_size * self._block)
-        flat = np.ascontiguousarray(raw).reshape(1, -1)
-        try:
-            return np.asarray(gguf.quants.dequantize(flat, self._qtype)).reshape(shape)
-        except NotImplementedError:
-            raise WeightsError(
-                f"tensor {self.name!r}: cannot dequantize {self.storage} yet"
-            ) from None
-
-    def _all(self) -> np.ndarray:
-        self._ensure(None)
-        return self._decode(self._raw).reshape(self.shape)
-
-    def read_rows(self, index: np.ndarray | None = None) -> np.ndarray:
-        if index is None:
-            return self.values()
-        self._ensure(np.asarray(index))
-        return self._decode(self._raw[np.asarray(index)]).reshape(len(index), -1)
-
-    def read_columns(
-        self, index: np.ndarray, rows: np.ndarray | None = None, chunk: int = 4096
-    ) -> np.ndarray:
-        """Only the blocks holding the wanted columns are decoded, ``chunk`` rows at a time.
-
-        The common types (Q8_0, Q4_0, Q4_1 and the K-quants Q2_K to Q6_K) are decoded element
-        by element instead: a column is a few bits per row, whatever the block holds besides.
-        """
-        index = np.asarray(index)
-        self._ensure(None if rows is None else np.asarray(rows))
-        raw = self._raw if rows is None else self._raw[np.asarray(rows)]
-        if self.storage in _ELEMENT_DECODERS:
-            return _ELEMENT_DECODERS[self.storage](raw, index, self._type_size)
-        blocks = np.unique(index // self._block)
-        where = np.searchsorted(blocks, index // self._block) * self._block + index % self._block
-        count = raw.shape[0]
-        grouped = raw.reshape(count, -1, self._type_size)
-        out = np.empty((count, len(index)), dtype=np.float32)
-        for lo in range(0, count, chunk):
-            part = self._decode(grouped[lo : lo + chunk][:, blocks, :])
-            out[lo : lo + chunk] = part.reshape(part.shape[0], -1)[:, where]
-        return out
-
-
-def _block_parts(index: np.ndarray, type_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Byte offsets (in a row) of each wanted column's block and its position in the block."""
-    block = index // _LEGACY_BLOCK
-    return block * type_size, index % _LEGACY_BLOCK
-
-
-def _f16_at(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The f16 at each (even) byte offset of every row, as float32."""
-    if raw.flags.c_contiguous and raw.shape[1] % 2 == 0 and raw.ctypes.data % 2 == 0:
-        return raw.view("<u2")[:, offsets // 2].view("<f2").astype(np.float32)
-    pair = np.stack([raw[:, offsets], raw[:, offsets + 1]], axis=-1)
-    return np.ascontiguousarray(pair).view("<f2")[..., 0].astype(np.float32)
-
-
-def _q8_0_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
-    """Q8_0 blocks: an f16 scale, then 32 int8 quants."""
-    start, within = _block_parts(index, type_size)
-    quants = raw[:, start + 2 + within].view(np.int8).astype(np.float32)
-    return quants * _f16_at(raw, start)
-
-
-def _nibbles(raw: np.ndarray, at: np.ndarray, within: np.ndarray) -> np.ndarray:
-    """4-bit quants: byte ``within % 16`` of the block, low nibble first, then high."""
-    byte = raw[:, at + within % 16]
-    return np.where(within < 16, byte & 0x0F, byte >> 4).astype(np.float32)
-
-
-def _q4_0_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
-    """Q4_0 blocks: an f16 scale, then 16 bytes of 4-bit quants offset by 8."""
-    start, within = _block_parts(index, type_size)
-    return (_nibbles(raw, start + 2, within) - 8.0) * _f16_at(raw, start)
-
-
-def _q4_1_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
-    """Q4_1 blocks: an f16 scale and an f16 minimum, then 16 bytes of 4-bit quants."""
-    start, within = _block_parts(index, type_size)
-    return _nibbles(raw, start + 4, within) * _f16_at(raw, start) + _f16_at(raw, start + 2)
-
-
-_LEGACY_BLOCK = 32
-_ELEMENT_DECODERS = {
-    "Q8_0": _q8_0_columns,
-    "Q4_0": _q4_0_columns,
-    "Q4_1": _q4_1_columns,
-    **KQUANT_COLUMNS,
-}
-
-
-def gguf_arrays(source: ModelSource) -> list[ArrayTensor]:
-    """The model's tensors as lazily dequantized float32 arrays, stored types as ``storage``."""
-    maps: dict[str, np.memmap] = {}
-    out: list[ArrayTensor] = []
-    for t in source.tensors:
-        if t.numel == 0:
-            continue
-        if t.file not in maps:
-            maps[t.file] = np.memmap(source.path_of(t), dtype=np.uint8, mode="r")
-        out.append(GGUFArray(t, maps[t.file], source))
-    return out

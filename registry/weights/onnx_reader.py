@@ -30,6 +30,7 @@ from registry.weights.reader import (
     read_json_object,
     release_files,
 )
+from registry.weights.validation import MAX_ONNX_INITIALIZERS
 
 SUFFIX = ".onnx"
 MAX_PROTOBUF = 2**31  # protobuf refuses larger messages; bigger models use external data
@@ -119,6 +120,8 @@ def read_model(path: Path, root: Path, fmt: str) -> OnnxSource:
     """
     name = path.relative_to(root).as_posix()
     model = load_model(path, name)
+    if (count := len(model.graph.initializer)) > MAX_ONNX_INITIALIZERS:
+        _bad(name, f"{count:,} initializers, over the limit of {MAX_ONNX_INITIALIZERS:,}")
     tensors: list[TensorInfo] = []
     externals: dict[str, WeightFile] = {}
     inline: set[str] = set()

@@ -2,19 +2,41 @@
 
 :func:`open_model` refuses pickles, detects the format and hands the path to a
 :class:`WeightReader`, which lists the weight files and every tensor's byte range in them.
+
+A model directory is read only inside itself: a file that resolves (through a symbolic link)
+outside it is refused before anything is read, as ONNX external data outside it is. Linking
+into a Hugging Face cache's ``blobs/`` from its ``snapshots/<revision>/`` is how that cache is
+laid out, so those links are followed. Refused rather than skipped: a registration must not
+quietly describe fewer files than the directory holds.
 """
 
 from __future__ import annotations
 
-import json
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
-from registry.errors import PickleRefused, UnsupportedFormat, WeightsError, WeightsNotFound
+from registry.errors import (
+    ConfigMalformed,
+    FileOutsideModel,
+    HeaderMalformed,
+    PickleRefused,
+    UnsupportedFormat,
+    WeightsNotFound,
+)
+from registry.weights.validation import (
+    MAX_CONFIG_BYTES,
+    MAX_PATH_CHARS,
+    JsonFault,
+    config_fault,
+    loads,
+    name_fault,
+    shown,
+    tensor_count_fault,
+)
 
 DEFAULT_MAX_HEADER_BYTES = 100 * 1024 * 1024
 
@@ -26,6 +48,9 @@ RELEASE_FILES = (
     "tokenizer_config.json",
     "README.md",
 )
+
+# How huggingface_hub names a repo's folder in its cache: models--org--name, and so on.
+_HF_CACHE_REPOS = ("models--", "datasets--", "spaces--")
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
 PICKLE_HINT = (
@@ -106,13 +131,25 @@ class WeightReader(ABC):
         """Read ``path`` (a file or a directory this reader claimed) without loading tensors."""
 
 
+class _OnnxOnDemand(WeightReader):
+    """ONNX's reader, imported only to open an ONNX model: the onnx package takes seconds to
+    import, and spotting a ``.onnx`` file needs only its suffix."""
+
+    format = "onnx"
+    suffixes = (".onnx",)
+
+    def open(self, path: Path, *, max_header_bytes: int) -> ModelSource:
+        from registry.weights.onnx_reader import OnnxReader
+
+        return OnnxReader().open(path, max_header_bytes=max_header_bytes)
+
+
 def _readers() -> tuple[WeightReader, ...]:
-    # Imported here to keep reader.py free of format modules; GGUF and ONNX join this tuple.
+    # Imported here to keep reader.py free of format modules.
     from registry.weights.gguf_reader import GGUFReader
-    from registry.weights.onnx_reader import OnnxReader
     from registry.weights.safetensors_reader import SafetensorsReader
 
-    return (SafetensorsReader(), GGUFReader(), OnnxReader())
+    return (SafetensorsReader(), GGUFReader(), _OnnxOnDemand())
 
 
 def supported_formats() -> list[str]:
@@ -125,13 +162,18 @@ def open_model(path: Path, *, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) 
 
     Raises :class:`WeightsNotFound` (missing path, no weights), :class:`PickleRefused`
     (pickle-based weights, which are never opened), :class:`UnsupportedFormat`,
-    :class:`HeaderMalformed` or :class:`ShardIndexMalformed` (invalid files).
+    :class:`HeaderMalformed`, :class:`ShardIndexMalformed` or :class:`ConfigMalformed`
+    (invalid files, or names and counts over the limits of :mod:`registry.weights.validation`)
+    and :class:`FileOutsideModel` (a link out of the directory).
     """
     path = Path(path)
     if not path.exists():
         raise WeightsNotFound(f"{path}: no such file or directory", hint=_supported_hint())
     if path.is_dir():
-        return _open_directory(path, max_header_bytes)
+        _refuse_links_out(path)
+        source = _open_directory(path, max_header_bytes)
+        check_source(source, path)
+        return source
     if not path.is_file():
         raise WeightsNotFound(f"{path}: not a regular file", hint=_supported_hint())
     head = _read_head(path)
@@ -142,7 +184,9 @@ def open_model(path: Path, *, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) 
         )
     for reader in _readers():
         if reader.claims_file(path, head):
-            return reader.open(path, max_header_bytes=max_header_bytes)
+            source = reader.open(path, max_header_bytes=max_header_bytes)
+            check_source(source, None)
+            return source
     raise UnsupportedFormat(f"{path.name}: not a supported weights format", hint=_supported_hint())
 
 
@@ -197,16 +241,96 @@ def _looks_pickled(path: Path, head: bytes) -> bool:
 
 
 def read_json_object(path: Path, display: str) -> dict[str, Any]:
-    """``path`` parsed as a JSON object; :class:`WeightsError` naming ``display`` if it is not."""
+    """``path`` (a model's config) parsed as a JSON object that can be stored as is.
+
+    Raises :class:`ConfigMalformed` naming ``display`` and the fault: not a strict JSON object,
+    or over a limit of :mod:`registry.weights.validation`.
+    """
+
+    def bad(fault: str) -> NoReturn:
+        raise ConfigMalformed(
+            f"{display}: {fault}", hint=f"fix or remove {display}", detail={"file": display}
+        )
+
     try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(
-            f"{display}: not valid JSON ({e})", hint=f"fix or remove {display}"
-        ) from e
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            bad(f"{size:,} bytes, over the limit of {MAX_CONFIG_BYTES:,}")
+        value = loads(path.read_bytes())
+    except OSError as e:
+        bad(f"cannot read: {e.strerror}")
+    except JsonFault as e:
+        bad(str(e))
     if not isinstance(value, dict):
-        raise WeightsError(f"{display}: not a JSON object", hint=f"fix or remove {display}")
+        bad("not a JSON object")
+    if (fault := config_fault(value)) is not None:
+        bad(fault)
     return value
+
+
+def confinement_roots(directory: Path) -> tuple[Path, ...]:
+    """Where the files of ``directory`` may resolve to: itself, and for a Hugging Face cache
+    snapshot (``models--org--name/snapshots/<revision>``) its repo's ``blobs/``."""
+    real = directory.resolve()
+    repo = real.parent.parent
+    if real.parent.name == "snapshots" and repo.name.startswith(_HF_CACHE_REPOS):
+        return real, repo / "blobs"
+    return (real,)
+
+
+def confine(directory: Path, path: Path, name: str) -> None:
+    """Raise :class:`FileOutsideModel` unless ``path`` resolves inside ``directory``."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a loop of links
+        raise FileOutsideModel(
+            f"{name}: cannot resolve the link ({e})",
+            hint="replace the link with the file itself",
+            detail={"file": name},
+        ) from e
+    if not any(target.is_relative_to(root) for root in confinement_roots(directory)):
+        raise FileOutsideModel(
+            f"{name}: a link to {target}, outside the model directory; refused unread",
+            hint="copy the file into the model directory instead of linking to it",
+            detail={"file": name},
+        )
+
+
+def _refuse_links_out(directory: Path) -> None:
+    """Before anything is read: every link of ``directory`` must stay inside it."""
+    for p in directory.iterdir():
+        if not p.name.startswith(".") and p.is_symlink():
+            confine(directory, p, p.name)
+
+
+def check_source(source: ModelSource, directory: Path | None) -> None:
+    """Refuse names, paths and counts beyond the limits, and files resolving outside
+    ``directory`` (when the model is a directory)."""
+    for f in [*source.files, *source.extra_files]:
+        if (fault := name_fault(f.name, MAX_PATH_CHARS)) is not None:
+            raise HeaderMalformed(
+                f"{shown(f.name)}: the file name {fault}",
+                hint="rename the file",
+                detail={"file": shown(f.name)},
+            )
+        if directory is not None:
+            confine(directory, f.path, f.name)
+    empty = 0
+    for t in source.tensors:
+        if (fault := name_fault(t.name)) is not None:
+            raise HeaderMalformed(
+                f"{t.file}: tensor name {shown(t.name)} {fault}",
+                hint="the file is damaged or hostile; re-download it from a trusted source",
+                detail={"file": t.file},
+            )
+        empty += t.numel == 0
+    if (fault := tensor_count_fault(len(source.tensors), empty)) is not None:
+        where = source.files[0].name if len(source.files) == 1 else str(source.root)
+        raise HeaderMalformed(
+            f"{where}: {fault}",
+            hint="the limit guards the registry against hostile files; real models stay under it",
+            detail={"file": where},
+        )
 
 
 def release_files(directory: Path) -> list[WeightFile]:

@@ -6,7 +6,7 @@ bytes are all refused, so that every byte of a file is either header or exactly 
 
 from __future__ import annotations
 
-import json
+import re
 import struct
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
@@ -17,8 +17,20 @@ from registry.weights.reader import (
     TensorInfo,
     WeightFile,
     WeightReader,
+    confine,
     read_json_object,
     release_files,
+)
+from registry.weights.validation import (
+    MAX_EMPTY_TENSORS,
+    MAX_INDEX_BYTES,
+    MAX_PATH_CHARS,
+    MAX_TENSORS,
+    DuplicateKey,
+    JsonFault,
+    loads,
+    name_fault,
+    shown,
 )
 
 SUFFIX = ".safetensors"
@@ -52,6 +64,10 @@ DTYPE_BITS: dict[str, int] = {
 
 _HEADER_HINT = "the file is damaged or was not written by a safetensors writer; re-download it"
 _INDEX_HINT = "re-download the index, or regenerate it from the shards"
+# How every sharding writer (transformers, huggingface_hub) names shards: such a file beside an
+# index must be listed in it. Other safetensors files there (Mistral's consolidated.safetensors)
+# are a different packaging of the release and are not read.
+_SHARD_NAME = re.compile(r"-\d{5}-of-\d{5}\.safetensors$")
 
 
 class SafetensorsReader(WeightReader):
@@ -117,6 +133,10 @@ def read_file(
             _bad(name, f"header length {n} is larger than the file ({size} bytes)")
         raw = f.read(n)
     data_start = 8 + n
+    # Every tensor has one "data_offsets" key, and a JSON string cannot hold those bytes
+    # (its quotes would be escaped): count before parsing builds a million objects.
+    if (entries := raw.count(b'"data_offsets"')) > MAX_TENSORS:
+        _bad(name, f"{entries:,} tensors, over the limit of {MAX_TENSORS:,}")
     header = _parse_header(name, raw)
     metadata = header.pop("__metadata__", None)
     if metadata is not None and not (
@@ -124,7 +144,11 @@ def read_file(
         and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
     ):
         _bad(name, "__metadata__ is not a map of strings to strings")
+    if len(header) > MAX_TENSORS:
+        _bad(name, f"{len(header):,} tensors, over the limit of {MAX_TENSORS:,}")
     tensors = [_tensor(name, key, entry, data_start) for key, entry in header.items()]
+    if (empty := sum(t.start == t.end for t in tensors)) > MAX_EMPTY_TENSORS:
+        _bad(name, f"{empty:,} tensors hold no data, over the limit of {MAX_EMPTY_TENSORS:,}")
     tensors.sort(key=lambda t: (t.start, t.end))
     _check_coverage(name, tensors, data_start, size)
     return WeightFile(path, name, size, dict(metadata or {})), tensors
@@ -137,35 +161,14 @@ def _parse_header(name: str, raw: bytes) -> dict[str, Any]:
     if not body.endswith(b"}"):
         _bad(name, "header has bytes after the JSON object other than space padding")
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        _bad(name, f"header is not valid UTF-8 ({e.reason} at byte {e.start})")
-    try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except _DuplicateKey as e:
-        _bad(name, f"header has duplicate key {e.args[0]!r}")
-    except (json.JSONDecodeError, ValueError) as e:
-        _bad(name, f"header is not valid JSON ({e})")
+        value = loads(body, duplicates=False)
+    except DuplicateKey as e:
+        _bad(name, f"header has {e}")
+    except JsonFault as e:
+        _bad(name, f"header is {e}" if str(e).startswith("not ") else f"header: {e}")
     if not isinstance(value, dict):
         _bad(name, "header is not a JSON object")
     return value
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKey(k)
-        out[k] = v
-    return out
-
-
-def _no_constant(token: str) -> NoReturn:
-    raise ValueError(f"{token} is not allowed")
 
 
 def _is_int(v: Any) -> bool:
@@ -173,6 +176,8 @@ def _is_int(v: Any) -> bool:
 
 
 def _tensor(name: str, key: str, entry: Any, data_start: int) -> TensorInfo:
+    if (fault := name_fault(key)) is not None:
+        _bad(name, f"tensor name {shown(key)} {fault}")
     where = f"tensor {key!r}"
     if not isinstance(entry, dict):
         _bad(name, f"{where}: entry is not an object")
@@ -231,12 +236,12 @@ def _read_sharded(
 ) -> tuple[list[WeightFile], list[TensorInfo]]:
     """The shards an index names, checked against it tensor by tensor."""
     iname = index.name
+    if (size := index.stat().st_size) > MAX_INDEX_BYTES:
+        _bad_index(iname, f"{size:,} bytes, over the limit of {MAX_INDEX_BYTES:,}")
     try:
-        value = json.loads(index.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except _DuplicateKey as e:
-        _bad_index(iname, f"duplicate key {e.args[0]!r}")
-    except (UnicodeDecodeError, ValueError) as e:
-        _bad_index(iname, f"not valid JSON ({e})")
+        value = loads(index.read_bytes(), duplicates=False)
+    except JsonFault as e:
+        _bad_index(iname, str(e))
     if not isinstance(value, dict):
         _bad_index(iname, "not a JSON object")
     weight_map = value.get("weight_map")
@@ -244,19 +249,33 @@ def _read_sharded(
         _bad_index(iname, "weight_map is missing or not a map of tensor names to shard files")
     if not weight_map:
         _bad_index(iname, "weight_map is empty")
+    if len(weight_map) > MAX_TENSORS:
+        _bad_index(iname, f"{len(weight_map):,} tensors, over the limit of {MAX_TENSORS:,}")
     by_shard: dict[str, set[str]] = {}
     for tensor, shard in weight_map.items():
+        if (fault := name_fault(tensor)) is not None:
+            _bad_index(iname, f"tensor name {shown(tensor)} {fault}")
+        if (fault := name_fault(shard, MAX_PATH_CHARS)) is not None:
+            _bad_index(iname, f"shard name {shown(shard)} {fault}")
         by_shard.setdefault(shard, set()).add(tensor)
-    files: list[WeightFile] = []
-    tensors: list[TensorInfo] = []
+    paths: dict[str, Path] = {}
     for shard in sorted(by_shard):
         rel = PurePosixPath(shard)
         if not shard or "\\" in shard or rel.is_absolute() or ".." in rel.parts:
             _bad_index(iname, f"shard {shard!r} is not a plain path inside the directory")
-        path = directory / rel
-        if not path.is_file():
+        confine(directory, directory / rel, rel.as_posix())
+        if not (directory / rel).is_file():
             _bad_index(iname, f"shard {shard!r} does not exist")
-        wf, ts = read_file(path, rel.as_posix(), max_header_bytes=max_header_bytes)
+        paths[shard] = directory / rel
+    listed = {PurePosixPath(s).as_posix() for s in by_shard}
+    unlisted = [p.name for p in _safetensors_in(directory) if _SHARD_NAME.search(p.name)]
+    if unlisted := sorted(set(unlisted) - listed):
+        _bad_index(iname, f"shard {unlisted[0]!r} is in the directory but not in the index")
+    files: list[WeightFile] = []
+    tensors: list[TensorInfo] = []
+    for shard, path in paths.items():
+        name = PurePosixPath(shard).as_posix()
+        wf, ts = read_file(path, name, max_header_bytes=max_header_bytes)
         present = {t.name for t in ts}
         if missing := sorted(by_shard[shard] - present):
             _bad_index(iname, f"tensor {missing[0]!r} is not in shard {shard!r}")

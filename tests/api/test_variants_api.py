@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
 from tests.factories import variant_request
@@ -111,3 +113,25 @@ def test_tokens_can_be_minted_by_admins_only(
     minted = r.json()
     assert minted["scope"] == "publish:beta" and minted["token"].startswith("provreg_")
     assert _post(http, minted["token"], name="beta/model").status_code == 201
+
+
+def test_unstorable_fingerprint_is_a_400_and_stores_nothing(
+    http: TestClient, acme_token: str
+) -> None:
+    body = variant_request("acme/hostile").model_dump(mode="json")
+    headers = {"Authorization": f"Bearer {acme_token}", "Content-Type": "application/json"}
+    for edit in (
+        lambda b: b["fingerprint"]["tensors"][0].update(name="w\u0000"),
+        lambda b: b["fingerprint"]["config"].update(a="\ud800"),
+        lambda b: b["fingerprint"]["files"][0].update(path="m" * 1025),
+    ):
+        hostile = json.loads(json.dumps(body))
+        edit(hostile)
+        r = http.post("/v1/variants", content=json.dumps(hostile), headers=headers)  # \u escapes
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "fingerprint_invalid"), r.text
+    deep = json.loads(json.dumps(body))
+    deep["fingerprint"]["config"]["a"] = json.loads("[" * 100 + "]" * 100)
+    r = http.post("/v1/variants", content=json.dumps(deep), headers=headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "fingerprint_invalid")
+    assert "more than 64 levels deep" in r.json()["error"]["message"]
+    assert http.get("/v1/variants/acme/hostile").status_code == 404

@@ -192,3 +192,25 @@ def test_show_human_output(provreg: CliRunner, tmp_path: Path) -> None:
     assert "acme/m@main" in out and "model.safetensors" in out and "up/stream@main" in out
     placeholder = provreg("show", "up/stream").out
     assert "known only by name" in placeholder
+
+
+def test_hostile_release_files_are_one_line_errors_and_store_nothing(
+    provreg: CliRunner, tmp_path: Path
+) -> None:
+    model = write_model(tmp_path / "deep", tiny_tensors(seed=3))
+    (model / "config.json").write_text('{"a": ' + "[" * 1200 + "]" * 1200 + "}")
+    r = provreg("register", model, "--name", "acme/deep", "--json")
+    assert r.code == 1
+    assert "config.json" in _one_line(r.err)
+    assert r.json()["error"]["code"] == "config_malformed"
+
+    linked = write_model(tmp_path / "linked", tiny_tensors(seed=4))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the registry\n")
+    (linked / "README.md").symlink_to(secret)
+    r = provreg("register", linked, "--name", "acme/linked", "--json")
+    assert r.code == 1
+    assert "README.md" in _one_line(r.err)
+    assert r.json()["error"]["code"] == "file_outside_model"
+    for name in ("acme/deep", "acme/linked"):
+        assert provreg("show", name).code == 1

@@ -7,6 +7,7 @@ from sqlmodel import Session, func, select
 
 from registry.db.models import LineageEdge, Tensor, Variant, VariantFile
 from registry.errors import (
+    FingerprintInvalid,
     InvalidInput,
     InvalidName,
     LineageCycle,
@@ -149,3 +150,41 @@ def test_card_markers_are_their_own_field_and_legacy_config_markers_move_there(
     bad.fingerprint.config = {"provreg_card": {"tags": "not a list"}}
     with pytest.raises(InvalidInput, match="provreg_card"):
         register_variant(session, bad)
+
+
+def _deep(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("edit", "fault"),
+    [
+        (lambda fp: fp.config.update(a=_deep(900)), "nested more than 64 levels deep"),
+        (lambda fp: fp.config.update(a="x\x00y"), "NUL"),
+        (lambda fp: fp.config.update(a="\ud800"), "lone surrogate"),
+        (lambda fp: fp.config.update(a=float("nan")), "nan at a is not a JSON number"),
+        (lambda fp: fp.config.update(a=10**30), "more than 20 digits"),
+        (lambda fp: setattr(fp.tensors[0], "name", "t" * 513), "over the limit of 512"),
+        (lambda fp: setattr(fp.tensors[0], "name", "t\x00"), "NUL"),
+        (lambda fp: setattr(fp.files[0], "path", "m\udcff.safetensors"), "lone surrogate"),
+        (lambda fp: setattr(fp, "architecture", "A" * 201), "over the limit of 200"),
+        (lambda fp: setattr(fp, "format", "f" * 33), "over the limit of 32"),
+    ],
+    ids=["config-900-deep", "nul", "surrogate", "nan", "huge-int", "long-name", "nul-name",
+         "surrogate-path", "long-architecture", "long-format"],
+)  # fmt: skip
+def test_unstorable_fingerprint_is_refused_before_anything_is_written(
+    session: Session, edit: object, fault: str
+) -> None:
+    request = variant_request("acme/hostile")
+    edit(request.fingerprint)  # type: ignore[operator]
+    before = [_count(session, t) for t in (Variant, Tensor, VariantFile, LineageEdge)]
+    with pytest.raises(FingerprintInvalid, match=fault) as info:
+        register_variant(session, request)
+    assert "\n" not in str(info.value) and str(info.value).startswith("fingerprint: ")
+    assert [_count(session, t) for t in (Variant, Tensor, VariantFile, LineageEdge)] == before
+    with pytest.raises(VariantNotFound):
+        show_variant(session, parse_ref("acme/hostile"))

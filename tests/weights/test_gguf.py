@@ -14,7 +14,7 @@ import pytest
 from registry.errors import HeaderMalformed, UnsupportedFormat, WeightsError
 from registry.weights import fingerprint_path, open_model, tensor_digest
 from registry.weights.compare import compare_sketches
-from registry.weights.gguf_reader import GGUFArray, gguf_arrays
+from registry.weights.gguf_arrays import GGUFArray, gguf_arrays
 from registry.weights.sketching import sketch_path
 from tests.weights.conftest import write_safetensors
 
@@ -314,3 +314,20 @@ def test_cut_real_file_is_truncated(tmp_path: Path, q4_file: Path) -> None:
 def test_header_cap(q4_file: Path) -> None:
     with pytest.raises(HeaderMalformed, match="exceeds the cap of 100 bytes"):
         open_model(q4_file, max_header_bytes=100)
+
+
+def test_stored_metadata_is_capped(tmp_path: Path) -> None:
+    from registry.weights.gguf_reader import MAX_CONFIG_KEYS
+
+    kvs = [
+        _kv(b"general.architecture", 8, _text(b"llama")),
+        _kv(b"general.name", 8, _text(b"n" * 600)),  # longer than a stored string may be
+        *(_kv(b"llama.key%d" % i, 4, struct.pack("<I", i)) for i in range(300)),
+    ]
+    path = tmp_path / "many.gguf"
+    path.write_bytes(raw_gguf(kvs=kvs))
+    config = open_model(path).config or {}
+    assert config["general.architecture"] == "llama"
+    assert "general.name" not in config
+    kept = [k for k in config if k.startswith("llama.")]
+    assert kept == [f"llama.key{i}" for i in range(MAX_CONFIG_KEYS)]

@@ -170,7 +170,12 @@ def test_sharded_model_opens(tmp_path: Path) -> None:
         (lambda i: i["weight_map"].update(c="/etc/passwd"), "not a plain path"),
         (lambda i: i["weight_map"].update(z="model-00002-of-00002.safetensors"), "'z' is not in"),
         (lambda i: i["weight_map"].pop("b"), "'b' of shard"),
-        (lambda i: i["weight_map"].update(c="model-00001-of-00002.safetensors"), "'c' is not in"),
+        (
+            lambda i: i["weight_map"].update(
+                c="model-00001-of-00002.safetensors", b="model-00002-of-00002.safetensors"
+            ),
+            "'c' is not in",
+        ),
     ],
     ids=[
         "no-map",
@@ -209,3 +214,26 @@ def test_index_may_have_another_name(tmp_path: Path) -> None:
         tmp_path / "m", _shards(), index_name="diffusion_pytorch_model.safetensors.index.json"
     )
     assert len(open_model(directory).files) == 2
+
+
+def test_reading_safetensors_imports_no_onnx_or_scipy(tmp_path: Path) -> None:
+    """Heavy packages load only where they are used (a command that reads no ONNX never pays)."""
+    import subprocess
+    import sys
+
+    from registry.weights.onnx_reader import OnnxReader
+    from registry.weights.reader import _OnnxOnDemand
+
+    assert (_OnnxOnDemand.format, _OnnxOnDemand.suffixes) == (
+        OnnxReader.format,
+        OnnxReader.suffixes,
+    )
+    path = write_safetensors(tmp_path / "m" / "model.safetensors", {"w": np.ones(4, np.float32)})
+    code = (
+        "import sys\n"
+        "from registry.weights import fingerprint_path\n"
+        f"fingerprint_path({str(path)!r})\n"
+        "print(sorted(m for m in ('onnx', 'scipy', 'ml_dtypes') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

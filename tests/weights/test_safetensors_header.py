@@ -31,7 +31,7 @@ CASES: list[tuple[str, bytes | dict[str, object], bytes, str]] = [
     ),
     ("invalid-utf8", b'{"\xff\xfe": {}}', b"", "not valid UTF-8"),
     ("invalid-json", b'{"a": }', b"", "not valid JSON"),
-    ("nan", b'{"__metadata__": {"a": NaN}}', b"", "not valid JSON"),
+    ("nan", b'{"__metadata__": {"a": NaN}}', b"", "NaN is not a JSON number"),
     (
         "duplicate-key",
         b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '

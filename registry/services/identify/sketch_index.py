@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from registry.db.models import SketchBand, VariantSketch
 from registry.errors import SketchInvalid
 from registry.weights.sketch import Sketch, hamming
+from registry.weights.validation import nonfinite_part
 
 BANDS = 32
 CANDIDATE_POOL = 200  # band-matched variants ranked by Hamming distance
@@ -28,7 +29,10 @@ def decode_sketch(encoded: str) -> tuple[Sketch, bytes]:
     """Parse a base64 sketch from the wire; raises :class:`SketchInvalid`."""
     try:
         blob = base64.b64decode(encoded, validate=True)
-        return Sketch.from_bytes(blob), blob
+        sketch = Sketch.from_bytes(blob)
+        if (part := nonfinite_part(sketch)) is not None:
+            raise ValueError(f"{part} holds NaN or infinite values")
+        return sketch, blob
     except (binascii.Error, ValueError) as exc:
         raise SketchInvalid(
             f"the sketch is not valid: {exc}",

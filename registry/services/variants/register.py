@@ -46,6 +46,7 @@ from registry.services.trust.signatures import (
     registration_index,
     signature_info,
 )
+from registry.weights.validation import check_fingerprint
 from schemas import (
     CardMarkers,
     FileDigest,
@@ -148,11 +149,14 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
 
     Raises :class:`RevisionImmutable` when ``name@revision`` already holds other weights,
     :class:`LineageCycle` when a declared parent descends from the variant, and the errors of
-    :func:`record_registration` when a signed release statement does not check out.
+    :func:`record_registration` when a signed release statement does not check out, and
+    :class:`FingerprintInvalid` (before anything is written) when the fingerprint holds a value
+    that cannot be stored as is.
     """
     ref = VariantRef(validate_name(request.name), validate_revision(request.revision))
     parents = declared_parents(request.parents)
     fp = request.fingerprint
+    check_fingerprint(fp)
     with transaction(session):
         variant = find_variant(session, ref)
         if variant is not None and variant.digest is not None:
