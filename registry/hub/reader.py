@@ -34,7 +34,40 @@ LISTING_EXPAND = [
     "evalResults",
     "childrenModelCount",
 ]
+# What a scan lists: enough to judge a repo's size and architecture without a request more
+SCAN_EXPAND = [*LISTING_EXPAND, "safetensors", "gguf", "config", "library_name"]
 T = TypeVar("T")
+
+
+@dataclass
+class Candidate:
+    """A repo from the listing, with the size and architecture the Hub derived from it."""
+
+    facts: RepoFacts
+    parameters: int | None
+    architecture: str | None
+
+
+def candidate_of(info: ModelInfo) -> Candidate:
+    """Parameters from the safetensors headers (else the GGUF's); the architecture from the
+    config's ``architectures`` or ``model_type`` (else the GGUF's)."""
+    st = getattr(info, "safetensors", None)
+    gguf_facts = getattr(info, "gguf", None) or {}
+    config = getattr(info, "config", None) or {}
+    parameters = getattr(st, "total", None) if st is not None else None
+    if not parameters and isinstance(gguf_facts, dict):
+        parameters = gguf_facts.get("total")
+    archs = config.get("architectures") if isinstance(config, dict) else None
+    architecture = archs[0] if isinstance(archs, list) and archs else None
+    if architecture is None and isinstance(config, dict):
+        architecture = config.get("model_type")
+    if architecture is None and isinstance(gguf_facts, dict):
+        architecture = gguf_facts.get("architecture")
+    return Candidate(
+        facts_of(info),
+        int(parameters) if isinstance(parameters, int) and parameters > 0 else None,
+        str(architecture) if architecture else None,
+    )
 
 
 @dataclass
@@ -221,6 +254,23 @@ class HubReader:
             facts.eval_results = more.eval_results
             facts.children = more.children
         return facts
+
+    def candidates(
+        self, *, search: str | None = None, author: str | None = None, limit: int = 1000
+    ) -> list[Candidate]:
+        """Repos the listing finds by ``search`` text or ``author``, at most ``limit``."""
+        return self._patiently(
+            f"listing {search or author}",
+            lambda: [
+                candidate_of(m)
+                for m in self.api.list_models(
+                    search=search,
+                    author=author,
+                    limit=limit,
+                    expand=SCAN_EXPAND,  # type: ignore[arg-type]
+                )
+            ],
+        )
 
     def children(self, repo_id: str, relation: str) -> list[RepoFacts]:
         """The repos whose card names ``repo_id`` as base model by ``relation``."""

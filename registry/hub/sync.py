@@ -206,7 +206,7 @@ def _sync_item(
         item.done = True
         session.add(item)
         return None
-    repo = _record_repo(session, hub, policy, facts, sync.started_at, tally)
+    repo = record_repo(session, hub, policy, facts, sync.started_at, tally)
     if item.depth < sync.depth and facts.children != 0:
         assert sync.id is not None
         queued: dict[str, RepoFacts] = {}
@@ -243,7 +243,7 @@ def _sync_item(
     return repo
 
 
-def _record_repo(
+def record_repo(
     session: Session,
     hub: HubReader,
     policy: SafeguardPolicy,

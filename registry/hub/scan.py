@@ -1,0 +1,194 @@
+"""``hub scan``: repos on the Hub that do not declare a family but may belong to it.
+
+Candidates come from the Hub's model listing (searches and authors, with ``expand`` for
+parameter counts, config and GGUF facts). A candidate is examined when its size and
+architecture could be those of a registered member of ROOT's family: parameter counts within
+:data:`SIZE_TOLERANCE` (vocabulary changes, pruning and quantized formats move them a little;
+GGUF counts are of elements, as for safetensors) and an architecture the family has (unknown
+ones are kept: a stripped config proves nothing). An examined repo is recorded as an observed
+variant, its files with their LFS SHA-256; one whose weight files equal a registered variant's
+is recorded as its copy with nothing downloaded. The rest can then be fingerprinted (jobs),
+which identifies them and adds ``detected`` edges. A repo already examined at its commit is not
+examined again, so a killed scan resumes where it stopped and repeats no work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from registry.db.engine import transaction
+from registry.db.lineage_queries import subtree_ids
+from registry.db.models import HubRepo, Variant, utcnow
+from registry.errors import InvalidInput, VariantNotFound
+from registry.hub.reader import Candidate, HubReader
+from registry.hub.record import SyncTally
+from registry.hub.sync import record_repo
+from registry.names import VariantRef, validate_name
+from registry.services.safeguards.policy import SafeguardPolicy
+
+SIZE_TOLERANCE = 0.25  # relative difference in parameter count still considered
+MAX_CANDIDATES = 10_000
+
+
+@dataclass
+class ScanFinding:
+    repo: str
+    outcome: str  # examined, copy, skipped, known
+    reason: str
+    copy_of: str | None = None
+
+
+@dataclass
+class ScanResult:
+    root: str
+    listed: int = 0
+    examined: int = 0
+    exact_copies: int = 0
+    skipped: int = 0
+    already_known: int = 0
+    findings: list[ScanFinding] = field(default_factory=list)
+    repos: list[str] = field(default_factory=list)  # examined repos, for fingerprint jobs
+
+
+@dataclass(frozen=True)
+class FamilyProfile:
+    """What a member of ROOT's family looks like: sizes, architectures, names."""
+
+    names: frozenset[str]
+    parameters: tuple[int, ...]
+    architectures: frozenset[str]
+
+
+_ARCH_WORDS = re.compile(r"(forcausallm|formaskedlm|model|lmheadmodel|forconditionalgeneration)$")
+
+
+def arch_key(value: str | None) -> str | None:
+    """``LlamaForCausalLM``, ``llama`` and GGUF's ``llama`` compare equal."""
+    if not value:
+        return None
+    key = _ARCH_WORDS.sub("", value.strip().lower().replace("_", "").replace("-", ""))
+    return key or None
+
+
+def family_profile(session: Session, root: str) -> FamilyProfile:
+    """ROOT and everything registered below it. Raises :class:`VariantNotFound`."""
+    ref = VariantRef(validate_name(root), "main")
+    top = session.exec(select(Variant).where(Variant.name == ref.name)).first()
+    if top is None or top.id is None:
+        raise VariantNotFound(
+            f"{root} is not registered", hint="register the release (or hub sync it) first"
+        )
+    ids = subtree_ids(session, top.id)
+    members = list(session.exec(select(Variant).where(col(Variant.id).in_(ids))))
+    archs = set()
+    for v in members:
+        for candidate in (v.architecture, (v.config or {}).get("model_type")):
+            if (key := arch_key(candidate if isinstance(candidate, str) else None)) is not None:
+                archs.add(key)
+    return FamilyProfile(
+        names=frozenset(v.name for v in members),
+        parameters=tuple(sorted({v.parameters for v in members if v.parameters})),
+        architectures=frozenset(archs),
+    )
+
+
+def fits(profile: FamilyProfile, candidate: Candidate) -> str | None:
+    """Why ``candidate`` cannot be a member (None: it may be)."""
+    arch = arch_key(candidate.architecture)
+    if arch is not None and profile.architectures and arch not in profile.architectures:
+        return f"architecture {candidate.architecture} is not the family's"
+    if candidate.parameters and profile.parameters:
+        closest = min(profile.parameters, key=lambda p: abs(p - candidate.parameters))  # type: ignore[operator]
+        if abs(candidate.parameters - closest) > SIZE_TOLERANCE * closest:
+            return f"{candidate.parameters:,} parameters, the family's closest is {closest:,}"
+    return None
+
+
+def scan_root(
+    session: Session,
+    hub: HubReader,
+    root: str,
+    policy: SafeguardPolicy,
+    *,
+    searches: Sequence[str] = (),
+    authors: Sequence[str] = (),
+    limit: int = 1000,
+    on_repo: Callable[[str, int], None] | None = None,
+) -> ScanResult:
+    """Examine the listing's candidates for ROOT's family (see the module docstring).
+
+    Raises VariantNotFound (ROOT unknown), InvalidInput (nothing to list by), HubUnavailable.
+    """
+    if not searches and not authors:
+        raise InvalidInput(
+            "a scan needs something to list by", hint="give --search TEXT or --author NAME"
+        )
+    if not 1 <= limit <= MAX_CANDIDATES:
+        raise InvalidInput(f"--limit {limit} is out of range", hint=f"use 1 to {MAX_CANDIDATES}")
+    profile = family_profile(session, root)
+    result = ScanResult(root=root)
+    seen: dict[str, Candidate] = {}
+    for text in searches:
+        for c in hub.candidates(search=text, limit=limit):
+            seen.setdefault(c.facts.repo_id, c)
+    for author in authors:
+        for c in hub.candidates(author=author, limit=limit):
+            seen.setdefault(c.facts.repo_id, c)
+    candidates = list(seen.values())[:limit]
+    result.listed = len(candidates)
+    tally = SyncTally()
+    for n, candidate in enumerate(candidates, start=1):
+        repo_id = candidate.facts.repo_id
+        if on_repo is not None:
+            on_repo(repo_id, n)
+        finding = _examine(session, hub, policy, profile, candidate, tally)
+        result.findings.append(finding)
+        if finding.outcome == "known":
+            result.already_known += 1
+        elif finding.outcome == "skipped":
+            result.skipped += 1
+        else:
+            result.examined += 1
+            result.repos.append(repo_id)
+            result.exact_copies += finding.outcome == "copy"
+    return result
+
+
+def _examine(
+    session: Session,
+    hub: HubReader,
+    policy: SafeguardPolicy,
+    profile: FamilyProfile,
+    candidate: Candidate,
+    tally: SyncTally,
+) -> ScanFinding:
+    repo_id = candidate.facts.repo_id
+    if repo_id in profile.names:
+        return ScanFinding(repo_id, "known", "already in the family")
+    try:
+        validate_name(repo_id)
+    except InvalidInput as exc:
+        return ScanFinding(repo_id, "skipped", exc.message)
+    if (why := fits(profile, candidate)) is not None:
+        return ScanFinding(repo_id, "skipped", why)
+    with transaction(session):
+        repo = record_repo(session, hub, policy, candidate.facts, utcnow(), tally)
+    copy = session.get(Variant, repo.exact_copy_of) if repo.exact_copy_of else None
+    if copy is not None:
+        return ScanFinding(
+            repo_id, "copy", "its weight files are, by LFS SHA-256, those of a registered "
+            "variant", copy_of=copy.ref,
+        )  # fmt: skip
+    size = f"{candidate.parameters:,} parameters" if candidate.parameters else "size unknown"
+    return ScanFinding(repo_id, "examined", f"{size}, architecture {candidate.architecture}")
+
+
+def examined_repos(session: Session, names: Sequence[str]) -> list[HubRepo]:
+    """The recorded Hub repos named ``names`` (for fingerprint jobs)."""
+    if not names:
+        return []
+    return list(session.exec(select(HubRepo).where(col(HubRepo.repo_id).in_(list(names)))))
