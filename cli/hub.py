@@ -1,7 +1,9 @@
-"""`provreg hub sync` and `provreg hub watch`: follow a base model's descendants on the Hub.
+"""`provreg hub sync | watch | scan | jobs`: variants in the wild on the Hub.
 
-Both write the database directly (the local one, or PROVREG_DATABASE_URL), never through a
-server; the Hub is HF_ENDPOINT (or --endpoint) with HF_TOKEN.
+sync and watch follow a base model's declared descendants; scan looks for repos that do not
+declare it; jobs reports the fingerprint jobs. They write the database directly (the local one,
+or PROVREG_DATABASE_URL), never through a server; the Hub is HF_ENDPOINT (or --endpoint) with
+HF_TOKEN. With PROVREG_BROKER_URL, --fingerprint hands one job per repo to `provreg worker`s.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cli.output import Output, say, stderr
 from cli.output.views import hub_sync_summary, hub_sync_view
 from cli.state import CliState
 from registry.errors import HubRepoNotFound, HubUnavailable, InvalidInput
-from schemas import HubSyncResult, HubWatchResult
+from schemas import HubJobCounts, HubSyncResult, HubWatchResult
 
 if TYPE_CHECKING:  # the Hub client and the sync load only when a hub command runs
     from sqlmodel import Session
@@ -41,6 +43,12 @@ FingerprintOption = Annotated[
 ]
 EndpointOption = Annotated[
     str | None, typer.Option("--endpoint", metavar="URL", help="the Hub; default HF_ENDPOINT")
+]
+NoWaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-wait", help="with a broker: return once the jobs are queued (see `hub jobs`)"
+    ),
 ]
 
 
@@ -91,6 +99,30 @@ def _reader(state: CliState, endpoint: str | None) -> HubReader:
     )
 
 
+def _fingerprint_jobs(
+    state: CliState, endpoint: str, names: list[str], *, wait: bool
+) -> HubJobCounts:
+    """One fingerprint job per named repo not yet done at its commit: on the broker's workers,
+    or here without one; waits for them unless ``wait`` is off (with a broker)."""
+    from sqlmodel import col, select
+
+    from registry.db.models import HubRepo
+    from registry.hub.jobs import enqueue_jobs, jobs_report, wait_for_jobs
+    from registry.hub.worker import run_jobs
+
+    sessions = state.local_sessions()
+    with sessions() as session:
+        repos = list(session.exec(select(HubRepo).where(col(HubRepo.repo_id).in_(names))))
+        ids = enqueue_jobs(session, repos, endpoint)
+    run_jobs(state.settings, ids, sessions)
+    if state.settings.broker_url and wait and ids:
+        report = wait_for_jobs(sessions, ids)
+    else:
+        with sessions() as session:
+            report = jobs_report(session, ids)
+    return HubJobCounts(**report.counts)
+
+
 def _sync(
     state: CliState, hub: HubReader, root: str, depth: int, fingerprint: bool
 ) -> HubSyncResult:
@@ -121,7 +153,8 @@ def _sync(
                 load_policy(settings),
                 depth=depth,
                 on_repo=progress.repo,
-                fingerprint=fp if fingerprint else None,
+                # with a broker the workers fingerprint (see sync), else it happens here
+                fingerprint=fp if fingerprint and not settings.broker_url else None,
             )
     finally:
         progress.stop()
@@ -133,17 +166,38 @@ def sync(
     root: Annotated[str, typer.Argument(metavar="NAME", help="the base model's repo id")],
     depth: DepthOption = DEFAULT_DEPTH,
     fingerprint: FingerprintOption = False,
+    no_wait: NoWaitOption = False,
     endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> Output:
     """Record the root's descendants on the Hub as variants observed in the wild.
 
     Incremental (unchanged commits are only re-counted) and resumable: an interrupted sync of
-    the same root continues where it stopped."""
+    the same root continues where it stopped.
+
+    Example: provreg hub sync meta-llama/Meta-Llama-3-8B --depth 2 --fingerprint"""
     state: CliState = ctx.obj
-    result = _sync(state, _reader(state, endpoint), root, depth, fingerprint)
+    hub = _reader(state, endpoint)
+    result = _sync(state, hub, root, depth, fingerprint)
     notes = [f"[yellow]note:[/] {note}" for note in result.notes[:20]]
+    if fingerprint and state.settings.broker_url:
+        jobs = _fingerprint_jobs(
+            state, hub.endpoint, _sync_repos(state, result.sync_id), wait=not no_wait
+        )
+        notes.append(
+            f"fingerprint jobs: {jobs.done} done, {jobs.failed} failed, "
+            f"{jobs.queued + jobs.running} pending (provreg hub jobs)"
+        )
     return Output(result, view=hub_sync_view, notes=notes)
+
+
+def _sync_repos(state: CliState, sync_id: int) -> list[str]:
+    from sqlmodel import select
+
+    from registry.db.models import HubSyncItem
+
+    with state.local_sessions()() as session:
+        return list(session.exec(select(HubSyncItem.repo_id).where(HubSyncItem.sync_id == sync_id)))
 
 
 @hub_app.command("watch")

@@ -19,6 +19,7 @@ from cli import (
     downloads,
     evals,
     hub,
+    hub_scan,  # noqa: F401 - registers `hub scan` and `hub jobs` on the hub group
     identify,
     keys,
     lineage,
@@ -27,6 +28,7 @@ from cli import (
     signatures,
     tokens,
     variants,
+    worker,
 )
 from cli.output import Output, render, report_error
 from cli.state import CliState
@@ -67,6 +69,7 @@ app.add_typer(safeguards.query_app, name="query")
 app.add_typer(advisories.advisory_app, name="advisory")
 app.add_typer(downloads.downloads_app, name="downloads")
 app.add_typer(hub.hub_app, name="hub")
+app.command("worker")(worker.worker)
 
 
 # wire-model fields whose option is not ``--`` + the field name with dashes

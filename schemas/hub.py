@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -99,3 +100,53 @@ class DownloadIngestResult(BaseModel):
     new_events: int
     duplicates: int
     variants: list[IngestedVariant]
+
+
+class HubJobCounts(BaseModel):
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+
+
+class HubJobsReport(BaseModel):
+    """Fingerprint jobs by state, and the latest failures."""
+
+    counts: HubJobCounts
+    failed: list[dict[str, Any]] = Field(default_factory=list)
+    broker: str | None = Field(default=None, description="the broker, without credentials")
+
+
+class HubScanMatch(BaseModel):
+    """A lineage edge the scan's repos now have: an exact copy, or what fingerprinting found."""
+
+    repo: str
+    parent: str
+    relation: str
+    source: str
+    status: str
+    score: float | None = None
+    why: str
+
+
+class HubScanFinding(BaseModel):
+    repo: str
+    outcome: str = Field(description="examined, copy, skipped or known")
+    reason: str
+
+
+class HubScanResult(BaseModel):
+    """What one `hub scan` of a root did."""
+
+    root: str
+    endpoint: str
+    listed: int = Field(description="repos the listing gave")
+    examined: int = Field(description="repos whose size and architecture could be the family's")
+    exact_copies: int
+    skipped: int
+    already_known: int
+    findings: list[HubScanFinding]
+    jobs: HubJobCounts | None = Field(
+        default=None, description="with --fingerprint: the scan's fingerprint jobs by state"
+    )
+    matches: list[HubScanMatch] = Field(default_factory=list)

@@ -113,7 +113,8 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-FingerprintOne = Callable[[Session, HubRepo], str]
+# fingerprints one repo (with the Hub at the job's endpoint) and returns a note on the outcome
+FingerprintOne = Callable[[Session, HubRepo, str], str]
 
 
 def run_job(
@@ -131,7 +132,7 @@ def run_job(
             finish_job(session, job_id, failed=False, note=note)
             return note
         try:
-            note = fingerprint(session, repo)
+            note = fingerprint(session, repo, job.endpoint)
         except Exception as exc:  # noqa: BLE001 - the job records any failure, the fleet goes on
             session.rollback()
             note = f"{type(exc).__name__}: {exc}"

@@ -22,13 +22,14 @@ from sqlmodel import Session, col, select
 
 from registry.db.engine import transaction
 from registry.db.lineage_queries import subtree_ids
-from registry.db.models import HubRepo, Variant, utcnow
+from registry.db.models import HubRepo, LineageEdge, Variant, utcnow
 from registry.errors import InvalidInput, VariantNotFound
 from registry.hub.reader import Candidate, HubReader
 from registry.hub.record import SyncTally
 from registry.hub.sync import record_repo
 from registry.names import VariantRef, validate_name
 from registry.services.safeguards.policy import SafeguardPolicy
+from schemas import HubScanMatch
 
 SIZE_TOLERANCE = 0.25  # relative difference in parameter count still considered
 MAX_CANDIDATES = 10_000
@@ -192,3 +193,40 @@ def examined_repos(session: Session, names: Sequence[str]) -> list[HubRepo]:
     if not names:
         return []
     return list(session.exec(select(HubRepo).where(col(HubRepo.repo_id).in_(list(names)))))
+
+
+def scan_matches(session: Session, names: Sequence[str]) -> list[HubScanMatch]:
+    """The lineage edges from the repos named ``names`` to their parents: exact copies found
+    by digest, and what fingerprinting detected or checked, with the reason in words."""
+    if not names:
+        return []
+    out: list[HubScanMatch] = []
+    rows = session.exec(
+        select(HubRepo, LineageEdge)
+        .join(LineageEdge, col(LineageEdge.child_id) == HubRepo.variant_id)
+        .where(col(HubRepo.repo_id).in_(list(names)))
+        .order_by(col(HubRepo.repo_id))
+    ).all()
+    for repo, edge in rows:
+        parent = session.get(Variant, edge.parent_id)
+        evidence = edge.evidence or {}
+        if evidence.get("exact"):
+            why = str(evidence["exact"])
+        else:
+            reasons = evidence.get("reasons") or []
+            verdict = evidence.get("verdict", edge.status)
+            why = f"weights say {verdict}" + (
+                f": {'; '.join(map(str, reasons[:3]))}" if reasons else ""
+            )
+        out.append(
+            HubScanMatch(
+                repo=repo.repo_id,
+                parent=parent.ref if parent is not None else str(edge.parent_id),
+                relation=edge.relation,
+                source=edge.source,
+                status=edge.status,
+                score=edge.score,
+                why=why,
+            )
+        )
+    return out

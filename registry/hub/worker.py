@@ -26,20 +26,20 @@ if TYPE_CHECKING:
 TASK_NAME = "provreg.fingerprint_repo"
 
 
-def fingerprinter(settings: Settings) -> Callable[[Session, HubRepo], str]:
+def fingerprinter(settings: Settings) -> Callable[[Session, HubRepo, str], str]:
     """Fingerprint one observed repo at its recorded commit, as ``hub sync --fingerprint``
-    does, with the settings' Hub, limits and scratch space; returns the outcome's note."""
+    does, with the Hub the job names and the settings' token, limits and scratch space;
+    returns the outcome's note."""
     from registry.hub.fingerprint import fingerprint_repo
     from registry.hub.reader import HubReader
 
-    hub = HubReader(
-        settings.hf_endpoint,
-        settings.hf_token,
-        max_retries=settings.hub_max_retries,
-        max_wait=settings.hub_max_wait,
-    )
-
-    def fingerprint(session: Session, repo: HubRepo) -> str:
+    def fingerprint(session: Session, repo: HubRepo, endpoint: str) -> str:
+        hub = HubReader(
+            endpoint or settings.hf_endpoint,
+            settings.hf_token,
+            max_retries=settings.hub_max_retries,
+            max_wait=settings.hub_max_wait,
+        )
         outcome = fingerprint_repo(
             session,
             hub,
@@ -61,11 +61,11 @@ def _sessions(url: str) -> Callable[[], Session]:
     return make_session_factory(make_engine(url=url))
 
 
-def run_one(settings: Settings, job_id: int) -> str:
-    """Do job ``job_id`` against the settings' database; the task body, and the in-process
-    path."""
-    sessions = _sessions(settings.effective_database_url)
-    return run_job(sessions, job_id, fingerprinter(settings), worker_name())
+def run_one(settings: Settings, job_id: int, sessions: Callable[[], Session] | None = None) -> str:
+    """Do job ``job_id`` against ``sessions`` (default: the settings' database); the task
+    body, and the in-process path."""
+    factory = sessions or _sessions(settings.effective_database_url)
+    return run_job(factory, job_id, fingerprinter(settings), worker_name())
 
 
 def _transport_options(visibility_timeout: int) -> dict[str, int]:
@@ -115,13 +115,16 @@ def send_jobs(settings: Settings, job_ids: Sequence[int]) -> None:
             app.send_task(TASK_NAME, args=[job_id], connection=connection)
 
 
-def run_jobs(settings: Settings, job_ids: Sequence[int]) -> None:
-    """Run the jobs: on the fleet when a broker is configured, else here, one by one."""
+def run_jobs(
+    settings: Settings, job_ids: Sequence[int], sessions: Callable[[], Session] | None = None
+) -> None:
+    """Run the jobs: on the fleet when a broker is configured, else here, one by one (on
+    ``sessions``, the caller's database, when given)."""
     if settings.broker_url:
         send_jobs(settings, job_ids)
         return
     for job_id in job_ids:
-        run_one(settings, job_id)
+        run_one(settings, job_id, sessions)
 
 
 def run_worker(settings: Settings, *, concurrency: int = 1, loglevel: str = "WARNING") -> None:

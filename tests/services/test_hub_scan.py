@@ -85,7 +85,7 @@ def test_scan_finds_undeclared_copies_and_derivatives(
         ids = enqueue_jobs(session, repos, server.url)
         assert len(ids) == 3
 
-        def fingerprint(s: Session, repo: HubRepo) -> str:
+        def fingerprint(s: Session, repo: HubRepo, _endpoint: str) -> str:
             outcome = fingerprint_repo(s, hub, repo, max_bytes=10**9, max_header_bytes=10**8)
             return "" if outcome is None else outcome.note
 
