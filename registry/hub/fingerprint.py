@@ -1,10 +1,16 @@
-"""``hub sync --fingerprint``: download an observed repo's weights and identify them.
+"""Identifying an observed repo's weights, once per commit, in one of two ways.
 
-The safetensors files (with their shard index and config) or else one GGUF file are fetched
-with ``hf_hub_download`` into a directory of their own, fingerprinted and sketched, registered
-as the repo's ``main`` (which checks its declared edges: verified or disputed, and adds
-detected ones) and deleted before the next repo, so disk use is bounded by the largest repo.
-Pickle-only repos are refused, never downloaded. A repo is fingerprinted once per commit.
+* :func:`fingerprint_repo` (``hub sync --fingerprint`` in process): the safetensors files (with
+  their shard index and config) or else one GGUF file are fetched with ``hf_hub_download`` into
+  a directory of their own, fingerprinted and sketched, registered as the repo's ``main``
+  (exact digests; its declared edges checked, detected ones added) and deleted before the next
+  repo, so disk use is bounded by the largest repo.
+* :func:`sketch_repo_remotely` (fingerprint jobs): only the headers and the rows the sketch
+  reads are fetched by range requests; the sketch is stored for the observed variant and its
+  lineage checked the same way. No variant digest (that needs every byte), a fraction of the
+  traffic.
+
+Pickle-only repos are refused, never downloaded.
 """
 
 from __future__ import annotations
@@ -17,14 +23,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from registry.db.engine import transaction
-from registry.db.models import HubFile, HubRepo, LineageEdge
+from registry.db.models import HubFile, HubRepo, LineageEdge, SketchBand, Variant, VariantSketch
 from registry.errors import ProvregError, RevisionImmutable, WeightsError
 from registry.hub.reader import HubReader
+from registry.services.identify.sketch_index import store_sketch
+from registry.services.lineage.checks import check_lineage
+from registry.services.lineage.edge_log import edges_touching, log_edge_states
 from registry.services.variants.register import register_variant
 from registry.weights import fingerprint_source, open_model
+from registry.weights.sketch import Sketch
 from registry.weights.sketching import sketch_source
 from schemas import VariantCreate
 
@@ -100,6 +111,11 @@ def fingerprint_repo(
             outcome.note = f"not fingerprinted: {exc.message}"
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    return _finish(session, repo, outcome)
+
+
+def _finish(session: Session, repo: HubRepo, outcome: FingerprintOutcome) -> FingerprintOutcome:
+    """Mark the repo done at its commit with the outcome's note, and count its edges."""
     with transaction(session):
         repo = session.merge(repo)
         repo.fingerprinted_sha = repo.sha
@@ -115,3 +131,56 @@ def fingerprint_repo(
             elif edge.source == "detected":
                 outcome.detected += 1
     return outcome
+
+
+def sketch_repo_remotely(
+    session: Session,
+    hub: HubReader,
+    repo: HubRepo,
+    *,
+    max_header_bytes: int,
+    workdir: Path | None = None,
+) -> FingerprintOutcome | None:
+    """Sketch ``repo`` at its recorded commit from range reads and check its lineage, unless
+    done already (then None). Errors of the weights or the Hub become its note; commits."""
+    from registry.hub.remote import RemoteFile, open_remote
+
+    if repo.sha is None or repo.fingerprinted_sha == repo.sha:
+        return None
+    files = list(session.exec(select(HubFile).where(HubFile.hub_repo_id == repo.id)))
+    chosen, reason = _pick(files)
+    outcome = FingerprintOutcome(repo.repo_id, False, reason or "")
+    if reason is None:
+        remote = [RemoteFile(f.path, f.size or 0) for f in chosen]
+        try:
+            with open_remote(
+                hub, repo.repo_id, repo.sha, remote, max_header_bytes=max_header_bytes,
+                workdir=workdir,
+            ) as (source, stats):  # fmt: skip
+                sketch = sketch_source(source)
+            with transaction(session):
+                record_observed_sketch(session, repo.variant_id, sketch)
+            outcome.fingerprinted = True
+            outcome.note = (
+                f"sketched remotely from {stats.bytes_fetched:,} of {stats.weight_bytes:,} "
+                f"weight bytes ({stats.share:.1%}, {stats.requests} range requests)"
+            )
+        except ProvregError as exc:
+            outcome.note = f"not sketched: {exc.message}"
+    return _finish(session, repo, outcome)
+
+
+def record_observed_sketch(session: Session, variant_id: int, sketch: Sketch) -> None:
+    """Keep an observed variant's sketch (replacing one of an older commit) and check its
+    lineage as a registration would, logging the edges' states (the caller commits)."""
+    variant = session.get(Variant, variant_id)
+    assert variant is not None and variant.id is not None
+    old = session.get(VariantSketch, variant.id)
+    if old is not None:  # the sketch of an older commit: its bands go with it
+        session.execute(delete(SketchBand).where(col(SketchBand.variant_id) == variant.id))
+        session.delete(old)
+        session.flush()
+    store_sketch(session, variant.id, sketch, sketch.to_bytes())
+    session.flush()
+    check_lineage(session, variant, sketch)
+    log_edge_states(session, edges_touching(session, variant.id))

@@ -27,10 +27,9 @@ TASK_NAME = "provreg.fingerprint_repo"
 
 
 def fingerprinter(settings: Settings) -> Callable[[Session, HubRepo, str], str]:
-    """Fingerprint one observed repo at its recorded commit, as ``hub sync --fingerprint``
-    does, with the Hub the job names and the settings' token, limits and scratch space;
-    returns the outcome's note."""
-    from registry.hub.fingerprint import fingerprint_repo
+    """Identify one observed repo at its recorded commit from a remote sketch (range reads of
+    the Hub the job names, with the settings' token and limits); returns the outcome's note."""
+    from registry.hub.fingerprint import sketch_repo_remotely
     from registry.hub.reader import HubReader
 
     def fingerprint(session: Session, repo: HubRepo, endpoint: str) -> str:
@@ -40,13 +39,8 @@ def fingerprinter(settings: Settings) -> Callable[[Session, HubRepo, str], str]:
             max_retries=settings.hub_max_retries,
             max_wait=settings.hub_max_wait,
         )
-        outcome = fingerprint_repo(
-            session,
-            hub,
-            repo,
-            max_bytes=settings.hub_fingerprint_max_bytes,
-            max_header_bytes=settings.max_header_bytes,
-            workers=settings.effective_hash_workers,
+        outcome = sketch_repo_remotely(
+            session, hub, repo, max_header_bytes=settings.max_header_bytes
         )
         return "" if outcome is None else outcome.note
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from registry.db.models import HubRepo, LineageEdge, Variant
+from registry.db.models import HubRepo, LineageEdge, Variant, VariantSketch
 from registry.errors import InvalidInput, VariantNotFound
-from registry.hub.fingerprint import fingerprint_repo
+from registry.hub.fingerprint import sketch_repo_remotely
 from registry.hub.jobs import enqueue_jobs, run_job
 from registry.hub.reader import HubReader
 from registry.hub.scan import examined_repos, scan_root
@@ -86,8 +86,9 @@ def test_scan_finds_undeclared_copies_and_derivatives(
         assert len(ids) == 3
 
         def fingerprint(s: Session, repo: HubRepo, _endpoint: str) -> str:
-            outcome = fingerprint_repo(s, hub, repo, max_bytes=10**9, max_header_bytes=10**8)
-            return "" if outcome is None else outcome.note
+            outcome = sketch_repo_remotely(s, hub, repo, max_header_bytes=10**8)
+            assert outcome is not None and outcome.fingerprinted, outcome
+            return outcome.note
 
         for job_id in ids:
             run_job(session_factory, job_id, fingerprint, "test")
@@ -101,7 +102,7 @@ def test_scan_finds_undeclared_copies_and_derivatives(
     assert quantized is not None and quantized.relation == "quantized"
     independent = session.exec(select(Variant).where(Variant.name == "other/llama-independent"))
     lone = independent.one()
-    assert lone.digest is not None  # fingerprinted...
+    assert session.get(VariantSketch, lone.id) is not None  # sketched remotely...
     edges = session.exec(
         select(LineageEdge).where(
             (LineageEdge.child_id == lone.id) | (LineageEdge.parent_id == lone.id)

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory, upgrade_database
-from registry.db.models import FingerprintJob, HubRepo, LogLeaf, Variant
+from registry.db.models import FingerprintJob, HubRepo, LineageEdge, VariantSketch
 from registry.hub.jobs import enqueue_jobs, jobs_report, wait_for_jobs
 from registry.hub.reader import HubReader
 from registry.hub.sync import sync_root
@@ -156,14 +156,14 @@ def test_two_workers_share_a_queue_and_a_killed_one_loses_nothing(
             assert len(workers_seen) >= 1
             repos = list(session.exec(select(HubRepo)))
             assert all(r.fingerprinted_sha == r.sha for r in repos)
-            registered = session.exec(
-                select(func.count()).select_from(Variant).where(Variant.digest.is_not(None))  # type: ignore[union-attr]
-            ).one()
-            assert registered == len(ids)
-            leaves = session.exec(
-                select(func.count()).where(LogLeaf.kind == "variant.registered")
-            ).one()
-            assert leaves == len(ids)  # nothing recorded twice
+            # one sketch per repo, each declared edge checked once: nothing recorded twice
+            sketches = session.exec(select(func.count()).select_from(VariantSketch)).one()
+            assert sketches == len(ids)
+            edges = list(session.exec(select(LineageEdge)))
+            assert len({(e.child_id, e.parent_id) for e in edges}) == len(edges)
+            declared = [e for e in edges if e.source == "declared"]
+            assert len(declared) == len(CHILDREN)
+            assert {e.status for e in declared} == {"verified"}
         engine.dispose()
 
 
