@@ -13,10 +13,11 @@ from cli.state import CliState
 
 def _init_view(doc: dict[str, Any]) -> list[Line]:
     url, after, before = doc["database"], doc["revision"], doc["previous_revision"]
+    lines: list[Line] = [f"created database {url}"] if doc["database_created"] else []
     if before == after:
-        lines: list[Line] = [f"database {url} is up to date (revision {after})"]
+        lines.append(f"database {url} is up to date (revision {after})")
     else:
-        lines = [f"database {url} is at revision {after} (was {before or 'empty'})"]
+        lines.append(f"database {url} is at revision {after} (was {before or 'empty'})")
     if doc["edge_states_logged"]:
         lines.append(f"logged the state of {doc['edge_states_logged']} lineage edges stored before")
     return lines
@@ -25,11 +26,13 @@ def _init_view(doc: dict[str, Any]) -> list[Line]:
 def init(ctx: typer.Context, as_json: JsonOption = False) -> Output:
     """Create the database, or upgrade it to the newest schema."""
     from registry.db import make_engine, upgrade_database
+    from registry.db.create import ensure_database
     from registry.db.migrate import current_revision
     from registry.services.lineage.edge_log import log_unlogged_edges
 
     state: CliState = ctx.obj
     engine = make_engine(state.settings)
+    created = ensure_database(engine)
     before = current_revision(engine)
     upgrade_database(engine)
     after = current_revision(engine)
@@ -40,6 +43,7 @@ def init(ctx: typer.Context, as_json: JsonOption = False) -> Output:
         "revision": after,
         "previous_revision": before,
         "edge_states_logged": edges_logged,
+        "database_created": created,
     }
     return Output(doc, view=_init_view)
 

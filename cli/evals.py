@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from cli.options import JsonOption, Ref, iso_datetime, json_object, read_text
-from cli.output import Output
+from cli.output import Output, stderr
 from cli.output.views import eval_added_view, eval_import_view, eval_list_view
 from cli.signing import load_signing_key
 from cli.state import CliState
@@ -19,6 +19,7 @@ from schemas import (
     EvalImport,
     EvalImportResult,
     EvalResultCreate,
+    EvalResultEntry,
     EvalResultPublic,
     EvaluationPredicate,
     EvaluationStatement,
@@ -63,6 +64,16 @@ def eval_add(
         typer.Option("--settings", metavar="JSON", help="e.g. '{\"num_fewshot\": 0}'"),
     ] = None,
     source: Annotated[str, typer.Option("--source", help="where the result comes from")] = "manual",
+    unit: Annotated[
+        Literal["fraction", "percent"],
+        typer.Option("--unit", help="percent: --value and --stderr are percentages"),
+    ] = "fraction",
+    new_benchmark: Annotated[
+        bool,
+        typer.Option(
+            "--new-benchmark", help="accept a benchmark named close to a policy benchmark"
+        ),
+    ] = False,
     sign: Annotated[
         Path | None, typer.Option("--sign", metavar="KEYFILE", help="sign with an evaluator key")
     ] = None,
@@ -70,7 +81,7 @@ def eval_add(
 ) -> Output:
     """Record one result against a variant."""
     state: CliState = ctx.obj
-    body = EvalResultCreate(
+    body = EvalResultEntry(
         evaluated_at=iso_datetime("--date", date) if date else None,
         settings=json_object("--settings", settings) if settings is not None else None,
         source=source,
@@ -85,10 +96,12 @@ def eval_add(
         task=task,
         harness=harness,
         evaluator=evaluator,
+        unit=unit,
+        new_benchmark=new_benchmark,
     )
     target = parse_ref(ref)
     if sign is not None:
-        results = _add_signed(state, target, [body], sign, evaluator)
+        results = _add_signed(state, target, [body.as_fraction()], sign, evaluator)
     else:
         results = state.registry().add_eval(target.name, target.revision, body)
     return Output(results[0], view=eval_added_view)
@@ -115,18 +128,21 @@ def eval_import(
     if sign is not None:  # parse here, so the signature covers exactly what is stored
         from registry.services.evals.formats import read_results
 
-        found, parsed = read_results(content, fmt, file.name)
-        stored = _add_signed(state, target, parsed, sign, evaluator)
+        found, parsed, warnings = read_results(content, fmt, file.name)
+        stored = _add_signed(state, target, parsed, sign, evaluator) if parsed else []
         result = EvalImportResult(
             name=target.name,
             revision=target.revision,
             format=found,
             imported=len(stored),
             results=stored,
+            warnings=warnings,
         )
     else:
         body = EvalImport(content=content, format=fmt, filename=file.name)
         result = state.registry().import_evals(target.name, target.revision, body)
+    for warning in result.warnings:
+        stderr().print(f"warning: {warning}", markup=False, highlight=False)
     return Output(result, view=eval_import_view)
 
 

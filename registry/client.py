@@ -29,7 +29,7 @@ from schemas import (
     DownloadsPublic,
     EvalImport,
     EvalImportResult,
-    EvalResultCreate,
+    EvalResultEntry,
     EvalResultList,
     EvalResultPublic,
     IdentifyQuery,
@@ -225,7 +225,7 @@ class RegistryClient:
 
     # --- evaluations, safeguards, advisories, downloads ---------------------------------------
 
-    def add_eval(self, name: str, revision: str, body: EvalResultCreate) -> list[EvalResultPublic]:
+    def add_eval(self, name: str, revision: str, body: EvalResultEntry) -> list[EvalResultPublic]:
         return self._post(self._at("evals", name), _EvalResults, body, revision=revision).root
 
     def add_signed_evals(self, body: SignedEvalCreate) -> list[EvalResultPublic]:

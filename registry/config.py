@@ -72,6 +72,20 @@ class Settings(BaseSettings):
         description="`hub sync --fingerprint` skips repos with more weight bytes than this",
     )
 
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker for fingerprint jobs (redis://..., amqp://...); unset: jobs "
+        "run in the calling process",
+    )
+    job_queue: str = Field(
+        default="provreg-fingerprint", max_length=200, description="the broker queue of jobs"
+    )
+    job_visibility_timeout: int = Field(
+        default=3600,
+        gt=0,
+        description="seconds after which Redis gives an unacknowledged job to another worker",
+    )
+
     @property
     def effective_log_key_path(self) -> Path:
         return self.log_key_path or self.home / "log-key.pem"

@@ -13,6 +13,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── KeyInvalid                  key_invalid
     │   ├── LogRangeInvalid             log_range_invalid
     │   ├── EvalFileInvalid             eval_file_invalid    detail.field names the field
+    │   ├── EvalValueInvalid            eval_value_invalid   a rate outside [0, 1], ...
+    │   ├── BenchmarkUnknown            benchmark_unknown    detail.did_you_mean
     │   ├── DownloadLogInvalid          download_log_invalid detail.line, detail.field
     │   ├── PolicyInvalid               policy_invalid
     │   └── WeightsError
@@ -46,7 +48,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── RevisionImmutable           revision_immutable
     │   ├── LineageCycle                lineage_cycle
     │   ├── KeyExists                   key_exists
-    │   └── StatementReplayed           statement_replayed
+    │   ├── StatementReplayed           statement_replayed
+    │   └── LineageNeedsDeclare         lineage_needs_declare
     ├── DatabaseError (500)
     │   └── DatabaseNotInitialised      database_not_initialised
     ├── ServerUnreachable (503)         server_unreachable
@@ -117,6 +120,14 @@ class EvalFileInvalid(InvalidInput):
     """An evaluation results file or record is malformed; ``detail["field"]`` names the field."""
 
     code = "eval_file_invalid"
+
+
+class EvalValueInvalid(InvalidInput):
+    code = "eval_value_invalid"
+
+
+class BenchmarkUnknown(InvalidInput):
+    code = "benchmark_unknown"
 
 
 class DownloadLogInvalid(InvalidInput):
@@ -267,6 +278,13 @@ class KeyExists(Conflict):
 
 class StatementReplayed(Conflict):
     code = "statement_replayed"
+
+
+class LineageNeedsDeclare(Conflict):
+    """A re-registration of unchanged weights tried to add parents: lineage changes are their
+    own logged events."""
+
+    code = "lineage_needs_declare"
 
 
 class DatabaseError(ProvregError):

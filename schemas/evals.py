@@ -52,6 +52,33 @@ class EvalResultCreate(BaseModel):
     source: str = Field(default="manual", max_length=32)
 
 
+class EvalResultEntry(EvalResultCreate):
+    """A result entered by a person (``eval add``, ``POST /v1/evals/...``): the value may be
+    given as a percentage, and a benchmark named close to a policy benchmark must be confirmed
+    as new. Not part of signed documents, which carry :class:`EvalResultCreate`."""
+
+    unit: Literal["fraction", "percent"] = Field(
+        default="fraction", description="percent: value and stderr are percentages"
+    )
+    new_benchmark: bool = Field(
+        default=False, description="accept a benchmark named close to a policy benchmark"
+    )
+
+    def as_fraction(self) -> EvalResultCreate:
+        """The result as stored: a percentage divided by 100, the given value kept in
+        ``settings`` (``unit``, ``value_as_given``)."""
+        data = self.model_dump(exclude={"unit", "new_benchmark"})
+        if self.unit == "percent":
+            data["settings"] = {
+                **(self.settings or {}),
+                "unit": "percent",
+                "value_as_given": self.value,
+            }
+            data["value"] = self.value / 100
+            data["stderr"] = None if self.stderr is None else self.stderr / 100
+        return EvalResultCreate.model_validate(data)
+
+
 class EvalResultPublic(BaseModel):
     id: int
     name: str
@@ -95,6 +122,7 @@ class EvalImportResult(BaseModel):
     format: str
     imported: int
     results: list[EvalResultPublic]
+    warnings: list[str] = []
 
 
 class SafeguardStatusPublic(BaseModel):

@@ -5,14 +5,21 @@ family: ``GET /api/models`` with ``filter`` tags (``base_model:finetune:ID`` and
 ``expand`` and ``Link: <...>; rel="next"`` paging; ``GET /api/models/{id}[/revision/{rev}]`` with
 ``expand``, ``blobs`` (siblings with their LFS ``sha256``) and ``cardData``; ``HEAD``/``GET``
 ``/{id}/resolve/{rev}/{path}`` with ``X-Repo-Commit``, ``X-Linked-Etag``, ``X-Linked-Size`` and
-``ETag``. It can answer 429 with ``Retry-After``, 5xx, or answer slowly, to test the client's
-patience. It listens on 127.0.0.1 only, on a port the OS picks.
+``ETag``, answering ``Range: bytes=a-b`` with 206 (bytes served are counted, and a bandwidth per
+connection can be simulated); listings take ``search`` and ``author`` and expand ``safetensors``
+(parameter counts by dtype, from the file's header), ``gguf`` and ``config`` as the Hub does. It
+can answer 429 with ``Retry-After``, 5xx, or answer slowly, to test the client's patience. It
+listens on 127.0.0.1 only, on a port the OS picks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+import re
+import struct
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -33,11 +40,21 @@ _DEFAULT_FIELDS = ("id", "likes", "downloads", "tags", "pipeline_tag", "library_
 
 @dataclass
 class HubFileSpec:
-    """A file in a fake repo: bytes to serve, or only LFS metadata (``data`` None)."""
+    """A file in a fake repo: bytes to serve (``data``, or ``file`` on disk for large ones), or
+    only LFS metadata (both None)."""
 
     size: int
     sha256: str | None = None  # None: a small git file (no LFS)
     data: bytes | None = None
+    file: Path | None = None
+
+    def read(self, start: int = 0, end: int | None = None) -> bytes:
+        end = self.size if end is None else end
+        if self.file is not None:
+            with self.file.open("rb") as f:
+                f.seek(start)
+                return f.read(end - start)
+        return (self.data if self.data is not None else b"\0" * self.size)[start:end]
 
     @classmethod
     def of(cls, data: bytes, *, lfs: bool = True) -> HubFileSpec:
@@ -105,6 +122,9 @@ class FakeHub:
         self.delay = 0.0  # seconds per API request
         self.misbehave_limit = -1  # how many 429/503 answers in all; -1: no limit
         self.record_requests = True
+        self.bytes_served = 0  # weight bytes sent by resolve GETs (ranges included)
+        self.range_requests = 0
+        self.bandwidth = 0.0  # bytes per second per connection; 0: as fast as loopback goes
         self._count = 0
         self._lock = threading.Lock()
         for repo in repos or []:
@@ -179,6 +199,9 @@ class FakeHub:
             "model-index": repo.model_index,
             "evalResults": repo.eval_results,
             "childrenModelCount": len(self.children(repo.id)),
+            "safetensors": _safetensors_summary(repo),
+            "gguf": _gguf_summary(repo),
+            "config": _config(repo),
             "baseModels": {
                 "relation": repo.card_data().get("base_model_relation"),
                 "models": [{"id": p} for p, _ in repo.parents],
@@ -215,6 +238,10 @@ class FakeHub:
         else:
             candidates = list(self.repos.values())
         matched = [r for r in candidates if set(filters) <= set(r.all_tags())]
+        if search := q.get("search"):
+            matched = [r for r in matched if search.lower() in r.id.lower()]
+        if author := q.get("author"):
+            matched = [r for r in matched if r.id.split("/", 1)[0] == author]
         offset = int(q.get("cursor") or 0)
         limit = int(q.get("limit") or self.page_size)
         page = matched[offset : offset + min(limit, self.page_size)]
@@ -261,11 +288,28 @@ class FakeHub:
         headers = {"X-Repo-Commit": repo.sha, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
         if f.sha256:
             headers.update({"X-Linked-Etag": f'"{f.sha256}"', "X-Linked-Size": str(f.size)})
-        data = f.data if f.data is not None else b"\0" * f.size
         if request.method == "HEAD":
-            headers["Content-Length"] = str(len(data))
+            headers["Content-Length"] = str(f.size)
             return Response(status_code=200, headers=headers)
-        return Response(data, headers=headers, media_type="application/octet-stream")
+        status, start, end = 200, 0, f.size
+        if (wanted := request.headers.get("range")) is not None:
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
+            if m is None or int(m[1]) >= f.size:
+                return Response(status_code=416, headers={"Content-Range": f"bytes */{f.size}"})
+            start = int(m[1])
+            end = min(int(m[2]) + 1 if m[2] else f.size, f.size)
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{f.size}"
+            status = 206
+            with self._lock:
+                self.range_requests += 1
+        data = f.read(start, end)
+        with self._lock:
+            self.bytes_served += len(data)
+        if self.bandwidth:
+            time.sleep(len(data) / self.bandwidth)  # this connection's share of the link
+        return Response(
+            data, status_code=status, headers=headers, media_type="application/octet-stream"
+        )
 
     def app(self) -> Starlette:
         return Starlette(
@@ -308,6 +352,57 @@ class HubServer:
     def __exit__(self, *_exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+# --- what the Hub derives from a repo's files ---------------------------------------------------
+
+
+def _safetensors_summary(repo: HubRepoSpec) -> dict[str, Any] | None:
+    """``{"parameters": {dtype: count}, "total": count}`` from the safetensors headers."""
+    counts: dict[str, int] = {}
+    for path, f in repo.files.items():
+        if not path.endswith(".safetensors") or f.data is None or len(f.data) < 8:
+            continue
+        (n,) = struct.unpack("<Q", f.data[:8])
+        header = json.loads(f.data[8 : 8 + n])
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            numel = 1
+            for d in entry["shape"]:
+                numel *= d
+            counts[entry["dtype"]] = counts.get(entry["dtype"], 0) + numel
+    return {"parameters": counts, "total": sum(counts.values())} if counts else None
+
+
+def _gguf_summary(repo: HubRepoSpec) -> dict[str, Any] | None:
+    """``{"total", "architecture", "context_length"}`` of the repo's first GGUF file."""
+    import gguf
+
+    for path, f in sorted(repo.files.items()):
+        if not path.endswith(".gguf") or f.data is None:
+            continue
+        with tempfile.NamedTemporaryFile(suffix=".gguf") as tmp:
+            tmp.write(f.data)
+            tmp.flush()
+            reader = gguf.GGUFReader(tmp.name)
+            arch_field = reader.fields.get("general.architecture")
+            arch = bytes(arch_field.parts[-1]).decode() if arch_field else None
+            total = sum(int(t.n_elements) for t in reader.tensors)
+        return {"total": total, "architecture": arch}
+    return None
+
+
+def _config(repo: HubRepoSpec) -> dict[str, Any] | None:
+    f = repo.files.get("config.json")
+    if f is None or f.data is None:
+        return None
+    try:
+        doc = json.loads(f.data)
+    except ValueError:
+        return None
+    keep = ("architectures", "model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+    return {k: doc[k] for k in keep if k in doc} if isinstance(doc, dict) else None
 
 
 # --- generated trees -----------------------------------------------------------------------------

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import HfApi, get_session, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.hf_api import ModelInfo
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
 from registry.errors import HubRepoNotFound, HubUnavailable
 
@@ -233,6 +234,27 @@ class HubReader:
                 )
             ],
         )
+
+    def read_range(self, repo_id: str, revision: str, filename: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of one file, with an HTTP ``Range`` request through
+        huggingface_hub's session (redirects to the CDN followed). Raises HubUnavailable when
+        the server answers with anything but exactly those bytes."""
+        url = hf_hub_url(repo_id, filename, revision=revision, endpoint=self.endpoint)
+        headers = build_hf_headers(token=self.token)
+        headers["Range"] = f"bytes={start}-{end - 1}"
+
+        def fetch() -> bytes:
+            response = get_session().get(url, headers=headers, follow_redirects=True)
+            hf_raise_for_status(response)
+            if response.status_code != 206 or len(response.content) != end - start:
+                raise HubUnavailable(
+                    f"{repo_id}/{filename}: the Hub did not answer bytes {start}-{end - 1} "
+                    f"(HTTP {response.status_code}, {len(response.content)} bytes)",
+                    hint="remote sketches need a Hub (or mirror) that answers Range requests",
+                )
+            return response.content
+
+        return self._patiently(f"{repo_id}/{filename}", fetch)
 
     def download(self, repo_id: str, revision: str, filename: str, cache_dir: Path) -> Path:
         """One file, through ``hf_hub_download`` into ``cache_dir``."""

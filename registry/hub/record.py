@@ -24,9 +24,10 @@ from registry.db.models import (
     VariantFile,
     utcnow,
 )
-from registry.errors import EvalFileInvalid, InvalidInput, ModelCardInvalid
+from registry.errors import EvalFileInvalid, EvalValueInvalid, InvalidInput, ModelCardInvalid
 from registry.hub.reader import HUB_RELATIONS, RepoFacts
 from registry.names import VariantRef, validate_name
+from registry.services.evals.checks import check_imported
 from registry.services.evals.formats import read_hf_eval_results, read_model_index
 from registry.services.evals.results import resolve_category
 from registry.services.lineage.edge_log import log_edge_states
@@ -87,7 +88,10 @@ def declared_parents(facts: RepoFacts) -> list[tuple[str, str]]:
         (r for t in facts.tags for r in HUB_RELATIONS if t.startswith(f"base_model:{r}:")), None
     )
     parents = declared_parents_from_metadata(
-        facts.card, f"{facts.repo_id} (card)", relation_hint=hint
+        facts.card,
+        f"{facts.repo_id} (card)",
+        relation_hint=hint,
+        files=[f.path for f in facts.files or []],
     )
     return [(p.name, p.relation) for p in parents]
 
@@ -176,6 +180,11 @@ def record_evals(
     """Store and log the card's results that are not stored already (a new commit repeats
     the card's old results)."""
     results = _card_results(facts, tally)
+    try:
+        results = check_imported(policy, results, tally.notes)
+    except EvalValueInvalid as exc:
+        tally.notes.append(f"{facts.repo_id}: card results ignored: {exc.message}")
+        return
     if not results:
         return
     assert variant.id is not None

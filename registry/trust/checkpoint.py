@@ -71,24 +71,44 @@ def parse_checkpoint(note: str, public_key: ed25519.Ed25519PublicKey, origin: st
     if size < 0 or len(root) != 32 or str(size) != lines[1]:
         raise SignatureInvalid("the checkpoint's size or root hash is malformed")
     want = note_key_hash(origin, public_key)
+    verified = False
     for line in signatures.splitlines():
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != _DASH or parts[1] != origin:
-            continue
+        name, blob = _signature_line(line)
+        if name != origin or blob[:4] != want:
+            continue  # a signature by another key (a witness): not ours to check
+        if len(blob) != 68:
+            raise SignatureInvalid("the checkpoint's signature by the log's key is malformed")
         try:
-            blob = base64.b64decode(parts[2], validate=True)
-        except (ValueError, binascii.Error):
-            continue
-        if len(blob) == 68 and blob[:4] == want:
-            try:
-                public_key.verify(blob[4:], body.encode())
-            except Exception:  # noqa: BLE001 - any failure means this line does not verify
-                continue
-            return Checkpoint(origin, size, root)
+            public_key.verify(blob[4:], body.encode())
+        except Exception:  # noqa: BLE001 - any failure means this line does not verify
+            # signed-note: a signature by a known key that does not verify rejects the note,
+            # whatever other lines say
+            raise SignatureInvalid(
+                "the checkpoint carries a signature by the log's key that does not verify",
+                hint="the checkpoint was altered; do not trust this server",
+            ) from None
+        verified = True
+    if verified:
+        return Checkpoint(origin, size, root)
     raise SignatureInvalid(
         "the checkpoint carries no valid signature by the log's key",
         hint="the log key changed or the checkpoint was altered; do not trust this server",
     )
+
+
+def _signature_line(line: str) -> tuple[str, bytes]:
+    """``(key name, key hash || signature)`` of one signature line; a malformed line makes
+    the whole note invalid (C2SP signed-note)."""
+    parts = line.split(" ")
+    if len(parts) != 3 or parts[0] != _DASH or not parts[1]:
+        raise SignatureInvalid(f"the checkpoint has a malformed signature line: {line[:80]!r}")
+    try:
+        blob = base64.b64decode(parts[2], validate=True)
+    except (ValueError, binascii.Error):
+        raise SignatureInvalid("the checkpoint has a signature line that is not base64") from None
+    if len(blob) < 5:
+        raise SignatureInvalid("the checkpoint has a signature line too short to be one")
+    return parts[1], blob
 
 
 def require_same_tree(a: Checkpoint, b: Checkpoint) -> None:

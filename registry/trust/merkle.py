@@ -142,6 +142,10 @@ def verify_inclusion(
     """
     if not 0 <= index < size:
         raise ProofInvalid(f"leaf index {index} is outside a tree of {size} leaves")
+    # A one-leaf tree's proof is empty and its root is the leaf: without this check an empty
+    # leaf "proves" itself against an empty root.
+    if len(leaf) != 32 or len(root) != 32:
+        raise ProofInvalid("the leaf hash and the root must be SHA-256 hashes (32 bytes)")
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if len(p) != 32:
@@ -173,6 +177,8 @@ def verify_consistency(
     """
     if first < 1 or second < first:
         raise ConsistencyFailed(f"no consistency between sizes {first} and {second}")
+    if len(first_root) != 32 or len(second_root) != 32:
+        raise ConsistencyFailed("both roots must be SHA-256 hashes (32 bytes)")
     if any(len(p) != 32 for p in proof):
         raise ConsistencyFailed("a consistency proof element is not a SHA-256 hash")
     if first == second:

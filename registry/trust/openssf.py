@@ -22,6 +22,10 @@ from registry.trust.dsse import pae, verify_signature
 from registry.trust.keys import PublicKey, public_key_pem
 
 MODEL_SIGNING_PREDICATE = "https://model_signing/signature/v1.0"
+# model_signing before 1.0 (0.2) wrote this predicate, with another manifest layout
+PRE_1_0_PREDICATE = "https://model_signing/Digests/v0.1"
+# model_signing names the one resource "." when it signs a single file
+SINGLE_FILE_RESOURCE = "."
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
@@ -55,7 +59,18 @@ def verify_bundle(bundle_text: str | bytes, public_key: PublicKey) -> ModelSigni
         raise BundleInvalid(
             "the bundle is not JSON", hint="pass model_signing's model.sig"
         ) from None
-    hint = (_field(bundle, "verificationMaterial").get("publicKey") or {}).get("hint")
+    material = _field(bundle, "verificationMaterial")
+    if not isinstance(material, dict):
+        raise BundleInvalid("the bundle's verificationMaterial is not an object")
+    if "certificate" in material or "x509CertificateChain" in material:
+        # The key inside a certificate proves nothing about who signed unless the certificate
+        # chains to a trusted root and names the expected identity; never accept it alone.
+        raise BundleInvalid(
+            "the bundle is signed with a certificate, and a certificate is never verified by "
+            "its key alone",
+            hint="attach a bundle signed with `model_signing sign key` and pass its public key",
+        )
+    hint = (material.get("publicKey") or {}).get("hint")
     pem_sha = hashlib.sha256(public_key_pem(public_key).encode()).hexdigest()
     if hint and hint != pem_sha:
         raise SignatureInvalid(
@@ -87,6 +102,12 @@ def _manifest(payload: bytes) -> ModelSigningManifest:
         raise BundleInvalid("the signed payload is not JSON") from None
     if _field(statement, "_type") != STATEMENT_TYPE:
         raise BundleInvalid("the signed payload is not an in-toto Statement v1")
+    if _field(statement, "predicateType") == PRE_1_0_PREDICATE:
+        raise BundleInvalid(
+            f"the bundle was made by model_signing before 1.0 (predicate {PRE_1_0_PREDICATE}), "
+            "whose manifest provreg does not read",
+            hint=f"re-sign with model_signing >= 1.0 ({MODEL_SIGNING_PREDICATE})",
+        )
     if _field(statement, "predicateType") != MODEL_SIGNING_PREDICATE:
         raise BundleInvalid(
             f"unsupported model-signing predicate {statement['predicateType']!r}",

@@ -14,6 +14,35 @@ import numpy as np
 
 from registry.weights.reader import ModelSource, TensorInfo
 
+# Makes rows of a tensor readable before they are read: given the rows wanted (None: all), it
+# fetches their bytes (remote sketches fill a sparse local copy this way); local files need none.
+EnsureRows = Callable[[np.ndarray | None], None]
+
+
+def row_ranges(
+    start: int, end: int, row_bytes: int, rows: np.ndarray | None
+) -> list[tuple[int, int]]:
+    """Byte ranges ``[a, b)`` of the given rows of a row-major tensor stored at
+    ``[start, end)``, consecutive rows merged; the whole tensor when ``rows`` is None."""
+    if rows is None or row_bytes <= 0:
+        return [(start, end)]
+    out: list[tuple[int, int]] = []
+    for r in np.unique(np.asarray(rows, dtype=np.int64)).tolist():
+        a = start + r * row_bytes
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], a + row_bytes)
+        else:
+            out.append((a, a + row_bytes))
+    return out
+
+
+def rows_fetcher(source: ModelSource, t: TensorInfo, row_bytes: int) -> EnsureRows | None:
+    """An :data:`EnsureRows` for ``t`` when ``source`` fetches its bytes on demand."""
+    fetch = source.fetch
+    if fetch is None:
+        return None
+    return lambda rows: fetch(t.file, row_ranges(t.start, t.end, row_bytes, rows))
+
 
 @dataclass
 class ArrayTensor:
@@ -24,22 +53,36 @@ class ArrayTensor:
     storage: str
     load: Callable[[], np.ndarray]
     _cache: np.ndarray | None = field(default=None, repr=False)
+    ensure: EnsureRows | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, name: str, array: np.ndarray, storage: str = "F32") -> ArrayTensor:
         return cls(name, tuple(array.shape), storage, lambda: array)
 
+    def _ensure(self, rows: np.ndarray | None) -> None:
+        if self.ensure is not None:
+            self.ensure(rows)
+
+    def _rows_view(self, rows: np.ndarray | None) -> np.ndarray:
+        """The values to index: with bytes fetched on demand, fetch just ``rows`` and take a
+        fresh view (the load of such a tensor is a memory-map view, not a decode)."""
+        if self.ensure is not None and self._cache is None and rows is not None:
+            self.ensure(np.asarray(rows))
+            return self.load()
+        return self.values()
+
     def values(self) -> np.ndarray:
         if self._cache is None:
+            self._ensure(None)
             self._cache = self.load()
         return self._cache
 
     def read_rows(self, index: np.ndarray | None = None) -> np.ndarray:
-        v = self.values()
+        v = self._rows_view(index)
         return np.asarray(v if index is None else v[index], dtype=np.float32)
 
     def read_columns(self, index: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        v = self.values()
+        v = self._rows_view(rows)
         picked = v[:, index] if rows is None else v[np.ix_(rows, index)]
         return np.asarray(picked, dtype=np.float32)
 
@@ -78,5 +121,7 @@ def safetensors_arrays(source: ModelSource) -> list[ArrayTensor]:
             raw = maps[t.file][t.start : t.end]
             return raw.view(dt).reshape(t.shape)
 
-        out.append(ArrayTensor(t.name, tuple(t.shape), t.dtype, load))
+        row_bytes = t.nbytes // t.shape[0] if len(t.shape) >= 2 and t.shape[0] else 0
+        ensure = rows_fetcher(source, t, row_bytes)
+        out.append(ArrayTensor(t.name, tuple(t.shape), t.dtype, load, ensure=ensure))
     return out

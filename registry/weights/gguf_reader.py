@@ -18,7 +18,8 @@ import gguf
 import numpy as np
 
 from registry.errors import HeaderMalformed, UnsupportedFormat, WeightsError
-from registry.weights.arrays import ArrayTensor
+from registry.weights.arrays import ArrayTensor, rows_fetcher
+from registry.weights.kquants import KQUANT_COLUMNS
 from registry.weights.reader import (
     ModelSource,
     TensorInfo,
@@ -310,13 +311,15 @@ def _config(metadata: dict[str, Any]) -> dict[str, Any]:
 class GGUFArray(ArrayTensor):
     """A GGUF tensor memory-mapped as rows of stored blocks; decodes only what is read."""
 
-    def __init__(self, info: TensorInfo, file: np.memmap) -> None:
+    def __init__(self, info: TensorInfo, file: np.memmap, source: ModelSource) -> None:
         super().__init__(info.name, info.shape, info.dtype, self._all)
         qtype = gguf.GGMLQuantizationType[info.dtype]
         self._block, self._type_size = gguf.GGML_QUANT_SIZES[qtype]
         self._qtype = qtype
         row = info.shape[-1] if info.shape else 1
-        self._raw = file[info.start : info.end].reshape(-1, row // self._block * self._type_size)
+        row_bytes = row // self._block * self._type_size
+        self._raw = file[info.start : info.end].reshape(-1, row_bytes)
+        self.ensure = rows_fetcher(source, info, row_bytes)
 
     def _decode(self, raw: np.ndarray) -> np.ndarray:
         plain = _PLAIN.get(self.storage)
@@ -337,11 +340,13 @@ class GGUFArray(ArrayTensor):
             ) from None
 
     def _all(self) -> np.ndarray:
+        self._ensure(None)
         return self._decode(self._raw).reshape(self.shape)
 
     def read_rows(self, index: np.ndarray | None = None) -> np.ndarray:
         if index is None:
             return self.values()
+        self._ensure(np.asarray(index))
         return self._decode(self._raw[np.asarray(index)]).reshape(len(index), -1)
 
     def read_columns(
@@ -349,10 +354,11 @@ class GGUFArray(ArrayTensor):
     ) -> np.ndarray:
         """Only the blocks holding the wanted columns are decoded, ``chunk`` rows at a time.
 
-        The common legacy types (Q8_0, Q4_0, Q4_1) are decoded element by element instead:
-        a column is one scale and one quant per row, whatever the block holds besides.
+        The common types (Q8_0, Q4_0, Q4_1 and the K-quants Q2_K to Q6_K) are decoded element
+        by element instead: a column is a few bits per row, whatever the block holds besides.
         """
         index = np.asarray(index)
+        self._ensure(None if rows is None else np.asarray(rows))
         raw = self._raw if rows is None else self._raw[np.asarray(rows)]
         if self.storage in _ELEMENT_DECODERS:
             return _ELEMENT_DECODERS[self.storage](raw, index, self._type_size)
@@ -407,7 +413,12 @@ def _q4_1_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndar
 
 
 _LEGACY_BLOCK = 32
-_ELEMENT_DECODERS = {"Q8_0": _q8_0_columns, "Q4_0": _q4_0_columns, "Q4_1": _q4_1_columns}
+_ELEMENT_DECODERS = {
+    "Q8_0": _q8_0_columns,
+    "Q4_0": _q4_0_columns,
+    "Q4_1": _q4_1_columns,
+    **KQUANT_COLUMNS,
+}
 
 
 def gguf_arrays(source: ModelSource) -> list[ArrayTensor]:
@@ -419,5 +430,5 @@ def gguf_arrays(source: ModelSource) -> list[ArrayTensor]:
             continue
         if t.file not in maps:
             maps[t.file] = np.memmap(source.path_of(t), dtype=np.uint8, mode="r")
-        out.append(GGUFArray(t, maps[t.file]))
+        out.append(GGUFArray(t, maps[t.file], source))
     return out

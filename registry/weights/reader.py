@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import zipfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -77,6 +78,9 @@ class ModelSource:
     tensors: list[TensorInfo]
     extra_files: list[WeightFile] = field(default_factory=list)
     config: dict[str, Any] | None = None
+    # For a model whose files are sparse local copies of remote ones: fetches byte ranges of a
+    # weight file (by its relative name) before they are read. None: every byte is on disk.
+    fetch: Callable[[str, list[tuple[int, int]]], None] | None = None
 
     def path_of(self, tensor: TensorInfo) -> Path:
         """The file on disk that holds ``tensor``."""

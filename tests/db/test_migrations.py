@@ -55,6 +55,38 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL tests not selected")
+def test_init_creates_a_missing_postgresql_database() -> None:
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from registry.db import make_engine
+    from registry.db.create import ensure_database
+    from registry.errors import DatabaseError
+    from tests.conftest import postgres_url
+
+    base = make_url(postgres_url())
+    name = f"provreg_created_{uuid.uuid4().hex[:12]}"
+    engine = make_engine(url=base.set(database=name).render_as_string(hide_password=False))
+    admin = make_engine(url=base.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        assert ensure_database(engine) is True
+        assert ensure_database(engine) is False  # it exists now
+        upgrade_database(engine)
+        assert current_revision(engine) == head_revision(engine)
+    finally:
+        engine.dispose()
+        with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+    stranger = make_engine(url=base.set(username="no_such_role_x").render_as_string())
+    with pytest.raises(DatabaseError) as info:
+        ensure_database(stranger)
+    assert "no_such_role_x" in info.value.message
+
+
 def test_card_markers_move_out_of_config_and_back(fresh_engine: Engine) -> None:
     """0006 moves `register --card` markers from config into their column; downgrade restores."""
     from sqlalchemy import text

@@ -10,6 +10,7 @@ from registry.errors import (
     InvalidInput,
     InvalidName,
     LineageCycle,
+    LineageNeedsDeclare,
     RevisionImmutable,
     VariantNotFound,
 )
@@ -39,6 +40,26 @@ def test_same_digest_again_is_a_no_op(session: Session) -> None:
     assert again.created is False
     assert _count(session, Variant) == 1
     assert _count(session, Tensor) == 3
+
+
+def test_registering_again_with_an_added_parent_is_an_error_naming_lineage_declare(
+    session: Session,
+) -> None:
+    register_variant(session, variant_request("acme/ft", parents={"acme/base": "finetune"}))
+    # the same parents again: unchanged
+    again = register_variant(session, variant_request("acme/ft", parents={"acme/base": "finetune"}))
+    assert again.created is False
+    added = variant_request("acme/ft", parents={"acme/base": "finetune", "acme/other": "merge"})
+    with pytest.raises(LineageNeedsDeclare) as err:
+        register_variant(session, added)
+    assert "lineage declare acme/ft@main --parent acme/other@main --relation merge" in (
+        err.value.hint or ""
+    )
+    changed = variant_request("acme/ft", parents={"acme/base": "adapter"})
+    with pytest.raises(LineageNeedsDeclare):
+        register_variant(session, changed)
+    edges = session.exec(select(LineageEdge)).all()
+    assert [(e.relation, e.source) for e in edges] == [("finetune", "declared")]
 
 
 def test_different_digest_for_a_registered_revision_is_refused(session: Session) -> None:

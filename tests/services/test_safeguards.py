@@ -148,10 +148,14 @@ def test_model_index_and_eval_results_import(session: Session) -> None:
     card = (FIXTURES / "README_model_index.md").read_text()
     out = import_results(session, parse_ref(UNCENSORED), EvalImport(content=card), POLICY)
     assert out.format == "model-index"
+    # the card writes mmlu's accuracy as a percentage: stored as a fraction, with a warning
     assert [(r.benchmark, r.metric, r.value) for r in out.results] == [
         ("HarmBench", "asr", 0.71),
-        ("mmlu", "acc", 62.1),
+        ("mmlu", "acc", 0.621),
     ]
+    assert out.results[1].settings is not None
+    assert out.results[1].settings["value_as_given"] == 62.1
+    assert out.warnings == ["mmlu acc = 62.1 read as a percentage (0.621)"]
     assert out.results[0].benchmark_version == "2f3c1a0"
     assert out.results[0].evaluator == "Open LLM Safety Board"
     status = safeguard_status(session, parse_ref(UNCENSORED), POLICY)

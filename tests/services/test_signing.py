@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from registry.db.models import SignedStatement, Variant
 from registry.errors import (
+    BundleInvalid,
     FilesMismatch,
     KeyExists,
     KeyRevoked,
@@ -63,6 +64,28 @@ def test_signed_registration_is_stored_byte_for_byte(session: Session) -> None:
     assert show_variant(session, parse_ref("acme/chat")).signature == out.signature
     unsigned = register_variant(session, variant_request("acme/plain"))
     assert unsigned.signature is None and unsigned.log_index is not None
+
+
+def test_a_reposted_release_with_a_bad_signature_is_refused_not_unchanged(
+    session: Session,
+) -> None:
+    key = _key(session)
+    request = _signed("acme/chat", key)
+    register_variant(session, request)
+    assert register_variant(session, request).created is False  # the same envelope: unchanged
+    stranger = _signed("acme/chat", ed25519.Ed25519PrivateKey.generate())
+    with pytest.raises(SignatureInvalid):
+        register_variant(session, stranger)
+    envelope = json.loads(request.signed_statement or "")
+    envelope["signatures"][0]["sig"] = base64.b64encode(b"\0" * 64).decode()
+    tampered = variant_request("acme/chat")
+    tampered.signed_statement = json.dumps(envelope)
+    with pytest.raises(SignatureInvalid):
+        register_variant(session, tampered)
+    # a fresh, valid statement for the same release is accepted as unchanged and not stored
+    assert register_variant(session, _signed("acme/chat", key)).created is False
+    stored = get_release_statement(session, get_variant(session, parse_ref("acme/chat")))
+    assert stored.envelope == request.signed_statement
 
 
 def test_forged_and_foreign_signatures_are_refused(session: Session) -> None:
@@ -188,3 +211,76 @@ def test_model_signing_bundles_are_checked_against_registered_files(session: Ses
     with pytest.raises(FilesMismatch):
         attach_bundle(session, get_variant(session, parse_ref("acme/other")), bundle, pem)
     assert audit_log(session).ok
+
+
+def _single_file(session: Session, name: str) -> Variant:
+    path = GOLDEN / "model-signing-v1-single-file" / "weights.gguf"
+    request = variant_request(name)
+    request.fingerprint.files = [
+        FileDigest(
+            path=path.name,
+            size=path.stat().st_size,
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+    ]
+    register_variant(session, request)
+    return get_variant(session, parse_ref(name))
+
+
+def test_a_bundle_over_a_single_file_attaches_to_a_single_file_variant(session: Session) -> None:
+    """model_signing names the one resource "." when it signs a file rather than a folder."""
+    bundle = (GOLDEN / "model-signing-v1-single-file.sig").read_text()
+    pem = (GOLDEN / "model-signing-v1-single-file.pub").read_text()
+    out = attach_bundle(session, _single_file(session, "acme/one-file"), bundle, pem)
+    assert out.files_checked == 1 and out.unregistered_files == []
+    # the same bundle does not fit a variant whose one file is another
+    other = variant_request("acme/other-file")
+    other.fingerprint.files = [FileDigest(path="weights.gguf", size=1, sha256="0" * 64)]
+    register_variant(session, other)
+    with pytest.raises(FilesMismatch):
+        attach_bundle(session, get_variant(session, parse_ref("acme/other-file")), bundle, pem)
+
+
+def test_a_certificate_bundle_is_never_verified_by_its_leaf_key(session: Session) -> None:
+    """A bundle from `model_signing sign certificate`: the leaf's public key does verify the
+    DSSE signature, but without a trusted root and an identity that proves nothing."""
+    bundle = (GOLDEN / "model-signing-v1-certificate.sig").read_text()
+    leaf_pem = (GOLDEN / "model-signing-v1-certificate.pub").read_text()
+    with pytest.raises(BundleInvalid) as info:
+        attach_bundle(session, _single_file(session, "acme/cert-signed"), bundle, leaf_pem)
+    assert "certificate" in info.value.message
+
+
+def test_pre_1_0_model_signing_bundles_are_refused_with_the_reason(session: Session) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from registry.trust.dsse import pae
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "weights.gguf", "digest": {"sha256": "0" * 64}}],
+        "predicateType": "https://model_signing/Digests/v0.1",
+        "predicate": {"unused": "0.2 layout"},
+    }
+    payload = json.dumps(statement).encode()
+    ptype = "application/vnd.in-toto+json"
+    sig = key.sign(pae(ptype, payload), ec.ECDSA(hashes.SHA256()))
+    bundle = json.dumps(
+        {
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"publicKey": {}},
+            "dsseEnvelope": {
+                "payload": base64.b64encode(payload).decode(),
+                "payloadType": ptype,
+                "signatures": [{"sig": base64.b64encode(sig).decode()}],
+            },
+        }
+    )
+    with pytest.raises(BundleInvalid) as info:
+        attach_bundle(session, _single_file(session, "acme/old"), bundle, pem.decode())
+    assert "before 1.0" in info.value.message

@@ -132,6 +132,32 @@ def test_checkpoint_notes_verify_and_reject_tampering() -> None:
         parse_checkpoint(note, key.public_key(), "other.org/log")
 
 
+def test_a_bad_signature_by_the_logs_key_rejects_the_note_whatever_else_verifies() -> None:
+    """C2SP signed-note: a signature line by a known key that does not verify rejects the note,
+    even beside a line by the same key that does; unknown keys' lines (witnesses) are ignored;
+    a malformed signature line rejects the note."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    origin = "example.org/log"
+    cp = Checkpoint(origin, 7, bytes(range(32)))
+    note = sign_checkpoint(cp, key)
+    good_line = note.splitlines()[-1]
+    blob = base64.b64decode(good_line.split(" ")[2])
+    forged = blob[:4] + bytes(64)  # the log's key hash, a signature that does not verify
+    bad_line = f"\u2014 {origin} {base64.b64encode(forged).decode()}"
+    for lines in ([good_line, bad_line], [bad_line, good_line]):
+        tampered = cp.body() + "\n" + "\n".join(lines) + "\n"
+        with pytest.raises(SignatureInvalid) as info:
+            parse_checkpoint(tampered, key.public_key(), origin)
+        assert "does not verify" in info.value.message
+    witness = ed25519.Ed25519PrivateKey.generate()
+    witness_line = sign_checkpoint(Checkpoint("witness.example", 7, bytes(32)), witness)
+    witnessed = note + witness_line.splitlines()[-1] + "\n"
+    assert parse_checkpoint(witnessed, key.public_key(), origin) == cp
+    for junk in ("not a signature line", "\u2014 example.org/log !!!notbase64"):
+        with pytest.raises(SignatureInvalid):
+            parse_checkpoint(note + junk + "\n", key.public_key(), origin)
+
+
 def test_golden_model_signing_bundle_verifies_and_lists_files() -> None:
     bundle = (GOLDEN / "model-signing-v1.sig").read_text()
     public = load_public_key((GOLDEN / "model-signing-v1.pub").read_text(), allow_ec=True)

@@ -242,3 +242,26 @@ def test_out_of_range_requests_are_refused() -> None:
         merkle.consistency_ranges(0, 3)
     with pytest.raises(LogRangeInvalid):
         merkle.consistency_ranges(4, 3)
+
+
+@pytest.mark.parametrize(
+    ("root_ok", "leaf_ok"),
+    [(True, False), (False, True), (False, False)],
+)
+def test_single_leaf_probes_with_wrong_sized_hashes_are_rejected(
+    root_ok: bool, leaf_ok: bool
+) -> None:
+    """The single-entry probes transparency-dev's verifier is tested with: in a one-leaf tree
+    the proof is empty and the root equals the leaf, so an empty leaf and an empty root must
+    not verify each other."""
+    good = merkle.leaf_hash(b"data")
+    merkle.verify_inclusion(0, 1, good, [], good)
+    leaf = good if leaf_ok else b""
+    root = good if root_ok else b""
+    with pytest.raises(ProofInvalid):
+        merkle.verify_inclusion(0, 1, leaf, [], root)
+
+
+def test_consistency_with_empty_roots_is_rejected() -> None:
+    with pytest.raises(ConsistencyFailed):
+        merkle.verify_consistency(1, 1, [], b"", b"")

@@ -14,7 +14,7 @@ from registry.services.evals.results import (
 from schemas.evals import (
     EvalImport,
     EvalImportResult,
-    EvalResultCreate,
+    EvalResultEntry,
     EvalResultList,
     EvalResultPublic,
     SignedEvalCreate,
@@ -32,7 +32,7 @@ router = APIRouter(tags=["evaluations"])
 def add(
     namespace: str,
     name: str,
-    body: EvalResultCreate,
+    body: EvalResultEntry,
     policy: PolicyDep,
     session: SessionDep,
     token: EvaluatorToken,

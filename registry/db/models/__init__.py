@@ -21,6 +21,7 @@ from registry.db.models.evidence import (
 )
 from registry.db.models.hub import (
     DownloadEvent,
+    FingerprintJob,
     HubFile,
     HubRepo,
     HubSync,
@@ -41,6 +42,7 @@ __all__ = [
     "DownloadEvent",
     "DownloadSnapshot",
     "EvalResult",
+    "FingerprintJob",
     "HubFile",
     "HubRepo",
     "HubSync",

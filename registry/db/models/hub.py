@@ -118,3 +118,29 @@ class DownloadEvent(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=8)
     extra: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     ingested_at: datetime = timestamp_field()
+
+
+class FingerprintJob(SQLModel, table=True):
+    """Fingerprinting one Hub repo at one commit, done by a worker (or in process).
+
+    One row per (repo, commit): enqueuing the same work again finds it, and a worker that finds
+    it ``done`` does nothing, so a redelivered message (a worker killed mid-job) records nothing
+    twice. ``state``: queued, running, done or failed; ``attempts`` counts the starts.
+    """
+
+    __tablename__ = "fingerprint_job"
+    __table_args__ = (
+        UniqueConstraint("repo_id", "commit", name="uq_fingerprint_job_commit"),
+        Index("ix_fingerprint_job_state", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    repo_id: str = Field(max_length=200)
+    commit: str = Field(max_length=64)
+    endpoint: str = Field(max_length=500)
+    state: str = Field(default="queued", max_length=16)
+    attempts: int = 0
+    worker: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=500)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()

@@ -27,7 +27,23 @@ from registry.errors import EvalFileInvalid
 from schemas.evals import EvalResultCreate
 
 _FRONT_MATTER = re.compile(r"\A\s*---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
-_HARNESS_KEYS = ("alias", "name", "sample_len", "samples")
+# Keys of a task's results that are not metrics. ``sample_count`` (lm-eval >= 0.4.12, groups
+# only) maps each ``metric,filter`` key to the number of samples behind the group's value.
+_HARNESS_KEYS = ("alias", "name", "sample_len", "samples", "sample_count")
+# lm-eval indents a group's subtasks in their alias for its table (" - wmdp_bio").
+_ALIAS_PREFIX = re.compile(r"^[\s-]+")
+
+
+class NonFinite(Exception):
+    """A metric the harness itself wrote as NaN or infinity: skipped with a warning."""
+
+
+def _finite_or_skip(field: str, value: Any) -> float:
+    """A harness metric's value; raises :class:`NonFinite` for NaN and infinities (lm-eval
+    writes them when a metric is undefined) and :class:`EvalFileInvalid` for a non-number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise NonFinite(field)
+    return _number(field, value)
 
 
 def _bad(field: str, problem: str) -> EvalFileInvalid:
@@ -65,7 +81,10 @@ def _when(field: str, value: Any) -> datetime | None:
 # --- lm-evaluation-harness ---------------------------------------------------------------------
 
 
-def read_lm_eval(doc: Any) -> list[EvalResultCreate]:
+def read_lm_eval(doc: Any, warnings: list[str] | None = None) -> list[EvalResultCreate]:
+    """Every metric of an lm-eval results file. A metric the harness wrote as NaN or infinity is
+    skipped and named in ``warnings``; anything else malformed refuses the whole file."""
+    warnings = [] if warnings is None else warnings
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), dict):
         raise _bad("results", "must be an object of tasks")
     if not doc["results"]:
@@ -93,6 +112,9 @@ def read_lm_eval(doc: Any) -> list[EvalResultCreate]:
             if not isinstance(effective, int) or isinstance(effective, bool) or effective < 0:
                 raise _bad(f"n-samples.{task}.effective", "must be a sample count")
             samples = effective
+        group_counts = metrics.get("sample_count")
+        if group_counts is not None and not isinstance(group_counts, dict):
+            raise _bad(f"{where}.sample_count", "must be an object of sample counts by metric")
         hib = hib_all.get(task, {}) if isinstance(hib_all, dict) else {}
         settings = {
             k: v
@@ -110,26 +132,41 @@ def read_lm_eval(doc: Any) -> list[EvalResultCreate]:
             metric, _, filt = key.partition(",")
             if isinstance(value, str) and value.strip().upper() == "N/A":
                 continue
-            number = _number(f"{where}.{key}", value)
+            try:
+                number = _finite_or_skip(f"{where}.{key}", value)
+            except NonFinite:
+                warnings.append(
+                    f"{where}.{key} is {value} (not a finite number); that metric was skipped"
+                )
+                continue
             stderr_key = f"{metric}_stderr,{filt}" if filt else f"{metric}_stderr"
             stderr_raw = metrics.get(stderr_key)
             stderr = None
             if stderr_raw is not None and not (
                 isinstance(stderr_raw, str) and stderr_raw.strip().upper() == "N/A"
             ):
-                stderr = _number(f"{where}.{stderr_key}", stderr_raw)
-                if stderr < 0:
+                try:
+                    stderr = _finite_or_skip(f"{where}.{stderr_key}", stderr_raw)
+                except NonFinite:
+                    stderr = None  # lm-eval writes NaN when it cannot bootstrap one
+                if stderr is not None and stderr < 0:
                     raise _bad(f"{where}.{stderr_key}", "must not be negative")
             direction = hib.get(metric) if isinstance(hib, dict) else None
             version = versions.get(task)
+            metric_samples = samples
+            if metric_samples is None and group_counts is not None:
+                count = group_counts.get(key)
+                if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                    metric_samples = count
+            alias = _ALIAS_PREFIX.sub("", str(metrics.get("alias") or task)).strip()
             out.append(
                 EvalResultCreate(
-                    benchmark=str(metrics.get("alias") or task).strip()[:128] or task,
+                    benchmark=alias[:128] or task,
                     task=task,
                     metric=metric if not filt or filt == "none" else f"{metric},{filt}",
                     value=number,
                     stderr=stderr,
-                    samples=samples,
+                    samples=metric_samples,
                     higher_is_better=direction if isinstance(direction, bool) else None,
                     benchmark_version=None if version is None else str(version),
                     harness="lm-evaluation-harness",
@@ -155,8 +192,10 @@ def _check_model_index(index: Any) -> None:
         if not isinstance(entry, dict):
             raise _bad(f"model-index[{i}]", "must be a mapping")
         results = entry.get("results")
-        if not isinstance(results, list) or not results:
-            raise _bad(f"model-index[{i}].results", "must be a non-empty list")
+        if results is None:
+            continue  # a card may name its model in model-index without any result yet
+        if not isinstance(results, list):
+            raise _bad(f"model-index[{i}].results", "must be a list")
         for j, result in enumerate(results):
             where = f"model-index[{i}].results[{j}]"
             if not isinstance(result, dict):
@@ -191,11 +230,18 @@ def _metric_value(field: str, value: Any) -> tuple[float, float | None]:
     return _number(field, value), None
 
 
-def read_model_index(doc: Any) -> list[EvalResultCreate]:
+def read_model_index(doc: Any, warnings: list[str] | None = None) -> list[EvalResultCreate]:
+    """Every result of a card's ``model-index``; an entry with no results (common on real
+    cards, which name the model there) adds none."""
     if not isinstance(doc, dict) or "model-index" not in doc:
         raise _bad("model-index", "is missing")
     _check_model_index(doc["model-index"])
-    _, results = model_index_to_eval_results(doc["model-index"])
+    entries = [e for e in doc["model-index"] if e.get("results")]
+    if not entries:
+        if warnings is not None:
+            warnings.append("model-index lists no results")
+        return []
+    _, results = model_index_to_eval_results(entries)
     out = []
     for r in results:
         value, stderr = _metric_value("metrics.value", r.metric_value)
@@ -231,7 +277,9 @@ def read_model_index(doc: Any) -> list[EvalResultCreate]:
 # --- the Hub's .eval_results/*.yaml ------------------------------------------------------------
 
 
-def read_hf_eval_results(doc: Any) -> list[EvalResultCreate]:
+def read_hf_eval_results(doc: Any, warnings: list[str] | None = None) -> list[EvalResultCreate]:
+    """Every entry of a Hub ``.eval_results`` file. The evaluator is ``source.org`` (else the
+    user or the source's name); the Hub's ``verifyToken`` is kept in the settings."""
     entries = doc if isinstance(doc, list) else None
     if not entries:
         raise _bad("entries", "must be a non-empty list of results")
@@ -266,15 +314,25 @@ def read_hf_eval_results(doc: Any) -> list[EvalResultCreate]:
                         "dataset": dataset_id,
                         "notes": entry.get("notes"),
                         "source_url": source.get("url"),
+                        "source_name": source.get("name"),
+                        "verify_token": entry.get("verifyToken"),
                     }.items()
                     if v is not None
                 },
-                evaluator=(str(source.get("user") or source.get("name") or "") or None),
+                evaluator=_evaluator(source),
                 evaluated_at=_when(f"{where}.date", entry.get("date")),
                 source="hf-eval-results",
             )
         )
     return out
+
+
+def _evaluator(source: dict[str, Any]) -> str | None:
+    for key in ("org", "user", "name"):
+        value = source.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return None
 
 
 # --- detection ---------------------------------------------------------------------------------
@@ -317,17 +375,20 @@ _READERS = {
 
 def read_results(
     content: str, fmt: str = "auto", filename: str | None = None
-) -> tuple[str, list[EvalResultCreate]]:
-    """``(format, results)`` of a results file; raises :class:`EvalFileInvalid`."""
+) -> tuple[str, list[EvalResultCreate], list[str]]:
+    """``(format, results, warnings)`` of a results file; the warnings name what was skipped
+    (a metric the harness wrote as NaN). Raises :class:`EvalFileInvalid`."""
     doc = _load(content, filename)
     if fmt == "auto":
         fmt = detect_format(doc)
     reader = _READERS.get(fmt)
     if reader is None:
         raise _bad("format", f"{fmt!r} is not one of auto, {', '.join(_READERS)}")
+    warnings: list[str] = []
     try:
-        return fmt, reader(doc)
+        results = reader(doc, warnings)
     except EvalFileInvalid:
         raise
     except (ValueError, TypeError, KeyError) as exc:  # a pydantic limit, a helper's KeyError
         raise _bad("document", f"cannot be read as {fmt}: {exc}") from None
+    return fmt, results, warnings

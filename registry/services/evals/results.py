@@ -15,6 +15,7 @@ from registry.db.engine import transaction
 from registry.db.models import EvalResult, SignedStatement, Variant
 from registry.errors import EvalFileInvalid, StatementMismatch
 from registry.names import VariantRef, parse_ref
+from registry.services.evals.checks import check_entered, check_imported, check_signed
 from registry.services.evals.formats import read_results
 from registry.services.safeguards.compute import reads
 from registry.services.safeguards.policy import BenchmarkRule, SafeguardPolicy, normalise
@@ -103,7 +104,8 @@ def add_results(
     Raises :class:`VariantNotFound`, or :class:`EvalFileInvalid` when there is nothing to store.
     """
     with transaction(session):
-        return _store(session, get_variant(session, ref), results, policy, None)
+        checked = [check_entered(policy, r) for r in results]
+        return _store(session, get_variant(session, ref), checked, policy, None)
 
 
 def add_signed_results(
@@ -138,9 +140,10 @@ def add_signed_results(
         )
         session.add(row)
         session.flush()
-        results = [
-            r.model_copy(update={"evaluator": r.evaluator or namespace}) for r in claim.results
-        ]
+        results = check_signed(
+            policy,
+            [r.model_copy(update={"evaluator": r.evaluator or namespace}) for r in claim.results],
+        )
         return _store(session, variant, results, policy, row)
 
 
@@ -208,10 +211,18 @@ def import_results(
 ) -> EvalImportResult:
     """Parse a results file and store all of it; raises :class:`EvalFileInvalid` naming the
     field at fault, storing nothing."""
-    fmt, results = read_results(body.content, body.format, body.filename)
-    stored = add_results(session, ref, results, policy)
+    fmt, results, warnings = read_results(body.content, body.format, body.filename)
+    results = check_imported(policy, results, warnings)
+    with transaction(session):
+        variant = get_variant(session, ref)
+        stored = _store(session, variant, results, policy, None) if results else []
     return EvalImportResult(
-        name=ref.name, revision=ref.revision, format=fmt, imported=len(stored), results=stored
+        name=ref.name,
+        revision=ref.revision,
+        format=fmt,
+        imported=len(stored),
+        results=stored,
+        warnings=warnings,
     )
 
 

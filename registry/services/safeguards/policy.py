@@ -70,6 +70,10 @@ class SafeguardPolicy:
                     return rule
         return None
 
+    def known_names(self) -> set[str]:
+        """Every benchmark name and alias the policy reads, normalised."""
+        return set(self._lookup)
+
     def marked(self, text: str) -> str | None:
         """The marker ``text`` matches (uncensored, abliterated, ...), or None."""
         for marker in self.markers:

@@ -31,7 +31,7 @@ from registry.services.trust import translog
 from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
 from registry.trust.keys import key_id, load_public_key, public_key_pem
-from registry.trust.openssf import verify_bundle
+from registry.trust.openssf import SINGLE_FILE_RESOURCE, verify_bundle
 from registry.trust.statements import check_release_matches, open_statement, parent_claims
 from schemas.statements import RELEASE_PREDICATE, ReleaseStatement
 from schemas.trust import AttachedSignaturePublic, SignatureInfo, StatementPublic
@@ -112,6 +112,21 @@ def record_registration(
     log_edge_states(session, edges_touching(session, variant.id))
 
 
+def check_reposted_statement(session: Session, variant: Variant, request: VariantCreate) -> None:
+    """A registration of unchanged weights that carries a release statement: the statement
+    stored for it passes as it is; any other must verify and match, or it is refused (it is not
+    stored either way: a registration's statement is the one it was made with)."""
+    if request.signed_statement is None:
+        return
+    stored = _release(session, variant.id)
+    if stored is not None and bytes(stored.envelope) == request.signed_statement.encode("utf-8"):
+        return
+    _, statement, _ = verified_statement(
+        session, request.signed_statement, variant.name.split("/", 1)[0], ReleaseStatement
+    )
+    check_release_matches(statement, request, parent_claims(request))
+
+
 def registration_index(session: Session, variant_id: int | None) -> int | None:
     return session.exec(
         select(LogLeaf.leaf_index).where(
@@ -174,8 +189,11 @@ def attach_bundle(
     }
     if not files:
         raise FilesMismatch(f"{variant.ref} has no registered files to check the bundle against")
-    missing = sorted(p for p in files if p not in manifest.files)
-    differ = sorted(p for p in files if p in manifest.files and manifest.files[p] != files[p])
+    signed = dict(manifest.files)
+    if list(signed) == [SINGLE_FILE_RESOURCE] and len(files) == 1:
+        signed = {next(iter(files)): signed[SINGLE_FILE_RESOURCE]}  # a bundle over one file
+    missing = sorted(p for p in files if p not in signed)
+    differ = sorted(p for p in files if p in signed and signed[p] != files[p])
     if missing or differ:
         parts = ([f"differ: {', '.join(differ)}"] if differ else []) + (
             [f"not in the bundle: {', '.join(missing)}"] if missing else []
@@ -212,7 +230,7 @@ def attach_bundle(
         key_id=kid,
         key_registered=registered,
         files_checked=len(files),
-        unregistered_files=sorted(p for p in manifest.files if p not in files),
+        unregistered_files=sorted(p for p in signed if p not in files),
         bundle_sha256=digest,
         log_index=session.exec(
             select(LogLeaf.leaf_index).where(

@@ -3,7 +3,9 @@ tags and name that safeguard markers read from the YAML metadata block."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
 import yaml
 from huggingface_hub.repocard import metadata_load
@@ -53,22 +55,66 @@ def card_markers(path: Path) -> CardMarkers:
     return CardMarkers(tags=[str(t) for t in tags if t is not None], name=clean)
 
 
-def declared_parents_from_card(path: Path) -> list[DeclaredParent]:
+_ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+
+
+def infer_relation(bases: int, files: Iterable[str] = (), config: object = None) -> str:
+    """The relation the Hub infers for a card without ``base_model_relation``: GGUF files or a
+    ``quantization_config`` mean ``quantized``, adapter files ``adapter``, several base models
+    ``merge``, anything else ``finetune``."""
+    names = [PurePosixPath(f).name for f in files]
+    quantized_config = isinstance(config, dict) and bool(config.get("quantization_config"))
+    if quantized_config or any(n.lower().endswith(".gguf") for n in names):
+        return "quantized"
+    if any(n in _ADAPTER_FILES for n in names):
+        return "adapter"
+    return "merge" if bases > 1 else "finetune"
+
+
+def _release_config(directory: Path) -> object:
+    """``config.json`` beside a card, parsed; None when absent or unreadable (the relation is
+    then inferred from file names alone)."""
+    try:
+        return json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def declared_parents_from_card(
+    path: Path, release_files: Iterable[str] | None = None
+) -> list[DeclaredParent]:
     """The parents a model card declares, as :class:`DeclaredParent` items.
 
     ``base_model`` may be a string or a list; ``base_model_relation`` is one of the Hub's values.
-    Without a relation, several base models mean ``merge`` and one means ``finetune``, as the Hub
-    infers. Raises :class:`ModelCardInvalid` naming the field at fault.
+    Without a relation it is inferred as the Hub does (:func:`infer_relation`) from the release's
+    files: ``release_files`` when given, else the files beside the card. Raises
+    :class:`ModelCardInvalid` naming the field at fault.
     """
-    return declared_parents_from_metadata(_card_metadata(path), str(path))
+    directory = path.parent
+    if release_files is None:
+        try:
+            release_files = [p.name for p in directory.iterdir() if p.is_file()]
+        except OSError:
+            release_files = []
+    return declared_parents_from_metadata(
+        _card_metadata(path),
+        str(path),
+        files=release_files,
+        config=_release_config(directory),
+    )
 
 
 def declared_parents_from_metadata(
-    meta: dict[str, object], where: str, *, relation_hint: str | None = None
+    meta: dict[str, object],
+    where: str,
+    *,
+    relation_hint: str | None = None,
+    files: Iterable[str] = (),
+    config: object = None,
 ) -> list[DeclaredParent]:
     """The parents declared by card metadata (``where`` names it in errors); without
-    ``base_model_relation``, ``relation_hint`` (e.g. from the Hub's tags) or as the Hub infers.
-    Raises :class:`ModelCardInvalid`."""
+    ``base_model_relation``, ``relation_hint`` (e.g. from the Hub's tags), else inferred from
+    the release's ``files`` and ``config`` as the Hub does. Raises :class:`ModelCardInvalid`."""
     base = meta.get("base_model")
     if base is None:
         return []
@@ -80,7 +126,7 @@ def declared_parents_from_metadata(
         )
     relation = meta.get("base_model_relation") or relation_hint
     if relation is None:
-        relation = "merge" if len(bases) > 1 else "finetune"
+        relation = infer_relation(len(bases), files, config)
     if relation not in RELATIONS:
         raise ModelCardInvalid(
             f"{where}: base_model_relation {relation!r} is not a known relation",

@@ -22,7 +22,13 @@ from registry.db.models import (
     VariantSketch,
     utcnow,
 )
-from registry.errors import InvalidInput, LineageCycle, RevisionImmutable, VariantNotFound
+from registry.errors import (
+    InvalidInput,
+    LineageCycle,
+    LineageNeedsDeclare,
+    RevisionImmutable,
+    VariantNotFound,
+)
 from registry.names import (
     VariantRef,
     declared_parents,
@@ -35,6 +41,7 @@ from registry.services.pagination import check_limit, decode_cursor, encode_curs
 from registry.services.safeguards.status import mark_dirty
 from registry.services.trust.keys import namespace_row
 from registry.services.trust.signatures import (
+    check_reposted_statement,
     record_registration,
     registration_index,
     signature_info,
@@ -100,6 +107,33 @@ def _card_out_of_config(
     return rest or None, card or legacy
 
 
+def _refuse_new_parents(
+    session: Session, variant: Variant, parents: list[tuple[VariantRef, str]]
+) -> None:
+    """Registering the same weights again may repeat its declared parents, never add one: an
+    added parent would otherwise be dropped with an "unchanged" answer."""
+    declared = {
+        (p.name, p.revision, e.relation)
+        for e, p in session.exec(
+            select(LineageEdge, Variant)
+            .join(Variant, col(Variant.id) == LineageEdge.parent_id)
+            .where(LineageEdge.child_id == variant.id, LineageEdge.source == "declared")
+        ).all()
+    }
+    new = [(ref, rel) for ref, rel in parents if (ref.name, ref.revision, rel) not in declared]
+    if not new:
+        return
+    ref, relation = new[0]
+    listed = ", ".join(f"{r} ({rel})" for r, rel in new)
+    raise LineageNeedsDeclare(
+        f"{variant.ref} is already registered with these weights; registering it again does "
+        f"not change its lineage (new parents: {listed})",
+        hint=f"declare it with `provreg lineage declare {variant.ref} --parent {ref} "
+        f"--relation {relation}`",
+        detail={"parents": [{"name": str(r), "relation": rel} for r, rel in new]},
+    )
+
+
 def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     """Store a variant, its files, tensors and declared parents; return its public view.
 
@@ -114,6 +148,8 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
         variant = find_variant(session, ref)
         if variant is not None and variant.digest is not None:
             if variant.digest == fp.digest:
+                _refuse_new_parents(session, variant, parents)
+                check_reposted_statement(session, variant, request)
                 return variant_public(session, variant, created=False)
             raise RevisionImmutable(
                 f"{ref} is already registered with digest {variant.digest}",
