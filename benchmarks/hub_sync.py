@@ -4,7 +4,7 @@ What it measures
     The loopback Hub of the tests (``tests/hub_server.py``) runs in a child process serving a
     generated tree (one root, each repo with up to 8 children of random Hub relations, a
     weights file known by its LFS digest, download counters, a model-index result on one in
-    ten). The benchmark process syncs it with ``registry.services.hub_sync.sync_root`` through
+    ten). The benchmark process syncs it with ``registry.hub.sync.sync_root`` through
     the real ``huggingface_hub`` client: per repo one ``model_info`` with ``blobs`` and, for
     repos with children, one listing per relation. Reported: repos per second for the first
     sync and for a second, incremental one (nothing changed: listings only), and the peak
