@@ -103,20 +103,28 @@ class RegistryClient:
                 hint="is PROVREG_URL a provreg server of a compatible version?",
             ) from exc
 
+    def _get(self, path: str, model: type[M], **params: Any) -> M:
+        """A read; ``params`` left at None are not sent."""
+        return self._request("GET", path, model, params=params)
+
+    def _post(self, path: str, model: type[M], body: BaseModel | None = None, **params: Any) -> M:
+        """A write with the token, ``body`` as JSON."""
+        json = body.model_dump(mode="json") if body is not None else None
+        return self._request("POST", path, model, auth=True, params=params, json=json)
+
     @staticmethod
-    def _split(name: str) -> str:
+    def _at(collection: str, name: str, suffix: str = "") -> str:
+        """The path of variant ``name`` (namespace/name, each part quoted) in ``collection``."""
         namespace, _, short = name.partition("/")
-        return f"{quote(namespace, safe='')}/{quote(short, safe='')}"
+        return f"/{collection}/{quote(namespace, safe='')}/{quote(short, safe='')}{suffix}"
+
+    # --- variants, lineage, identification ------------------------------------------------------
 
     def register(self, request: VariantCreate) -> VariantPublic:
-        return self._request(
-            "POST", "/variants", VariantPublic, auth=True, json=request.model_dump(mode="json")
-        )
+        return self._post("/variants", VariantPublic, request)
 
     def show(self, name: str, revision: str = "main") -> VariantPublic:
-        return self._request(
-            "GET", f"/variants/{self._split(name)}", VariantPublic, params={"revision": revision}
-        )
+        return self._get(self._at("variants", name), VariantPublic, revision=revision)
 
     def list_variants(
         self,
@@ -126,9 +134,13 @@ class RegistryClient:
         namespace: str | None = None,
         digest: str | None = None,
     ) -> VariantPage:
-        params = {"limit": limit, "cursor": cursor, "namespace": namespace, "digest": digest}
-        return self._request(
-            "GET", "/variants", VariantPage, params={k: v for k, v in params.items() if v}
+        return self._get(
+            "/variants",
+            VariantPage,
+            limit=limit,
+            cursor=cursor or None,
+            namespace=namespace or None,
+            digest=digest or None,
         )
 
     def lineage(
@@ -141,85 +153,72 @@ class RegistryClient:
         limit: int = 200,
         cursor: str | None = None,
     ) -> LineageGraph:
-        params: dict[str, Any] = {
-            "revision": revision,
-            "direction": direction,
-            "depth": depth,
-            "limit": limit,
-        }
-        if cursor:
-            params["cursor"] = cursor
-        return self._request("GET", f"/lineage/{self._split(name)}", LineageGraph, params=params)
+        return self._get(
+            self._at("lineage", name),
+            LineageGraph,
+            revision=revision,
+            direction=direction,
+            depth=depth,
+            limit=limit,
+            cursor=cursor or None,
+        )
 
     def identify(self, query: IdentifyQuery) -> IdentifyResult:
         return self._request(
             "POST", "/identify", IdentifyResult, json=query.model_dump(mode="json")
-        )
+        )  # a read: no token needed
+
+    # --- tokens and keys ------------------------------------------------------------------------
 
     def create_token(self, request: TokenCreate) -> TokenPublic:
-        return self._request(
-            "POST", "/tokens", TokenPublic, auth=True, json=request.model_dump(mode="json")
-        )
+        return self._post("/tokens", TokenPublic, request)
 
     def revoke_token(self, token_id: str) -> TokenRevoked:
-        return self._request(
-            "POST", f"/tokens/{quote(token_id, safe='')}/revoke", TokenRevoked, auth=True
-        )
-
-    # --- trust: keys, signatures, the transparency log -----------------------------------------
+        return self._post(f"/tokens/{quote(token_id, safe='')}/revoke", TokenRevoked)
 
     def add_key(self, request: KeyCreate) -> KeyPublic:
-        return self._request(
-            "POST", "/keys", KeyPublic, auth=True, json=request.model_dump(mode="json")
-        )
+        return self._post("/keys", KeyPublic, request)
 
     def revoke_key(self, key_id: str) -> KeyPublic:
-        return self._request("POST", f"/keys/{quote(key_id, safe='')}/revoke", KeyPublic, auth=True)
+        return self._post(f"/keys/{quote(key_id, safe='')}/revoke", KeyPublic)
 
     def get_key(self, key_id: str) -> KeyPublic:
-        return self._request("GET", f"/keys/{quote(key_id, safe='')}", KeyPublic)
+        return self._get(f"/keys/{quote(key_id, safe='')}", KeyPublic)
+
+    # --- signatures and the transparency log --------------------------------------------------
 
     def statement(self, name: str, revision: str = "main") -> StatementPublic:
-        return self._request(
-            "GET",
-            f"/variants/{self._split(name)}/statement",
-            StatementPublic,
-            params={"revision": revision},
+        return self._get(
+            self._at("variants", name, "/statement"), StatementPublic, revision=revision
         )
 
     def attach_signature(
         self, name: str, revision: str, request: AttachSignature
     ) -> AttachedSignaturePublic:
-        return self._request(
-            "POST",
-            f"/variants/{self._split(name)}/signatures",
-            AttachedSignaturePublic,
-            auth=True,
-            params={"revision": revision},
-            json=request.model_dump(mode="json"),
-        )
+        path = self._at("variants", name, "/signatures")
+        return self._post(path, AttachedSignaturePublic, request, revision=revision)
 
     def claim_lineage(self, request: LineageClaimCreate) -> StatementPublic:
-        return self._request(
-            "POST", "/lineage/claims", StatementPublic, auth=True, json=request.model_dump()
-        )
+        return self._post("/lineage/claims", StatementPublic, request)
 
     def log_key(self) -> LogKey:
-        return self._request("GET", "/log/key", LogKey)
+        return self._get("/log/key", LogKey)
 
     def checkpoint(self) -> CheckpointPublic:
-        return self._request("GET", "/log/checkpoint", CheckpointPublic)
+        return self._get("/log/checkpoint", CheckpointPublic)
 
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
-        params = {"index": index, **({"tree_size": tree_size} if tree_size else {})}
-        return self._request("GET", "/log/proof/inclusion", InclusionProof, params=params)
+        return self._get(
+            "/log/proof/inclusion", InclusionProof, index=index, tree_size=tree_size or None
+        )
 
     def consistency_proof(self, first: int, second: int | None = None) -> ConsistencyProof:
-        params = {"first": first, **({"second": second} if second else {})}
-        return self._request("GET", "/log/proof/consistency", ConsistencyProof, params=params)
+        return self._get(
+            "/log/proof/consistency", ConsistencyProof, first=first, second=second or None
+        )
 
     def log_entry(self, index: int) -> LogEntryPublic:
-        return self._request("GET", f"/log/entries/{int(index)}", LogEntryPublic)
+        return self._get(f"/log/entries/{int(index)}", LogEntryPublic)
 
     def audit(self) -> AuditReport:
         return self._request("GET", "/log/audit", AuditReport, auth=True)
@@ -227,85 +226,43 @@ class RegistryClient:
     # --- evaluations, safeguards, advisories, downloads ---------------------------------------
 
     def add_eval(self, name: str, revision: str, body: EvalResultEntry) -> list[EvalResultPublic]:
-        response = self._request(
-            "POST",
-            f"/evals/{self._split(name)}",
-            _EvalResults,
-            auth=True,
-            params={"revision": revision},
-            json=body.model_dump(mode="json"),
-        )
-        return response.root
+        return self._post(self._at("evals", name), _EvalResults, body, revision=revision).root
 
     def add_signed_evals(self, body: SignedEvalCreate) -> list[EvalResultPublic]:
-        response = self._request(
-            "POST", "/evals/signed", _EvalResults, auth=True, json=body.model_dump(mode="json")
-        )
-        return response.root
+        return self._post("/evals/signed", _EvalResults, body).root
 
     def import_evals(self, name: str, revision: str, body: EvalImport) -> EvalImportResult:
-        return self._request(
-            "POST",
-            f"/evals/{self._split(name)}/import",
-            EvalImportResult,
-            auth=True,
-            params={"revision": revision},
-            json=body.model_dump(mode="json"),
-        )
+        path = self._at("evals", name, "/import")
+        return self._post(path, EvalImportResult, body, revision=revision)
 
     def list_evals(self, name: str, revision: str = "main") -> EvalResultList:
-        return self._request(
-            "GET", f"/evals/{self._split(name)}", EvalResultList, params={"revision": revision}
-        )
+        return self._get(self._at("evals", name), EvalResultList, revision=revision)
 
     def safeguards(self, name: str, revision: str = "main") -> SafeguardStatusPublic:
-        return self._request(
-            "GET",
-            f"/safeguards/{self._split(name)}",
-            SafeguardStatusPublic,
-            params={"revision": revision},
-        )
+        return self._get(self._at("safeguards", name), SafeguardStatusPublic, revision=revision)
 
     def lacking_safeguards(self, **query: Any) -> LackingSafeguardPage:
         params = {k: v for k, v in query.items() if v not in (None, "", 0)}
-        return self._request("GET", "/safeguards/lacking", LackingSafeguardPage, params=params)
+        return self._get("/safeguards/lacking", LackingSafeguardPage, **params)
 
     def add_advisory(self, body: AdvisoryCreate) -> AdvisoryPublic:
-        return self._request(
-            "POST", "/advisories", AdvisoryPublic, auth=True, json=body.model_dump(mode="json")
-        )
+        return self._post("/advisories", AdvisoryPublic, body)
 
     def advisory_affected(self, advisory_id: int) -> AdvisoryAffected:
-        return self._request("GET", f"/advisories/{int(advisory_id)}/affected", AdvisoryAffected)
+        return self._get(f"/advisories/{int(advisory_id)}/affected", AdvisoryAffected)
 
     def record_downloads(
         self, name: str, revision: str, body: DownloadRecord
     ) -> DownloadSnapshotPublic:
-        return self._request(
-            "POST",
-            f"/downloads/{self._split(name)}",
-            DownloadSnapshotPublic,
-            auth=True,
-            params={"revision": revision},
-            json=body.model_dump(mode="json"),
-        )
+        path = self._at("downloads", name)
+        return self._post(path, DownloadSnapshotPublic, body, revision=revision)
 
     def downloads(self, name: str, revision: str, *, window: str = "30d") -> DownloadsPublic:
-        return self._request(
-            "GET",
-            f"/downloads/{self._split(name)}",
-            DownloadsPublic,
-            params={"revision": revision, "window": window},
-        )
+        path = self._at("downloads", name)
+        return self._get(path, DownloadsPublic, revision=revision, window=window)
 
     def ingest_downloads(self, body: DownloadIngest) -> DownloadIngestResult:
-        return self._request(
-            "POST",
-            "/downloads/ingest",
-            DownloadIngestResult,
-            auth=True,
-            json=body.model_dump(mode="json"),
-        )
+        return self._post("/downloads/ingest", DownloadIngestResult, body)
 
 
 class _EvalResults(RootModel[list[EvalResultPublic]]):

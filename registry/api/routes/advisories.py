@@ -10,7 +10,7 @@ from registry.services.safeguards.advisories import add_advisory, affected
 from schemas.browse import VariantAdvisories
 from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic
 
-router = APIRouter(tags=["evaluations"])
+router = APIRouter()
 
 
 @router.post(
@@ -18,6 +18,7 @@ router = APIRouter(tags=["evaluations"])
     response_model=AdvisoryPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ERRORS,
+    tags=["evaluations"],
 )
 def advisory_add(
     body: AdvisoryCreate, session: SessionDep, token: EvaluatorToken
@@ -26,7 +27,12 @@ def advisory_add(
     return add_advisory(session, body)
 
 
-@router.get("/advisories/{advisory_id}/affected", response_model=AdvisoryAffected, responses=ERRORS)
+@router.get(
+    "/advisories/{advisory_id}/affected",
+    response_model=AdvisoryAffected,
+    responses=ERRORS,
+    tags=["evaluations"],
+)
 def advisory_affected(advisory_id: int, session: SessionDep) -> AdvisoryAffected:
     """The advised variant and every descendant, with downloads and the path to each."""
     return affected(session, advisory_id)

@@ -10,10 +10,15 @@ from registry.services.downloads.report import downloads_report, record_download
 from schemas.evals import DownloadRecord, DownloadSnapshotPublic
 from schemas.hub import DownloadIngest, DownloadIngestResult, DownloadsPublic
 
-router = APIRouter(tags=["downloads"])
+router = APIRouter()
 
 
-@router.get("/downloads/{namespace}/{name}", response_model=DownloadsPublic, responses=ERRORS)
+@router.get(
+    "/downloads/{namespace}/{name}",
+    response_model=DownloadsPublic,
+    responses=ERRORS,
+    tags=["downloads"],
+)
 def downloads(
     namespace: str, name: str, session: SessionDep, revision: str = "main", window: str = "30d"
 ) -> DownloadsPublic:
@@ -41,7 +46,9 @@ def downloads_record(
     return record_downloads(session, variant_ref(namespace, name, revision), body)
 
 
-@router.post("/downloads/ingest", response_model=DownloadIngestResult, responses=ERRORS)
+@router.post(
+    "/downloads/ingest", response_model=DownloadIngestResult, responses=ERRORS, tags=["downloads"]
+)
 def ingest(
     body: DownloadIngest, session: SessionDep, token: PublisherToken
 ) -> DownloadIngestResult:

@@ -14,7 +14,7 @@ from registry.services.safeguards.query import lacking_safeguards, parse_statuse
 from schemas.browse import SafeguardSummaryList
 from schemas.evals import LackingSafeguardPage, SafeguardStatusPublic
 
-router = APIRouter(tags=["evaluations"])
+router = APIRouter()
 
 
 @router.get("/safeguards", response_model=SafeguardSummaryList, responses=ERRORS, tags=["browse"])
@@ -27,7 +27,12 @@ def statuses(
     return safeguard_summaries(session, policy, [parse_ref(r) for r in ref])
 
 
-@router.get("/safeguards/lacking", response_model=LackingSafeguardPage, responses=ERRORS)
+@router.get(
+    "/safeguards/lacking",
+    response_model=LackingSafeguardPage,
+    responses=ERRORS,
+    tags=["evaluations"],
+)
 def lacking(
     policy: PolicyDep,
     session: SessionDep,
@@ -55,7 +60,10 @@ def lacking(
 
 
 @router.get(
-    "/safeguards/{namespace}/{name}", response_model=SafeguardStatusPublic, responses=ERRORS
+    "/safeguards/{namespace}/{name}",
+    response_model=SafeguardStatusPublic,
+    responses=ERRORS,
+    tags=["evaluations"],
 )
 def show(
     namespace: str, name: str, policy: PolicyDep, session: SessionDep, revision: str = "main"

@@ -14,11 +14,14 @@ from registry.services.variants.register import get_variant
 from schemas import AttachedSignaturePublic, AttachSignature, LineageClaimCreate, StatementPublic
 from schemas.browse import VariantSignatures
 
-router = APIRouter(tags=["signatures"])
+router = APIRouter()
 
 
 @router.get(
-    "/variants/{namespace}/{name}/statement", response_model=StatementPublic, responses=ERRORS
+    "/variants/{namespace}/{name}/statement",
+    response_model=StatementPublic,
+    responses=ERRORS,
+    tags=["signatures"],
 )
 def statement(
     namespace: str, name: str, session: SessionDep, revision: str = "main"
@@ -34,6 +37,7 @@ def statement(
     response_model=AttachedSignaturePublic,
     status_code=status.HTTP_201_CREATED,
     responses=ERRORS,
+    tags=["signatures"],
 )
 def attach(
     namespace: str,
@@ -54,6 +58,7 @@ def attach(
     response_model=StatementPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ERRORS,
+    tags=["signatures"],
 )
 def claim(body: LineageClaimCreate, session: SessionDep, token: PublisherToken) -> StatementPublic:
     """Accept a signed lineage claim about a registered child (publish:<child namespace>)."""

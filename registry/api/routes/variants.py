@@ -13,10 +13,10 @@ from registry.services.browse import MAX_SEARCH, search_variants
 from schemas import VariantCreate, VariantPage, VariantPublic
 from schemas.browse import VariantSearchResult
 
-router = APIRouter(prefix="/variants", tags=["variants"])
+router = APIRouter(prefix="/variants")
 
 
-@router.get("", response_model=VariantPage, responses=ERRORS)
+@router.get("", response_model=VariantPage, responses=ERRORS, tags=["variants"])
 def list_(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -29,7 +29,11 @@ def list_(
 
 
 @router.post(
-    "", response_model=VariantPublic, status_code=status.HTTP_201_CREATED, responses=ERRORS
+    "",
+    response_model=VariantPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+    tags=["variants"],
 )
 def register(
     body: VariantCreate, session: SessionDep, token: PublisherToken, response: Response
@@ -42,7 +46,9 @@ def register(
     return out
 
 
-@router.get("/{namespace}/{name}", response_model=VariantPublic, responses=ERRORS)
+@router.get(
+    "/{namespace}/{name}", response_model=VariantPublic, responses=ERRORS, tags=["variants"]
+)
 def show(namespace: str, name: str, session: SessionDep, revision: str = "main") -> VariantPublic:
     """One variant with its files and direct lineage edges."""
     return show_variant(session, variant_ref(namespace, name, revision))

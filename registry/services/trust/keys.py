@@ -19,15 +19,20 @@ from schemas.trust import KeyPublic
 ROLES = ("publisher", "evaluator")
 
 
-def _namespace(session: Session, name: str) -> Namespace:
-    if not NAME_PART.match(name):
-        raise InvalidInput(f"invalid namespace {name!r}", hint="use the Hub's namespace spelling")
+def namespace_row(session: Session, name: str) -> Namespace:
+    """The namespace called ``name``, created (and flushed) on first use."""
     ns = session.exec(select(Namespace).where(Namespace.name == name)).first()
     if ns is None:
         ns = Namespace(name=name)
         session.add(ns)
         session.flush()
     return ns
+
+
+def _namespace(session: Session, name: str) -> Namespace:
+    if not NAME_PART.match(name):
+        raise InvalidInput(f"invalid namespace {name!r}", hint="use the Hub's namespace spelling")
+    return namespace_row(session, name)
 
 
 def _log_index(session: Session, kind: str, key: SigningKey) -> int | None:

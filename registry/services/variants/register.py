@@ -16,7 +16,6 @@ from registry.db.engine import transaction
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import (
     LineageEdge,
-    Namespace,
     Tensor,
     Variant,
     VariantFile,
@@ -40,6 +39,7 @@ from registry.services.identify.sketch_index import decode_sketch, store_sketch
 from registry.services.lineage.checks import check_lineage
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguards.status import mark_dirty
+from registry.services.trust.keys import namespace_row
 from registry.services.trust.signatures import (
     check_reposted_statement,
     record_registration,
@@ -79,20 +79,11 @@ def get_variant(session: Session, ref: VariantRef) -> Variant:
     return variant
 
 
-def _namespace(session: Session, name: str) -> Namespace:
-    ns = session.exec(select(Namespace).where(Namespace.name == name)).first()
-    if ns is None:
-        ns = Namespace(name=name)
-        session.add(ns)
-        session.flush()
-    return ns
-
-
 def variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
     """The variant at ``ref``, created without weights when only its name is known yet."""
     variant = find_variant(session, ref)
     if variant is None:
-        ns = _namespace(session, ref.namespace)
+        ns = namespace_row(session, ref.namespace)
         variant = Variant(namespace_id=ns.id or 0, name=ref.name, revision=ref.revision)
         session.add(variant)
         session.flush()
@@ -237,6 +228,24 @@ def edge_public(edge: LineageEdge, child: str, parent: str) -> LineageEdgePublic
     )
 
 
+def _neighbours(
+    session: Session, variant: Variant, *, up: bool, limit: int | None = None
+) -> list[tuple[LineageEdge, Variant]]:
+    """The edges to ``variant``'s parents (``up``) or children, with the variant at the other
+    end, by name."""
+    near, far = (LineageEdge.child_id, LineageEdge.parent_id)
+    if not up:
+        near, far = far, near
+    query = (
+        select(LineageEdge, Variant)
+        .join(Variant, col(Variant.id) == far)
+        .where(near == variant.id)
+        .order_by(Variant.name, Variant.revision)
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
 def variant_public(
     session: Session, variant: Variant, *, created: bool | None = None
 ) -> VariantPublic:
@@ -247,19 +256,8 @@ def variant_public(
     tensor_count = session.exec(
         select(func.count()).select_from(Tensor).where(Tensor.variant_id == variant.id)
     ).one()
-    parent_rows = session.exec(
-        select(LineageEdge, Variant)
-        .join(Variant, col(Variant.id) == LineageEdge.parent_id)
-        .where(LineageEdge.child_id == variant.id)
-        .order_by(Variant.name, Variant.revision)
-    ).all()
-    child_rows = session.exec(
-        select(LineageEdge, Variant)
-        .join(Variant, col(Variant.id) == LineageEdge.child_id)
-        .where(LineageEdge.parent_id == variant.id)
-        .order_by(Variant.name, Variant.revision)
-        .limit(CHILDREN_SHOWN)
-    ).all()
+    parent_rows = _neighbours(session, variant, up=True)
+    child_rows = _neighbours(session, variant, up=False, limit=CHILDREN_SHOWN)
     sketch = session.get(VariantSketch, variant.id)
     return VariantPublic(
         name=variant.name,
