@@ -14,6 +14,7 @@ listens on 127.0.0.1 only, on a port the OS picks.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
@@ -306,7 +307,7 @@ class FakeHub:
         with self._lock:
             self.bytes_served += len(data)
         if self.bandwidth:
-            time.sleep(len(data) / self.bandwidth)  # this connection's share of the link
+            await asyncio.sleep(len(data) / self.bandwidth)  # this connection's share of the link
         return Response(
             data, status_code=status, headers=headers, media_type="application/octet-stream"
         )
