@@ -82,7 +82,7 @@ class _SyncProgress:
             self._progress.stop()
 
 
-def _reader(state: CliState, endpoint: str | None) -> HubReader:
+def hub_reader(state: CliState, endpoint: str | None) -> HubReader:
     from registry.hub.reader import HubReader
 
     if state.settings.url and state.session_factory_override is None:
@@ -99,7 +99,7 @@ def _reader(state: CliState, endpoint: str | None) -> HubReader:
     )
 
 
-def _fingerprint_jobs(
+def fingerprint_jobs(
     state: CliState, endpoint: str, names: list[str], *, wait: bool
 ) -> HubJobCounts:
     """One fingerprint job per named repo not yet done at its commit: on the broker's workers,
@@ -177,11 +177,11 @@ def sync(
 
     Example: provreg hub sync meta-llama/Meta-Llama-3-8B --depth 2 --fingerprint"""
     state: CliState = ctx.obj
-    hub = _reader(state, endpoint)
+    hub = hub_reader(state, endpoint)
     result = _sync(state, hub, root, depth, fingerprint)
     notes = [f"[yellow]note:[/] {note}" for note in result.notes[:20]]
     if fingerprint and state.settings.broker_url:
-        jobs = _fingerprint_jobs(
+        jobs = fingerprint_jobs(
             state, hub.endpoint, _sync_repos(state, result.sync_id), wait=not no_wait
         )
         notes.append(
@@ -219,7 +219,7 @@ def watch(
     """Sync each root every --interval minutes. Safe to kill at any moment: the next start
     resumes each interrupted sync without losing or repeating anything."""
     state: CliState = ctx.obj
-    hub = _reader(state, endpoint)
+    hub = hub_reader(state, endpoint)
     rounds = 1 if once else iterations
     syncs: list[HubSyncResult] = []
     done = 0

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.hub import EndpointOption, NoWaitOption, _fingerprint_jobs, _reader, hub_app
+from cli.hub import EndpointOption, NoWaitOption, fingerprint_jobs, hub_reader, hub_app
 from cli.options import JsonOption
 from cli.output import Line, Output
 from cli.state import CliState
@@ -62,7 +62,7 @@ def scan(
     from registry.services.safeguards.policy import load_policy
 
     state: CliState = ctx.obj
-    hub = _reader(state, endpoint)
+    hub = hub_reader(state, endpoint)
     with state.local_sessions()() as session:
         found = scan_root(
             session,
@@ -76,7 +76,7 @@ def scan(
     jobs: HubJobCounts | None = None
     unknown = [f.repo for f in found.findings if f.outcome == "examined"]
     if fingerprint:
-        jobs = _fingerprint_jobs(state, hub.endpoint, unknown, wait=not no_wait)
+        jobs = fingerprint_jobs(state, hub.endpoint, unknown, wait=not no_wait)
     with state.local_sessions()() as session:
         matches = scan_matches(session, found.repos)
     result = HubScanResult(
