@@ -29,25 +29,13 @@ TASK_NAME = "provreg.fingerprint_repo"
 def fingerprinter(settings: Settings) -> Callable[[Session, HubRepo], str]:
     """Fingerprint one observed repo at its recorded commit, as ``hub sync --fingerprint``
     does, with the settings' Hub, limits and scratch space; returns the outcome's note."""
-    from registry.hub.fingerprint import fingerprint_repo
+    from registry.hub.fingerprint import fingerprinter_for
     from registry.hub.reader import HubReader
 
-    hub = HubReader(
-        settings.hf_endpoint,
-        settings.hf_token,
-        max_retries=settings.hub_max_retries,
-        max_wait=settings.hub_max_wait,
-    )
+    run = fingerprinter_for(settings, HubReader.from_settings(settings))
 
     def fingerprint(session: Session, repo: HubRepo) -> str:
-        outcome = fingerprint_repo(
-            session,
-            hub,
-            repo,
-            max_bytes=settings.hub_fingerprint_max_bytes,
-            max_header_bytes=settings.max_header_bytes,
-            workers=settings.effective_hash_workers,
-        )
+        outcome = run(session, repo)
         return "" if outcome is None else outcome.note
 
     return fingerprint
