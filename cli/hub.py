@@ -22,7 +22,6 @@ from registry.errors import HubRepoNotFound, HubUnavailable, InvalidInput
 from schemas import HubSyncResult, HubWatchResult
 
 if TYPE_CHECKING:  # the Hub client and the sync load only when a hub command runs
-
     from registry.hub.reader import HubReader
 
 DEFAULT_DEPTH = 10  # generations below the root, as registry.hub.sync
