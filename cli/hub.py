@@ -24,10 +24,6 @@ from registry.errors import HubRepoNotFound, HubUnavailable, InvalidInput
 from schemas import HubJobCounts, HubSyncResult, HubWatchResult
 
 if TYPE_CHECKING:  # the Hub client and the sync load only when a hub command runs
-    from sqlmodel import Session
-
-    from registry.db.models import HubRepo
-    from registry.hub.fingerprint import FingerprintOutcome
     from registry.hub.reader import HubReader
 
 DEFAULT_DEPTH = 10  # generations below the root, as registry.hub.sync
@@ -90,13 +86,7 @@ def hub_reader(state: CliState, endpoint: str | None) -> HubReader:
             "hub sync writes the database directly and cannot run through PROVREG_URL",
             hint="run it where the database is: unset PROVREG_URL, set PROVREG_DATABASE_URL",
         )
-    s = state.settings
-    return HubReader(
-        endpoint or s.hf_endpoint,
-        s.hf_token,
-        max_retries=s.hub_max_retries,
-        max_wait=s.hub_max_wait,
-    )
+    return HubReader.from_settings(state.settings, endpoint)
 
 
 def fingerprint_jobs(
@@ -126,23 +116,14 @@ def fingerprint_jobs(
 def _sync(
     state: CliState, hub: HubReader, root: str, depth: int, fingerprint: bool
 ) -> HubSyncResult:
-    from registry.hub.fingerprint import fingerprint_repo
+    from registry.hub.fingerprint import fingerprinter_for
     from registry.hub.sync import sync_root
     from registry.services.safeguards.policy import load_policy
 
     settings = state.settings
     progress = _SyncProgress(root, quiet=state.as_json)
 
-    def fp(session: Session, repo: HubRepo) -> FingerprintOutcome | None:
-        return fingerprint_repo(
-            session,
-            hub,
-            repo,
-            max_bytes=settings.hub_fingerprint_max_bytes,
-            max_header_bytes=settings.max_header_bytes,
-            workers=settings.effective_hash_workers,
-            on_file=progress.file,
-        )
+    fp = fingerprinter_for(settings, hub, on_file=progress.file)
 
     try:
         with state.local_sessions()() as session:

@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from registry.config import Settings
 from registry.db.engine import transaction
 from registry.db.models import HubFile, HubRepo, LineageEdge, SketchBand, Variant, VariantSketch
 from registry.errors import ProvregError, RevisionImmutable, WeightsError
@@ -131,6 +132,26 @@ def _finish(session: Session, repo: HubRepo, outcome: FingerprintOutcome) -> Fin
             elif edge.source == "detected":
                 outcome.detected += 1
     return outcome
+
+
+def fingerprinter_for(
+    settings: Settings, hub: HubReader, *, on_file: Callable[[str, int], None] | None = None
+) -> Callable[[Session, HubRepo], FingerprintOutcome | None]:
+    """:func:`fingerprint_repo` with the settings' limits (largest repo, largest header, hashing
+    threads): what `hub sync --fingerprint` and the workers run for each repo."""
+
+    def fingerprint(session: Session, repo: HubRepo) -> FingerprintOutcome | None:
+        return fingerprint_repo(
+            session,
+            hub,
+            repo,
+            max_bytes=settings.hub_fingerprint_max_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            workers=settings.effective_hash_workers,
+            on_file=on_file,
+        )
+
+    return fingerprint
 
 
 def sketch_repo_remotely(

@@ -20,6 +20,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
+from registry.config import Settings
 from registry.errors import HubRepoNotFound, HubUnavailable
 
 HUB_RELATIONS = ("adapter", "finetune", "merge", "quantized")
@@ -173,6 +174,17 @@ def facts_of(info: ModelInfo) -> RepoFacts:
 
 class HubReader:
     """The Hub at ``endpoint``; ``token`` for gated and private repos (False: none at all)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, endpoint: str | None = None) -> HubReader:
+        """The Hub the settings name (``endpoint`` instead, when given), with their token and
+        retry limits."""
+        return cls(
+            endpoint or settings.hf_endpoint,
+            settings.hf_token,
+            max_retries=settings.hub_max_retries,
+            max_wait=settings.hub_max_wait,
+        )
 
     def __init__(
         self,
