@@ -11,13 +11,31 @@ from typing import Any, Literal
 
 import numpy as np
 
-from registry.weights.alignment import groups
 from registry.weights.sketch import QUANTIZED_BITS, Sketch
 
 Direction = Literal["a_is_child", "b_is_child", "unknown"]
 BLOCK_LOW_RANK = 10  # a changed block of at most this rank is a low-rank (adapter) update
 REPACKAGED_R = 0.9995
 PERMUTED_SIGNATURE = 0.9999  # embeddings equal up to a permutation of residual dimensions
+
+
+BLOCK_DESCENT = 0.3  # raw-block cosine beyond which a matrix descends (independent: sd 1/16)
+# A Gram this close is the same matrix up to a hidden-unit permutation (which moves the rows a
+# raw block samples), whatever the raw blocks say; kin stay well below it.
+SAME_GRAM_R = 0.97
+CAST_CHANGED = 0.02  # a block with more elements than this off the coarser grid has changed
+# mantissa bits of each storage type; sketches keep raw blocks in float16, so 10 at most
+_MANTISSA = {"BF16": 7, "F8_E4M3": 3, "F8_E5M2": 2}
+
+
+def _changed_fraction(fa: np.ndarray, fb: np.ndarray, storages: tuple[str, str]) -> float:
+    """Fraction of elements that differ by more than one unit in the last place of the coarser
+    of the two storage types: 0 for a dtype cast (even with double rounding), most elements
+    for any real update of the weights."""
+    bits = min(_MANTISSA.get(s.upper(), 10) for s in storages)
+    scale = np.maximum(np.abs(fa), np.abs(fb))
+    ulp = np.exp2(np.floor(np.log2(np.where(scale > 0, scale, 1.0))) - bits)
+    return float(np.mean(np.abs(fa - fb) > np.maximum(ulp, 6e-8)))
 
 
 def block_evidence(
@@ -27,12 +45,14 @@ def block_evidence(
     by_index: bool,
     same_orientation: np.ndarray,
 ) -> dict[str, Any]:
-    """Un-obfuscated evidence from raw blocks: cosine, unchanged matrices, rank of changes."""
+    """Un-obfuscated evidence from raw blocks: cosine, how many matrices descend (a raw-block
+    cosine beyond BLOCK_DESCENT, or a Gram beyond SAME_GRAM_R), unchanged matrices (equal up to
+    a dtype cast), rank of changes."""
     if not by_index:
         return {}
-    cosines, unchanged = [], 0
+    cosines, unchanged, descending = [], 0, 0
     changed: list[np.ndarray] = []
-    for ra, rb, _ in pairs:
+    for ra, rb, r in pairs:
         if not same_orientation[ra, rb]:
             continue
         xa, xb = a.records[ra].block, b.records[rb].block
@@ -48,18 +68,18 @@ def block_evidence(
         if na == 0 or nb == 0:
             continue
         cosines.append(float((fa * fb).sum() / (na * nb)))
-        delta = fa - fb
-        low = min(QUANTIZED_BITS.get(r.storage.upper(), 32) for r in (a.records[ra], b.records[rb]))
-        tolerance = 1e-3 if low >= 32 else 5e-3  # a 16-bit copy rounds every value a little
-        if math.sqrt(float((delta * delta).sum())) <= tolerance * max(na, nb):
+        descending += cosines[-1] >= BLOCK_DESCENT or r >= SAME_GRAM_R
+        storages = (a.records[ra].storage, b.records[rb].storage)
+        if _changed_fraction(fa, fb, storages) <= CAST_CHANGED:
             unchanged += 1
             continue
-        changed.append(delta)
+        changed.append(fa - fb)
     if not cosines:
         return {}
     ranks = _ranks(changed)
     return {
         "block_cosine": round(float(np.mean(cosines)), 6),
+        "descending_matrices": descending,
         "unchanged_matrices": unchanged,
         "changed_matrices": len(ranks),
         "delta_ranks": sorted(set(ranks)),
@@ -113,10 +133,7 @@ def guess_relation(
     la, lb = len(a.records), len(b.records)
     if la != lb and len(pairs) >= 0.9 * min(la, lb):
         child = "a_is_child" if la < lb else "b_is_child"
-        ga, gb = len(groups(a.records)), len(groups(b.records))
-        reasons.append(
-            f"layer subset: {min(la, lb)} of {max(la, lb)} matrices ({ga} vs {gb} layers)"
-        )
+        reasons.append(f"layer subset: {min(la, lb)} of {max(la, lb)} matrices")
         return "pruned", child, reasons
     widths_a = sorted(r.other for r in a.records)
     widths_b = sorted(r.other for r in b.records)
@@ -136,14 +153,20 @@ def guess_relation(
     bits_differ = QUANTIZED_BITS.get(a.vocab_storage.upper(), 32) != QUANTIZED_BITS.get(
         b.vocab_storage.upper(), 32
     )
-    # raw values at the same indices decide "unchanged"; without them only the Grams speak
+    # raw values at the same indices decide "unchanged" (equal up to a dtype cast); without
+    # them only the Grams speak
     same_values = blocks["changed_matrices"] == 0 if blocks else mean_r >= REPACKAGED_R
     if same_values:
+        seen = (
+            f"all {blocks['compared_matrices']} compared raw blocks equal up to a dtype cast"
+            if blocks
+            else f"matrix Grams equal (mean r {mean_r:.4f})"
+        )
         if bits_a != bits_b or bits_differ:
             child = "a_is_child" if bits_a < bits_b else "b_is_child"
-            reasons.append("same weights at lower precision")
+            reasons.append(f"same weights at lower precision: {seen}")
             return "repackaged", child, reasons
-        reasons.append("same weights, rearranged or re-encoded")
+        reasons.append(f"same weights, rearranged or re-encoded: {seen}")
         return "repackaged", "unknown", reasons
     if permuted:
         reasons.append("residual dimensions permuted, embeddings otherwise unchanged (obfuscation)")
@@ -157,4 +180,9 @@ def guess_relation(
             f"low-rank delta (rank <= {max(ranks)}) in {blocks['changed_matrices']} matrices"
         )
         return "adapter", "unknown", reasons
+    if blocks:
+        reasons.append(
+            f"weights changed: {blocks['changed_matrices']} of {blocks['compared_matrices']} "
+            "compared raw blocks differ beyond a dtype cast"
+        )
     return "finetune", "unknown", reasons

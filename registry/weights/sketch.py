@@ -38,6 +38,7 @@ from registry.weights.blas import one_blas_thread
 
 SKETCH_VERSION = 1
 MAX_ANCHORS = 128
+MAX_VOCAB_MATRICES = 3  # token embeddings, output head (T5: shared, encoder, decoder, head)
 ANCHOR_POOL_CAP = 4096
 RESIDUAL_SUBSET = 40
 BLOCK = 16
@@ -59,7 +60,7 @@ _VOCAB_HINT = re.compile(r"(embed|wte|word_embeddings|token_embd|tok_embeddings|
 _NOT_VOCAB = re.compile(r"(position|token_type|segment|pos_emb|wpe)", re.I)
 _HEAD_HINT = re.compile(r"(lm_head|^output\.weight|classifier|decoder\.weight)", re.I)
 # A block number after a block-ish prefix (HF, GGUF, GPT-2, T5, BERT, ONNX node paths). Auto-made
-# names such as ``onnx::MatMul_1234`` carry no layer and are grouped by position instead.
+# names such as ``onnx::MatMul_1234`` carry no layer; such records are aligned by content.
 _LAYER_NUMBER = re.compile(
     r"(?:^|[._/])(?:layers?|blk|blocks?|h|layer_|decoder_layers|encoder_layers)[._/]?(\d+)(?:[._/]|$)",
     re.IGNORECASE,
@@ -102,10 +103,6 @@ class MatrixRecord:
     block: np.ndarray | None  # BLOCK x BLOCK float16 at fixed indices, residual as columns
     zero_fraction: float
     grid: float  # median distinct fraction in groups of GROUP values; low = a quantization grid
-    # for tensors whose names carry no layer: the layers of the nearest named tensors before and
-    # after it in file order (exporters name a layer's biases or norms, not its MatMul weights)
-    layer_before: int | None = None
-    layer_after: int | None = None
 
 
 @dataclass
@@ -123,6 +120,12 @@ class Sketch:
     records: list[MatrixRecord] = field(default_factory=list)
     vocab_storage: str = "F32"
     parameters: int = 0
+    # anchor signatures of the other vocabulary matrices (an untied output head), on the same
+    # residual dimensions: names do not always say which matrix is the embedding
+    more_signatures: list[np.ndarray] = field(default_factory=list)
+
+    def all_signatures(self) -> list[np.ndarray]:
+        return [self.signatures, *self.more_signatures]
 
     @property
     def bits(self) -> int:
@@ -135,7 +138,9 @@ class Sketch:
 
     def to_bytes(self) -> bytes:
         """Deterministic binary form: a JSON header and raw arrays, zlib-compressed."""
-        arrays: list[np.ndarray] = [self.anchors, self.dims, self.signatures, self.anchor_gram]
+        arrays: list[np.ndarray] = [
+            self.anchors, self.dims, self.signatures, self.anchor_gram, *self.more_signatures
+        ]  # fmt: skip
         recs = []
         for r in self.records:
             recs.append(
@@ -148,8 +153,6 @@ class Sketch:
                     "block": r.block is not None,
                     "zero_fraction": round(r.zero_fraction, 6),
                     "grid": round(r.grid, 6),
-                    "layer_before": r.layer_before,
-                    "layer_after": r.layer_after,
                 }
             )
             arrays.extend(r.grams)
@@ -162,6 +165,7 @@ class Sketch:
             "code": self.code.hex(),
             "vocab_storage": self.vocab_storage,
             "parameters": self.parameters,
+            "more_signatures": len(self.more_signatures),
             "records": recs,
             "arrays": [[a.dtype.str, list(a.shape)] for a in arrays],
         }
@@ -188,6 +192,7 @@ class Sketch:
             raise ValueError(f"unsupported sketch version {header.get('version')}")
         it = iter(arrays)
         anchors, dims, signatures, anchor_gram = next(it), next(it), next(it), next(it)
+        more = [next(it) for _ in range(header.get("more_signatures", 0))]
         records = []
         for r in header["records"]:
             grams = [next(it) for _ in range(r["grams"])]
@@ -195,7 +200,7 @@ class Sketch:
             records.append(
                 MatrixRecord(
                     r["order"], r["layer"], r["other"], r["storage"], grams, block,
-                    r["zero_fraction"], r["grid"], r.get("layer_before"), r.get("layer_after"),
+                    r["zero_fraction"], r["grid"],
                 )
             )  # fmt: skip
         return cls(
@@ -210,6 +215,7 @@ class Sketch:
             records=records,
             vocab_storage=header["vocab_storage"],
             parameters=header["parameters"],
+            more_signatures=more,
         )
 
 
@@ -289,22 +295,6 @@ def _layer_of(name: str) -> int | None:
     return int(numbers[0]) if numbers else None
 
 
-def _layer_hints(tensors: Sequence[SketchTensor]) -> dict[int, tuple[int | None, ...]]:
-    """Each tensor's (own layer, layer of the nearest named tensor before, and after it)."""
-    own = [_layer_of(t.name) for t in tensors]
-    before: list[int | None] = []
-    last: int | None = None
-    for layer in own:
-        before.append(last)
-        last = layer if layer is not None else last
-    after: list[int | None] = [None] * len(own)
-    last = None
-    for i in range(len(own) - 1, -1, -1):
-        after[i] = last
-        last = own[i] if own[i] is not None else last
-    return {id(t): (own[i], before[i], after[i]) for i, t in enumerate(tensors)}
-
-
 def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
     """The vocabulary matrices (token embeddings, then output heads).
 
@@ -335,6 +325,11 @@ def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
     return embeddings + heads
 
 
+def _anchor_rows(t: SketchTensor, anchors: np.ndarray, vocab: int) -> np.ndarray:
+    x = t.read_rows(anchors) if t.shape[0] == vocab else t.read_columns(anchors).T
+    return np.asarray(x, dtype=np.float32)
+
+
 def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Sketch:
     """Sketch a model from its tensors; raises :class:`SketchError` if it has no vocabulary."""
     with one_blas_thread():
@@ -352,21 +347,18 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
     vocab = max(embedding.shape)
     residual = min(embedding.shape)
     anchors = anchor_ids(vocab)
-    if embedding.shape[0] == vocab:
-        x = embedding.read_rows(anchors)
-    else:
-        x = embedding.read_columns(anchors).T
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=0)
+    # every vocabulary matrix (embedding, untied head) has its say in which residual dimensions
+    # are kept and in the anchor Gram, so the sketch does not hang on which one is called the
+    # embedding (names may say nothing, and storage order means nothing)
+    xs = [_anchor_rows(t, anchors, vocab) for t in vocab_tensors[:MAX_VOCAB_MATRICES]]
+    norms = sum(np.linalg.norm(x, axis=0) / max(float(np.linalg.norm(x)), 1e-30) for x in xs)
     keep = min(residual, RESIDUAL_SUBSET)
-    dims = np.sort(np.argsort(-norms, kind="stable")[:keep]).astype(np.int32)
-    signatures = _unit_rows(x[:, dims].T).astype(np.float16)
-    xn = _unit_rows(x)
-    gram = upper(xn @ xn.T)
+    dims = np.sort(np.argsort(-np.asarray(norms), kind="stable")[:keep]).astype(np.int32)
+    signatures = [_unit_rows(x[:, dims].T).astype(np.float16) for x in xs]
+    gram = np.mean([upper(_unit_rows(x) @ _unit_rows(x).T) for x in xs], axis=0)
     rng = np.random.default_rng(_SEED + 1)
     block_cols = np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
 
-    layers = _layer_hints(tensors)
     records: list[MatrixRecord] = []
     skip = {id(t) for t in vocab_tensors}
     for order, t in enumerate(matrices):
@@ -393,9 +385,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         records.append(
             MatrixRecord(
                 order=order,
-                layer=layers[id(t)][0],
-                layer_before=layers[id(t)][1],
-                layer_after=layers[id(t)][2],
+                layer=_layer_of(t.name),
                 other=other,
                 storage=t.storage,
                 grams=grams,
@@ -417,7 +407,8 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         vocab=vocab,
         anchors=anchors,
         dims=dims,
-        signatures=signatures,
+        signatures=signatures[0],
+        more_signatures=signatures[1:],
         anchor_gram=gram.astype(np.float16),
         code=simhash(gram),
         records=records,
