@@ -1,7 +1,8 @@
 """Build the real-tool fixtures under tests/fixtures/real from the committed zoo's llama-b0.
 
-- ``llama-b0-adamw12-bf16/``: 12 steps of torch's AdamW (lr 1e-4) on the zoo's fine-tune text,
-  saved in bf16 (a short real fine-tune, the kind that must never read as a repackage).
+- ``llama-b0-adamw12-bf16/``, ``llama-b0-adamw12-lr2e-5-bf16/``: 12 steps of torch's AdamW
+  (lr 1e-4, 2e-5) on the zoo's fine-tune text, saved in bf16 (short real fine-tunes, the kind
+  that must never read as a repackage).
 - ``llama-b0-ort-dynamic.onnx`` / ``llama-b0-ort-dynamic-perchannel.onnx``: llama-b0 exported
   with ``torch.onnx.export`` and quantized by ``onnxruntime.quantization.quantize_dynamic``
   (MatMulInteger + DynamicQuantizeLinear; per-tensor and per-channel scales).
@@ -29,12 +30,12 @@ ZOO = ROOT / "tests" / "fixtures" / "zoo"
 OUT = ROOT / "tests" / "fixtures" / "real"
 
 
-def short_finetune(cfg, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """12 AdamW steps at lr 1e-4 (batch 8), then cast to bf16 as a publisher would save it."""
+def short_finetune(cfg, state: dict[str, torch.Tensor], lr: float) -> dict[str, torch.Tensor]:
+    """12 AdamW steps at ``lr`` (batch 8), then cast to bf16 as a publisher would save it."""
     torch.manual_seed(12)
     model = load_model(cfg, state)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
     sampler = WindowSampler(load_corpus().slices["finetune_a"], cfg.seq_len, 8, seed=12)
     gen = torch.Generator().manual_seed(12)
     for _ in range(12):
@@ -59,10 +60,11 @@ def main() -> None:
     cfg = SIZES["tiny"]["llama"]
     state = load_file(str(ZOO / "llama-b0" / "model.safetensors"))
     OUT.mkdir(parents=True, exist_ok=True)
-    ft = OUT / "llama-b0-adamw12-bf16"
-    ft.mkdir(exist_ok=True)
-    save_file(short_finetune(cfg, state), str(ft / "model.safetensors"))
-    (ft / "config.json").write_text(json.dumps(hf_config(cfg), indent=2) + "\n")
+    for label, lr in (("", 1e-4), ("-lr2e-5", 2e-5)):
+        ft = OUT / f"llama-b0-adamw12{label}-bf16"
+        ft.mkdir(exist_ok=True)
+        save_file(short_finetune(cfg, state, lr), str(ft / "model.safetensors"))
+        (ft / "config.json").write_text(json.dumps(hf_config(cfg), indent=2) + "\n")
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         export_onnx(cfg, state, fp32)
