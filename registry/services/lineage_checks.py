@@ -1,9 +1,9 @@
 """Check declared lineage against the weights at registration, and record detected lineage.
 
 A declared edge becomes ``verified`` when the weights say derived (or identical), ``disputed``
-when they say unrelated, and stays ``unverified`` when the parent has no sketch or the weights
-show only shared ancestry (an edge to a parent without weights yet is checked when they are
-registered). A strong undeclared match becomes a ``detected`` edge, pointed by
+when they say anything else (unrelated, or a sibling or kin that only shares an ancestor), and
+stays ``unverified`` when the parent has no sketch (an edge to a parent without weights yet is
+checked when they are registered). A strong undeclared match becomes a ``detected`` edge, pointed by
 structural evidence or, failing that, by registration order (the newcomer is the child).
 """
 
@@ -55,16 +55,18 @@ def _compare(session: Session, sketch: Sketch | None, other_id: int) -> Scored |
 
 def _judge(edge: LineageEdge, match: Scored | None) -> None:
     """A declared edge is verified when the weights say derived or identical, disputed when
-    they say unrelated; only related (or no comparison) leaves its status."""
+    they say anything else (a sibling or kin sharing an ancestor is not a parent); only a
+    missing comparison leaves it unverified."""
     if match is None:
         return
-    if match.verdict in ("identical", "derived"):
-        edge.status = "verified"
-    elif match.verdict == "unrelated":
-        edge.status = "disputed"
+    edge.status = "verified" if match.verdict in ("identical", "derived") else "disputed"
     edge.score = match.score
     edge.evidence = _evidence(match)
     edge.updated_at = utcnow()
+
+
+def _connected(session: Session, a: int, b: int) -> bool:
+    return is_ancestor_or_self(session, a, b) or is_ancestor_or_self(session, b, a)
 
 
 def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> None:
@@ -92,17 +94,22 @@ def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> 
     for edge in waiting:
         _judge(edge, by_id.get(edge.child_id) or _compare(session, sketch, edge.child_id))
     declared_parents = {e.parent_id for e in declared}
-    for s in scored:
+    linked: list[int] = []
+    # identical weights first, then the closest, then the earliest registered: one edge joins
+    # the newcomer to a family; a relative of a model it was just joined to is a sibling or an
+    # ancestor of that model, never a second parent (merges excepted)
+    for s in sorted(scored, key=lambda s: (s.verdict != "identical", -s.score, s.variant.id)):
         other = s.variant.id
         assert other is not None
         if other in declared_parents or s.verdict not in ("identical", "derived"):
             continue
         if s.fpr > DETECT_MAX_FPR:
             continue
-        if is_ancestor_or_self(session, other, variant.id) or is_ancestor_or_self(
-            session, variant.id, other
+        if _connected(session, other, variant.id) or (
+            s.relation != "merge" and any(_connected(session, other, x) for x in linked)
         ):
             continue  # already connected through other edges
+        linked.append(other)
         evidence = _evidence(s)
         if s.direction == "query_is_parent":
             child_id, parent_id = other, variant.id
