@@ -26,6 +26,17 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.where(n > 0, n, 1.0)
 
 
+def _deflate(signatures: np.ndarray) -> np.ndarray:
+    """Unit signatures without the direction over anchors they all share (a mean offset, or the
+    tokens' frequencies in an output head), which would make every dimension look alike.
+    Sign flips and permutations of residual dimensions leave that direction unchanged."""
+    x = _unit(signatures)
+    if x.shape[0] < 2:
+        return x
+    top = np.linalg.svd(x, full_matrices=False)[2][0]
+    return _unit(x - np.outer(x @ top, top))
+
+
 def align_residual(a: Sketch, b: Sketch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Matched residual dims ``(ia, ib)``, relative signs and signature cosines (kept pairs)."""
     if a.anchors.shape != b.anchors.shape or not np.array_equal(a.anchors, b.anchors):
@@ -34,9 +45,9 @@ def align_residual(a: Sketch, b: Sketch) -> tuple[np.ndarray, np.ndarray, np.nda
     best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
     # each vocabulary matrix of one model against each of the other's: which one a name (or
     # storage order) made the embedding must not matter
-    for sa in a.all_signatures():
-        for sb in b.all_signatures():
-            cos = _unit(sa) @ _unit(sb).T
+    for sa in map(_deflate, a.all_signatures()):
+        for sb in map(_deflate, b.all_signatures()):
+            cos = sa @ sb.T
             ia, ib = linear_sum_assignment(-np.abs(cos))
             c = cos[ia, ib]
             runner_up = (
