@@ -17,6 +17,8 @@ SIGNATURE_MATCH = 0.6  # anchor signatures this close identify a residual dimens
 # ...if no other dimension comes this close to it: an output head's columns can all share one
 # direction (the tokens' frequencies), which makes every pairing look alike
 SIGNATURE_MARGIN = 0.1
+ROW_KEY_DISTANCE = 4  # of 64 bits: the same row, up to rounding or a light fine-tune
+ROWS_MATCHED = 16  # anchor rows found again by content before dimensions are compared
 CHAIN_THRESHOLD = 0.3  # a record pair adds to a layer alignment only beyond this correlation
 
 
@@ -37,11 +39,43 @@ def _deflate(signatures: np.ndarray) -> np.ndarray:
     return _unit(x - np.outer(x @ top, top))
 
 
+def matched_rows(a: Sketch, b: Sketch) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """Anchor rows of ``a`` found again in ``b`` by content, when the token ids differ (a
+    trimmed, renumbered vocabulary): ``(matrix of a, matrix of b, rows of a, rows of b)`` for
+    the pairing of vocabulary matrices that finds the most, or None under ROWS_MATCHED."""
+    best: tuple[int, int, np.ndarray, np.ndarray] | None = None
+    for i, ka in enumerate(a.row_keys):
+        for j, kb in enumerate(b.row_keys):
+            bits = np.unpackbits(ka[:, None, :] ^ kb[None, :, :], axis=2).sum(axis=2)
+            near, back = bits.argmin(axis=1), bits.argmin(axis=0)
+            ra = np.flatnonzero(
+                (bits.min(axis=1) <= ROW_KEY_DISTANCE) & (back[near] == np.arange(len(ka)))
+            )
+            if len(ra) >= ROWS_MATCHED and (best is None or len(ra) > len(best[2])):
+                best = (i, j, ra, near[ra])
+    return best
+
+
+def _by_content(a: Sketch, b: Sketch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Residual dims kept by both (same indices: rows matched by raw content are not permuted),
+    checked on the matched rows' signatures."""
+    empty = np.zeros(0, dtype=np.int64)
+    found = matched_rows(a, b)
+    if found is None or a.residual != b.residual:
+        return empty, empty, np.zeros(0), np.zeros(0)
+    i, j, ra, rb = found
+    _, ia, ib = np.intersect1d(a.dims, b.dims, return_indices=True)
+    sa = _unit(a.all_signatures()[i][ia][:, ra])
+    sb = _unit(b.all_signatures()[j][ib][:, rb])
+    c = (sa * sb).sum(axis=1)
+    keep = c >= SIGNATURE_MATCH
+    return ia[keep], ib[keep], np.ones(int(keep.sum())), c[keep]
+
+
 def align_residual(a: Sketch, b: Sketch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Matched residual dims ``(ia, ib)``, relative signs and signature cosines (kept pairs)."""
     if a.anchors.shape != b.anchors.shape or not np.array_equal(a.anchors, b.anchors):
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0), np.zeros(0)
+        return _by_content(a, b)
     best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
     # each vocabulary matrix of one model against each of the other's: which one a name (or
     # storage order) made the embedding must not matter

@@ -144,10 +144,19 @@ def guess_relation(
         if all(q <= p for p, q in zip(widths_a, widths_b, strict=True)):
             reasons.append("narrower matrices on the child side")
             return "pruned", "b_is_child", reasons
+    if a.vocab != b.vocab and not np.array_equal(a.anchors, b.anchors):
+        # the same rows under other token ids: a vocabulary trimmed and renumbered
+        child = "a_is_child" if a.vocab < b.vocab else "b_is_child"
+        reasons.append(
+            f"vocabulary trimmed: {max(a.vocab, b.vocab)} -> {min(a.vocab, b.vocab)} rows, "
+            "the shared rows found under other token ids"
+        )
+        return "pruned", child, reasons
     if a.vocab != b.vocab:
         child = "a_is_child" if a.vocab > b.vocab else "b_is_child"
         reasons.append(
-            f"appended vocabulary rows: {min(a.vocab, b.vocab)} -> {max(a.vocab, b.vocab)}"
+            f"appended vocabulary rows: {min(a.vocab, b.vocab)} -> {max(a.vocab, b.vocab)}, "
+            "the low token ids unchanged"
         )
         return "finetune", child, reasons
     bits_differ = QUANTIZED_BITS.get(a.vocab_storage.upper(), 32) != QUANTIZED_BITS.get(

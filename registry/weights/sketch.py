@@ -47,6 +47,7 @@ BLOCK = 16
 # Sketches with the same record count keep them on the same records.
 MAX_BLOCKS = 128
 CODE_BITS = 256
+ROW_KEY_BITS = 64
 GROUP = 128  # elements per group when looking for a quantization grid
 # A Gram over the rows of a matrix whose residual axis is its (contiguous) columns reads every
 # row, hence every page. Above GRAM_ROWS rows it is estimated from GRAM_ROWS of them instead:
@@ -123,6 +124,9 @@ class Sketch:
     # anchor signatures of the other vocabulary matrices (an untied output head), on the same
     # residual dimensions: names do not always say which matrix is the embedding
     more_signatures: list[np.ndarray] = field(default_factory=list)
+    # per vocabulary matrix, a ROW_KEY_BITS SimHash of each anchor row over the whole residual:
+    # finds the same rows again when a trimmed vocabulary renumbered the token ids
+    row_keys: list[np.ndarray] = field(default_factory=list)
 
     def all_signatures(self) -> list[np.ndarray]:
         return [self.signatures, *self.more_signatures]
@@ -139,7 +143,8 @@ class Sketch:
     def to_bytes(self) -> bytes:
         """Deterministic binary form: a JSON header and raw arrays, zlib-compressed."""
         arrays: list[np.ndarray] = [
-            self.anchors, self.dims, self.signatures, self.anchor_gram, *self.more_signatures
+            self.anchors, self.dims, self.signatures, self.anchor_gram, *self.more_signatures,
+            *self.row_keys,
         ]  # fmt: skip
         recs = []
         for r in self.records:
@@ -166,6 +171,7 @@ class Sketch:
             "vocab_storage": self.vocab_storage,
             "parameters": self.parameters,
             "more_signatures": len(self.more_signatures),
+            "row_keys": len(self.row_keys),
             "records": recs,
             "arrays": [[a.dtype.str, list(a.shape)] for a in arrays],
         }
@@ -193,6 +199,7 @@ class Sketch:
         it = iter(arrays)
         anchors, dims, signatures, anchor_gram = next(it), next(it), next(it), next(it)
         more = [next(it) for _ in range(header.get("more_signatures", 0))]
+        keys = [next(it) for _ in range(header.get("row_keys", 0))]
         records = []
         for r in header["records"]:
             grams = [next(it) for _ in range(r["grams"])]
@@ -216,6 +223,7 @@ class Sketch:
             vocab_storage=header["vocab_storage"],
             parameters=header["parameters"],
             more_signatures=more,
+            row_keys=keys,
         )
 
 
@@ -409,12 +417,21 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         dims=dims,
         signatures=signatures[0],
         more_signatures=signatures[1:],
+        row_keys=[row_keys(x) for x in xs],
         anchor_gram=gram.astype(np.float16),
         code=simhash(gram),
         records=records,
         vocab_storage=embedding.storage,
         parameters=parameters,
     )
+
+
+def row_keys(rows: np.ndarray) -> np.ndarray:
+    """ROW_KEY_BITS sign bits of random projections of each row, packed: (rows, bits / 8)."""
+    planes = np.random.default_rng(_SEED + 2 + rows.shape[1]).standard_normal(
+        (rows.shape[1], ROW_KEY_BITS)
+    )
+    return np.packbits(rows.astype(np.float64) @ planes > 0, axis=1)
 
 
 def hamming(a: bytes, b: bytes) -> int:
