@@ -22,7 +22,8 @@ from registry.weights.reader import (
     open_model,
     supported_formats,
 )
-from registry.weights.sketch import Sketch, SketchError, build_sketch
+from registry.weights.sketch import Sketch
+from registry.weights.sketch_build import SketchError, build_sketch
 from registry.weights.sketching import sketch_path, sketch_source
 
 __all__ = [

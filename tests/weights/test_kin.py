@@ -12,7 +12,8 @@ import numpy as np
 
 from registry.weights.arrays import ArrayTensor
 from registry.weights.compare import compare_sketches
-from registry.weights.sketch import Sketch, build_sketch
+from registry.weights.sketch import Sketch
+from registry.weights.sketch_build import build_sketch
 
 VOCAB, HIDDEN, MLP, LAYERS = 400, 64, 256, 4
 
