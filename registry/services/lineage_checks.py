@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, Variant, utcnow
@@ -65,6 +65,62 @@ def _judge(edge: LineageEdge, match: Scored | None) -> None:
     edge.updated_at = utcnow()
 
 
+HUB_RATIO = 0.9  # a newcomer this much closer to both ends of an edge is their common parent
+_ORDER_ONLY = "direction from registration order"
+
+
+def _adopt_siblings(session: Session, variant: Variant, scored: list[Scored]) -> None:
+    """Replace a detected edge between two relatives that were directed by registration order
+    alone when the newcomer is much closer to both of them than they are to each other: they
+    are siblings, and the newcomer is their common parent (a star around its hub)."""
+    if any(s.relation == "merge" for s in scored):
+        return  # a merge of the two is close to both as well
+    near = {
+        s.variant.id: s
+        for s in scored
+        if s.comparison is not None
+        and s.comparison.verdict == "derived"
+        and s.comparison.direction != "a_is_child"  # the newcomer has no mark of a child
+    }
+    edges = session.exec(
+        select(LineageEdge).where(
+            LineageEdge.source == "detected",
+            col(LineageEdge.child_id).in_(list(near)),
+            col(LineageEdge.parent_id).in_(list(near)),
+        )
+    ).all()
+    for edge in edges:
+        gap = 1.0 - (edge.score or 1.0)
+        evidence = edge.evidence or {}
+        by_order = evidence.get("direction_from") == "registration order" or _ORDER_ONLY in (
+            evidence.get("reasons") or []
+        )
+        if not by_order or gap <= 0:
+            continue
+        ends = [near[edge.child_id], near[edge.parent_id]]
+        if any(
+            1.0 - (s.comparison.score if s.comparison else 0.0) >= HUB_RATIO * gap for s in ends
+        ):
+            continue
+        session.delete(edge)
+        for s in ends:
+            assert s.variant.id is not None and variant.id is not None
+            relation = s.comparison.relation if s.comparison else None
+            evidence = _evidence(s)
+            evidence.setdefault("reasons", []).append(
+                f"common parent of {ends[0].variant.ref} and {ends[1].variant.ref}: closer to "
+                f"each (score {s.score:.4f}) than they are to each other ({edge.score:.4f})"
+            )
+            session.add(
+                LineageEdge(
+                    child_id=s.variant.id, parent_id=variant.id,
+                    relation=relation or "finetune",
+                    source="detected", status="detected", score=s.score, evidence=evidence,
+                )
+            )  # fmt: skip
+        session.flush()
+
+
 def _connected(session: Session, a: int, b: int) -> bool:
     return is_ancestor_or_self(session, a, b) or is_ancestor_or_self(session, b, a)
 
@@ -94,6 +150,7 @@ def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> 
     for edge in waiting:
         _judge(edge, by_id.get(edge.child_id) or _compare(session, sketch, edge.child_id))
     declared_parents = {e.parent_id for e in declared}
+    _adopt_siblings(session, variant, scored)
     linked: list[int] = []
     # identical weights first, then the closest, then the earliest registered: one edge joins
     # the newcomer to a family; a relative of a model it was just joined to is a sibling or an
@@ -116,7 +173,7 @@ def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> 
         else:
             child_id, parent_id = variant.id, other
             if s.direction == "unknown":
-                evidence.setdefault("reasons", []).append("direction from registration order")
+                evidence.setdefault("reasons", []).append(_ORDER_ONLY)
         relation = s.relation or ("repackaged" if s.verdict == "identical" else "finetune")
         session.add(
             LineageEdge(

@@ -98,3 +98,18 @@ def test_a_declared_edge_to_a_sibling_says_what_the_weights_say(
     assert declared[("ft-sibling", "ft")] == "disputed"
     edge = session.exec(select(LineageEdge).where(LineageEdge.source == "declared")).one()
     assert any("sibling" in r for r in edge.evidence["reasons"]), edge.evidence
+
+
+def test_a_base_registered_after_its_fine_tunes_becomes_their_parent(
+    session: Session, family: dict[str, Path]
+) -> None:
+    """Two fine-tunes registered first are joined by registration order; the base, closer to
+    each than they are to each other, then takes them both as its children."""
+    for name in ("ft", "ft-sibling", "base"):
+        fp, _ = fingerprint_with_sketch(family[name])
+        register_variant(session, VariantCreate(name=f"fam/{name}", fingerprint=fp))
+    edges = _edges(session)
+    assert {(c, p) for c, p, _ in edges} == {("ft", "base"), ("ft-sibling", "base")}, edges
+    edge = session.exec(select(LineageEdge)).first()
+    assert edge is not None
+    assert any("common parent" in r for r in edge.evidence["reasons"]), edge.evidence
