@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +126,6 @@ class RealZoo:
         m = new_model(arch, s, **kw)
         if init:
             m.load_state_dict({**m.state_dict(), **init})
-        t0 = time.perf_counter()
         rec = train(
             m,
             arch,
@@ -137,7 +135,6 @@ class RealZoo:
             trainable=lambda n: not n.startswith(frozen) if frozen else True,
             **PRETRAIN,
         )
-        rec["seconds"] = round(time.perf_counter() - t0, 1)
         return m, rec
 
     def finetune(self, arch: str, parent, mid: str, steps: int, lr: float, schedule: bool):
@@ -370,7 +367,6 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     only = {f"{a}-{k}" for a in archs for k in FIXTURE_IDS[a]} if fixtures else None
     z = RealZoo(out, load_corpus(), seed, only, log)
-    t0 = time.perf_counter()
     for a in archs:
         log(f"{a}:")
         build_arch(z, a)
@@ -394,7 +390,6 @@ def build(
         "shape": TINY.__dict__,
         "pretrain": PRETRAIN,
         "corpus_sha256": z.corpus.sha256,
-        "seconds": round(time.perf_counter() - t0, 1),
     }
     (out / "zoo.json").write_text(json.dumps(info, indent=2) + "\n")
     return z.entries
