@@ -23,19 +23,45 @@ BLOCK_DESCENT = 0.3  # raw-block cosine beyond which a matrix descends (independ
 # A Gram this close is the same matrix up to a hidden-unit permutation (which moves the rows a
 # raw block samples), whatever the raw blocks say; kin stay well below it.
 SAME_GRAM_R = 0.97
+# a descended matrix (Gram this close) whose raw block holds other rows was rearranged, not
+# rewritten: its block says nothing about how values changed
+REARRANGED_R = 0.8
 CAST_CHANGED = 0.02  # a block with more elements than this off the coarser grid has changed
 # mantissa bits of each storage type; sketches keep raw blocks in float16, so 10 at most
 _MANTISSA = {"BF16": 7, "F8_E4M3": 3, "F8_E5M2": 2}
 
 
-def _changed_fraction(fa: np.ndarray, fb: np.ndarray, storages: tuple[str, str]) -> float:
+def _grid_bits(block: np.ndarray) -> int:
+    """Mantissa bits the block's values use: 7 when they all sit on the bf16 grid (a bf16
+    model stored as F32 keeps its casting evidence in its values), 10 for float16 and up."""
+    bits = block.astype(np.float16).view(np.uint16).astype(np.int64)
+    normal = (bits & 0x7C00) != 0
+    if normal.sum() < 16:
+        return 10
+    for kept in (2, 3, 7):
+        if np.mean((bits[normal] & ((1 << (10 - kept)) - 1)) == 0) >= 0.95:
+            return kept
+    return 10
+
+
+def _changed_fraction(
+    fa: np.ndarray, fb: np.ndarray, storages: tuple[str, str], grids: tuple[int, int]
+) -> float:
     """Fraction of elements that differ by more than one unit in the last place of the coarser
-    of the two storage types: 0 for a dtype cast (even with double rounding), most elements
-    for any real update of the weights."""
-    bits = min(_MANTISSA.get(s.upper(), 10) for s in storages)
+    of the two storage types (or value grids): 0 for a dtype cast (even with double rounding),
+    most elements for any real update of the weights."""
+    bits = min(*(_MANTISSA.get(s.upper(), 10) for s in storages), *grids)
     scale = np.maximum(np.abs(fa), np.abs(fb))
     ulp = np.exp2(np.floor(np.log2(np.where(scale > 0, scale, 1.0))) - bits)
     return float(np.mean(np.abs(fa - fb) > np.maximum(ulp, 6e-8)))
+
+
+def _rows_replaced(fa: np.ndarray, fb: np.ndarray) -> bool:
+    """Whether a quarter of the rows or more are other rows altogether (unrelated to their
+    counterparts, as after a row permutation), not the same rows updated."""
+    norms = np.linalg.norm(fa, axis=1) * np.linalg.norm(fb, axis=1)
+    cos = (fa * fb).sum(axis=1) / np.where(norms > 0, norms, 1.0)
+    return bool(np.mean(cos < 0.5) >= 0.25)
 
 
 def block_evidence(
@@ -50,7 +76,7 @@ def block_evidence(
     a dtype cast), rank of changes."""
     if not by_index:
         return {}
-    cosines, unchanged, descending = [], 0, 0
+    cosines, unchanged, descending, moved = [], 0, 0, 0
     changed: list[np.ndarray] = []
     for ra, rb, r in pairs:
         if not same_orientation[ra, rb]:
@@ -70,10 +96,12 @@ def block_evidence(
         cosines.append(float((fa * fb).sum() / (na * nb)))
         descending += cosines[-1] >= BLOCK_DESCENT or r >= SAME_GRAM_R
         storages = (a.records[ra].storage, b.records[rb].storage)
-        if _changed_fraction(fa, fb, storages) <= CAST_CHANGED:
+        if _changed_fraction(fa, fb, storages, (_grid_bits(xa), _grid_bits(xb))) <= CAST_CHANGED:
             unchanged += 1
-            continue
-        changed.append(fa - fb)
+        elif r >= REARRANGED_R and _rows_replaced(fa, fb):
+            moved += 1  # other rows sampled, same Gram: rows rearranged (llama.cpp's q/k)
+        else:
+            changed.append(fa - fb)
     if not cosines:
         return {}
     ranks = _ranks(changed)
@@ -81,6 +109,7 @@ def block_evidence(
         "block_cosine": round(float(np.mean(cosines)), 6),
         "descending_matrices": descending,
         "unchanged_matrices": unchanged,
+        "rearranged_matrices": moved,
         "changed_matrices": len(ranks),
         "delta_ranks": sorted(set(ranks)),
         "compared_matrices": len(cosines),
@@ -164,11 +193,19 @@ def guess_relation(
     )
     # raw values at the same indices decide "unchanged" (equal up to a dtype cast); without
     # them only the Grams speak
-    same_values = blocks["changed_matrices"] == 0 if blocks else mean_r >= REPACKAGED_R
+    if blocks and (blocks["changed_matrices"] or blocks["unchanged_matrices"]):
+        same_values = blocks["changed_matrices"] == 0
+    else:  # no block compared, or every one sampled other (rearranged) rows
+        same_values = mean_r >= REPACKAGED_R
     if same_values:
         seen = (
-            f"all {blocks['compared_matrices']} compared raw blocks equal up to a dtype cast"
-            if blocks
+            f"{blocks['unchanged_matrices']} compared raw blocks equal up to a dtype cast"
+            + (
+                f", {blocks['rearranged_matrices']} with rows rearranged (Grams equal)"
+                if blocks["rearranged_matrices"]
+                else ""
+            )
+            if blocks and blocks["unchanged_matrices"]
             else f"matrix Grams equal (mean r {mean_r:.4f})"
         )
         if bits_a != bits_b or bits_differ:

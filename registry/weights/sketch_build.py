@@ -123,9 +123,9 @@ def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
     """The vocabulary matrices (token embeddings, then output heads).
 
     By name when a name says so (position and token-type tables excluded). Without names, the
-    vocabulary is the widest size found in at most two matrices (embeddings and head) beside
-    the residual width, which nearly every matrix has: an MLP can be wider than a small
-    vocabulary, but its width recurs in every layer.
+    vocabulary is the size found in the fewest matrices (at most two: embeddings and head),
+    the widest on ties, beside the residual width, which nearly every matrix has: an MLP can
+    be wider than a small vocabulary, but its width recurs in every layer.
     """
     hinted = [t for t in matrices if _VOCAB_HINT.search(t.name) and not _NOT_VOCAB.search(t.name)]
     if hinted:
@@ -141,7 +141,9 @@ def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
         ]
         if not rare:
             return []
-        vocab = max(rare)
+        # the fewest matrices first (embeddings and a head; a two-layer model's fused QKV also
+        # occurs twice), then the widest
+        vocab = min(rare, key=lambda size: (sizes[size], -size))
     found = [t for t in matrices if max(t.shape) == vocab and min(t.shape) == residual]
     heads = [t for t in found if _HEAD_HINT.search(t.name)]
     embeddings = [t for t in found if t not in heads]

@@ -28,33 +28,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ZOOS = [FIXTURES / "zoo", FIXTURES / "realzoo"]
 CONTAINERS = ("shuffled-safetensors", "onnx", "gguf")
 
-# Known detector failures, expected to fail until fixed (strict: a fix makes them fail loudly
-# so the entry is removed). Shuffled names and ONNX initializers carry no layer number and their
-# storage order is not the layer order; llama GGUF rows of q/k are permuted for rotary; a bf16
-# model stored as F32 loses its casting evidence.
-_SHUFFLED = "obfuscated names: records grouped and layers aligned by storage order"
-_ONNX = "ONNX initializers without layer numbers, shuffled: aligned by storage order"
-_GGUF_LLAMA = "llama GGUF: q/k rotary row permutation not undone, a lossless copy is not repackaged"
-_GGUF_CAST = "bf16 values stored as F32: casting evidence read from the storage dtype"
-# the cases that hold today although their class fails elsewhere
-_ONNX_HOLDS = {
-    ("zoo", "bert-b3"),
-    ("realzoo", "qwen2-b0"),
-    ("realzoo", "qwen2-b0-ft12-bf16"),
-    ("realzoo", "qwen2-b0-trim"),
-    ("realzoo", "gpt2-b1"),
-}
-
-
-def known_failure(zoo: str, model_id: str, container: str) -> str | None:
-    if container == "shuffled-safetensors":
-        return _SHUFFLED
-    if container == "onnx":
-        return None if (zoo, model_id) in _ONNX_HOLDS else _ONNX
-    if model_id.startswith("llama-"):
-        return _GGUF_LLAMA
-    return _GGUF_CAST if (zoo, model_id) == ("zoo", "bert-b0-bf16") else None
-
 
 def _cases() -> list:
     cases = []
@@ -66,11 +39,7 @@ def _cases() -> list:
                 continue
             for container in CONTAINERS:
                 key = (zoo.name, e["id"], container)
-                reason = known_failure(*key)
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                cases.append(
-                    pytest.param(*key, id=f"{zoo.name}:{e['id']}:{container}", marks=marks)
-                )
+                cases.append(pytest.param(*key, id=f"{zoo.name}:{e['id']}:{container}"))
     return cases
 
 
