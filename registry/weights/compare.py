@@ -55,8 +55,8 @@ MATCH_R = 0.5  # a record pair this correlated counts as shared
 # models: models that share an ancestral embedding table but trained their layers apart have
 # Grams correlated 0.6-0.75 in the shared residual basis; derivatives sit above 0.8.
 DERIVED_R = 0.8
-DERIVED_COVERAGE = 0.6
-DESCENT_SHARE = 0.5  # of the raw blocks compared, this share must descend for "derived"
+DERIVED_COVERAGE = 0.75  # two models sharing half their layers (cousins) stay below
+DESCENT_SHARE = 0.8  # of the raw blocks compared, this share must descend for "derived"
 RELATED_COVERAGE = 0.15
 STRONG_LOG10_P = -6.0
 LOG10_P_FLOOR = -300.0  # smaller p-values are reported as 1e-300 (floats and JSON end there)
