@@ -69,10 +69,14 @@ HUB_RATIO = 0.9  # a newcomer this much closer to both ends of an edge is their 
 _ORDER_ONLY = "direction from registration order"
 
 
-def _adopt_siblings(session: Session, variant: Variant, scored: list[Scored]) -> None:
-    """Replace a detected edge between two relatives that were directed by registration order
-    alone when the newcomer is much closer to both of them than they are to each other: they
-    are siblings, and the newcomer is their common parent (a star around its hub)."""
+def _adopt_relatives(session: Session, variant: Variant, scored: list[Scored]) -> None:
+    """Move detected edges to the newcomer where it fits better than the parent they name.
+
+    A relative much closer to the newcomer (HUB_RATIO of the distance) than to its recorded
+    parent becomes the newcomer's child: a quantized copy of a base first joined to a sibling
+    of it moves to the base when the base arrives. When both ends of an edge directed only by
+    registration order are that much closer to the newcomer than to each other, both become its
+    children: siblings around their common parent (the star's hub)."""
     if any(s.relation == "merge" for s in scored):
         return  # a merge of the two is close to both as well
     near = {
@@ -84,38 +88,48 @@ def _adopt_siblings(session: Session, variant: Variant, scored: list[Scored]) ->
     }
     edges = session.exec(
         select(LineageEdge).where(
-            LineageEdge.source == "detected",
-            col(LineageEdge.child_id).in_(list(near)),
-            col(LineageEdge.parent_id).in_(list(near)),
+            LineageEdge.source == "detected", col(LineageEdge.child_id).in_(list(near))
         )
     ).all()
+    adopted: set[int | None] = set()
     for edge in edges:
         gap = 1.0 - (edge.score or 1.0)
         evidence = edge.evidence or {}
         by_order = evidence.get("direction_from") == "registration order" or _ORDER_ONLY in (
             evidence.get("reasons") or []
         )
-        if not by_order or gap <= 0:
+        ends = [near[edge.child_id]] + ([near[edge.parent_id]] if edge.parent_id in near else [])
+        closer = [
+            1.0 - (e.comparison.score if e.comparison else 0.0) < HUB_RATIO * gap for e in ends
+        ]
+        first = ends[0].comparison
+        # a newcomer that only copies the relative (same weights re-encoded) is not its parent
+        copy = (
+            first is not None and first.relation == "repackaged" and first.direction != "b_is_child"
+        )
+        if gap <= 0 or not closer[0] or copy:
             continue
-        ends = [near[edge.child_id], near[edge.parent_id]]
-        if any(
-            1.0 - (s.comparison.score if s.comparison else 0.0) >= HUB_RATIO * gap for s in ends
-        ):
-            continue
+        star = by_order and len(ends) == 2 and closer[1]
+        moved = [e for e in (ends if star else ends[:1]) if e.variant.id not in adopted]
         session.delete(edge)
-        for s in ends:
+        adopted.update(e.variant.id for e in moved)
+        for s in moved:
             assert s.variant.id is not None and variant.id is not None
             relation = s.comparison.relation if s.comparison else None
-            evidence = _evidence(s)
-            evidence.setdefault("reasons", []).append(
+            reason = (
                 f"common parent of {ends[0].variant.ref} and {ends[1].variant.ref}: closer to "
                 f"each (score {s.score:.4f}) than they are to each other ({edge.score:.4f})"
+                if star
+                else f"closer (score {s.score:.4f}) than the parent first recorded "
+                f"({edge.score:.4f})"
             )
+            note = _evidence(s)
+            note.setdefault("reasons", []).append(reason)
             session.add(
                 LineageEdge(
                     child_id=s.variant.id, parent_id=variant.id,
-                    relation=relation or "finetune",
-                    source="detected", status="detected", score=s.score, evidence=evidence,
+                    relation=relation or edge.relation,
+                    source="detected", status="detected", score=s.score, evidence=note,
                 )
             )  # fmt: skip
         session.flush()
@@ -150,7 +164,7 @@ def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> 
     for edge in waiting:
         _judge(edge, by_id.get(edge.child_id) or _compare(session, sketch, edge.child_id))
     declared_parents = {e.parent_id for e in declared}
-    _adopt_siblings(session, variant, scored)
+    _adopt_relatives(session, variant, scored)
     linked: list[int] = []
     # identical weights first, then the closest, then the earliest registered: one edge joins
     # the newcomer to a family; a relative of a model it was just joined to is a sibling or an
