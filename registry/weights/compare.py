@@ -30,6 +30,7 @@ from registry.weights.relation import (
     Direction,
     block_evidence,
     guess_relation,
+    quantized_siblings,
 )
 from registry.weights.sketch import Sketch
 
@@ -179,6 +180,13 @@ def _compare(a: Sketch, b: Sketch) -> Comparison:
         permuted = not by_index and evidence["signature_cosine"] >= PERMUTED_SIGNATURE
         relation, direction, reasons = guess_relation(a, b, strong, blocks, mean_r, permuted)
         evidence["reasons"] = reasons
+        if quantized_siblings(a, b, relation):
+            evidence["reasons"] = [
+                f"both quantized to {a.bits}-bit with different values: copies of one float "
+                "parent, neither derived from the other"
+            ]
+            score = min(1.0, coverage) * max(0.0, mean_r)
+            return Comparison("related", None, "unknown", round(score, 4), layer_log_p, evidence)
         score = min(1.0, coverage) * max(0.0, mean_r)
         return Comparison("derived", relation, direction, round(score, 4), layer_log_p, evidence)
     shared_embeddings = evidence["signature_cosine"] >= 0.8 and sig_log_p <= STRONG_LOG10_P

@@ -133,6 +133,17 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
+def quantized(s: Sketch) -> bool:
+    """Whether the model's values sit on a quantization grid (or in <= 8-bit storage)."""
+    return s.bits <= 8 or _mean([r.grid for r in s.records]) < 0.35
+
+
+def quantized_siblings(a: Sketch, b: Sketch, relation: str) -> bool:
+    """Two copies quantized at the same precision whose values differ: each was quantized from
+    a float parent (by another tool, or with other scales); neither is the other's parent."""
+    return relation != "repackaged" and quantized(a) and quantized(b) and a.bits == b.bits
+
+
 def guess_relation(
     a: Sketch,
     b: Sketch,
@@ -148,8 +159,7 @@ def guess_relation(
     grid_b = _mean([r.grid for r in b.records])
     zeros_a = _mean([r.zero_fraction for r in a.records])
     zeros_b = _mean([r.zero_fraction for r in b.records])
-    quant_a = bits_a <= 8 or grid_a < 0.35
-    quant_b = bits_b <= 8 or grid_b < 0.35
+    quant_a, quant_b = quantized(a), quantized(b)
     if quant_a != quant_b or (quant_a and bits_a != bits_b):
         child: Direction = "a_is_child" if (bits_a, grid_a) < (bits_b, grid_b) else "b_is_child"
         reasons.append(f"quantization grid: {min(bits_a, bits_b)}-bit storage on the child side")
