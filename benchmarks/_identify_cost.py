@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from registry.weights import open_model
-from registry.weights.sketch import build_sketch
+from registry.weights.sketch_build import build_sketch
 from registry.weights.sketching import sketch_source
 
 CHUNK = 8 * 1024**2

@@ -35,7 +35,8 @@ from registry.services.identify.compare import identify
 from registry.services.identify.sketch_index import BANDS, candidates
 from registry.services.variants.register import register_variant
 from registry.weights.arrays import ArrayTensor
-from registry.weights.sketch import SKETCH_VERSION, Sketch, build_sketch
+from registry.weights.sketch import SKETCH_VERSION, Sketch
+from registry.weights.sketch_build import build_sketch
 from schemas import DeclaredParent, IdentifyQuery, VariantCreate
 from scripts.zoo.evaluate import RELATIONS, _topological, zoo_name
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.hub import EndpointOption, NoWaitOption, fingerprint_jobs, hub_reader, hub_app
+from cli.hub import EndpointOption, NoWaitOption, fingerprint_jobs, hub_app, hub_reader
 from cli.options import JsonOption
 from cli.output import Line, Output
 from cli.state import CliState

@@ -33,8 +33,8 @@ _EXPORTS = {
     "open_model": "reader",
     "supported_formats": "reader",
     "Sketch": "sketch",
-    "SketchError": "sketch",
-    "build_sketch": "sketch",
+    "SketchError": "sketch_build",
+    "build_sketch": "sketch_build",
     "sketch_path": "sketching",
     "sketch_source": "sketching",
 }
@@ -95,5 +95,6 @@ if TYPE_CHECKING:
         open_model,
         supported_formats,
     )
-    from registry.weights.sketch import Sketch, SketchError, build_sketch
+    from registry.weights.sketch import Sketch
+    from registry.weights.sketch_build import SketchError, build_sketch
     from registry.weights.sketching import sketch_path, sketch_source

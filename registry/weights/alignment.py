@@ -13,7 +13,12 @@ from scipy.optimize import linear_sum_assignment
 
 from registry.weights.sketch import MatrixRecord, Sketch
 
-SIGNATURE_MATCH = 0.6  # anchor signatures this close identify a residual dimension
+SIGNATURE_MATCH = 0.6  # anchor signatures this close identify a residual dimension...
+# ...if no other dimension comes this close to it: an output head's columns can all share one
+# direction (the tokens' frequencies), which makes every pairing look alike
+SIGNATURE_MARGIN = 0.1
+ROW_KEY_DISTANCE = 4  # of 64 bits: the same row, up to rounding or a light fine-tune
+ROWS_MATCHED = 16  # anchor rows found again by content before dimensions are compared
 CHAIN_THRESHOLD = 0.3  # a record pair adds to a layer alignment only beyond this correlation
 
 
@@ -23,16 +28,72 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.where(n > 0, n, 1.0)
 
 
+def _deflate(signatures: np.ndarray) -> np.ndarray:
+    """Unit signatures without the direction over anchors they all share (a mean offset, or the
+    tokens' frequencies in an output head), which would make every dimension look alike.
+    Sign flips and permutations of residual dimensions leave that direction unchanged."""
+    x = _unit(signatures)
+    if x.shape[0] < 2:
+        return x
+    top = np.linalg.svd(x, full_matrices=False)[2][0]
+    return _unit(x - np.outer(x @ top, top))
+
+
+def matched_rows(a: Sketch, b: Sketch) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """Anchor rows of ``a`` found again in ``b`` by content, when the token ids differ (a
+    trimmed, renumbered vocabulary): ``(matrix of a, matrix of b, rows of a, rows of b)`` for
+    the pairing of vocabulary matrices that finds the most, or None under ROWS_MATCHED."""
+    best: tuple[int, int, np.ndarray, np.ndarray] | None = None
+    for i, ka in enumerate(a.row_keys):
+        for j, kb in enumerate(b.row_keys):
+            bits = np.unpackbits(ka[:, None, :] ^ kb[None, :, :], axis=2).sum(axis=2)
+            near, back = bits.argmin(axis=1), bits.argmin(axis=0)
+            ra = np.flatnonzero(
+                (bits.min(axis=1) <= ROW_KEY_DISTANCE) & (back[near] == np.arange(len(ka)))
+            )
+            if len(ra) >= ROWS_MATCHED and (best is None or len(ra) > len(best[2])):
+                best = (i, j, ra, near[ra])
+    return best
+
+
+def _by_content(a: Sketch, b: Sketch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Residual dims kept by both (same indices: rows matched by raw content are not permuted),
+    checked on the matched rows' signatures."""
+    empty = np.zeros(0, dtype=np.int64)
+    found = matched_rows(a, b)
+    if found is None or a.residual != b.residual:
+        return empty, empty, np.zeros(0), np.zeros(0)
+    i, j, ra, rb = found
+    _, ia, ib = np.intersect1d(a.dims, b.dims, return_indices=True)
+    sa = _unit(a.all_signatures()[i][ia][:, ra])
+    sb = _unit(b.all_signatures()[j][ib][:, rb])
+    c = (sa * sb).sum(axis=1)
+    keep = c >= SIGNATURE_MATCH
+    return ia[keep], ib[keep], np.ones(int(keep.sum())), c[keep]
+
+
 def align_residual(a: Sketch, b: Sketch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Matched residual dims ``(ia, ib)``, relative signs and signature cosines (kept pairs)."""
     if a.anchors.shape != b.anchors.shape or not np.array_equal(a.anchors, b.anchors):
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0), np.zeros(0)
-    cos = _unit(a.signatures) @ _unit(b.signatures).T
-    ia, ib = linear_sum_assignment(-np.abs(cos))
-    c = cos[ia, ib]
-    keep = np.abs(c) >= SIGNATURE_MATCH
-    return ia[keep], ib[keep], np.sign(c[keep]), c[keep]
+        return _by_content(a, b)
+    best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
+    # each vocabulary matrix of one model against each of the other's: which one a name (or
+    # storage order) made the embedding must not matter
+    for sa in map(_deflate, a.all_signatures()):
+        for sb in map(_deflate, b.all_signatures()):
+            cos = sa @ sb.T
+            ia, ib = linear_sum_assignment(-np.abs(cos))
+            c = cos[ia, ib]
+            runner_up = (
+                np.sort(np.abs(cos), axis=1)[:, -2] if cos.shape[1] > 1 else np.zeros(len(cos))
+            )
+            keep = (np.abs(c) >= SIGNATURE_MATCH) & (np.abs(c) - runner_up[ia] >= SIGNATURE_MARGIN)
+            total = float(np.abs(c[keep]).sum())
+            if best is None or total > best[0]:
+                best = (total, ia[keep], ib[keep], c[keep])
+    assert best is not None
+    _, ia, ib, c = best
+    return ia, ib, np.sign(c), c
 
 
 def _pair_entries(k: int, ia: np.ndarray) -> np.ndarray:
@@ -106,16 +167,6 @@ def _reading_numbers(owners: list[int]) -> np.ndarray:
     return out
 
 
-def _period(records: list[MatrixRecord]) -> int | None:
-    """The shortest repeating pattern of record shapes: records per layer for unnamed tensors."""
-    shapes = [(r.other, len(r.grams)) for r in records]
-    n = len(shapes)
-    for p in range(1, n // 2 + 1):
-        if n % p == 0 and all(shapes[i] == shapes[i + p] for i in range(n - p)):
-            return p
-    return None
-
-
 def _group_by(keys: list[Any]) -> list[list[int]]:
     by_key: dict[Any, list[int]] = defaultdict(list)
     order: list[Any] = []
@@ -127,33 +178,14 @@ def _group_by(keys: list[Any]) -> list[list[int]]:
     return [by_key[k] for k in order]
 
 
-def _groupings(records: list[MatrixRecord]) -> list[list[list[int]]]:
-    """Candidate groupings of records into layers.
-
-    Records named with a layer number group by it. When most are not (exported graphs name
-    biases and norms but not MatMul weights), try the layer of the nearest named tensor before,
-    after, and the period of the shape pattern; the comparison keeps whichever aligns best.
-    """
-    own = [r.layer for r in records]
-    if sum(x is not None for x in own) >= len(records) / 2:
-        return [_group_by(own)]
-    out = [
-        _group_by([r.layer if r.layer is not None else r.layer_before for r in records]),
-        _group_by([r.layer if r.layer is not None else r.layer_after for r in records]),
-    ]
-    period = _period(records) or 1
-    out.append(
-        [list(range(i, min(i + period, len(records)))) for i in range(0, len(records), period)]
-    )
-    unique: list[list[list[int]]] = []
-    for g in out:
-        if g not in unique:
-            unique.append(g)
-    return unique
+def named(records: list[MatrixRecord]) -> bool:
+    """Whether most records carry a layer number in their tensor name."""
+    return sum(r.layer is not None for r in records) >= len(records) / 2
 
 
 def groups(records: list[MatrixRecord]) -> list[list[int]]:
-    return _groupings(records)[0]
+    """Records grouped into layers by the layer number in their names (one group each without)."""
+    return _group_by([r.layer for r in records])
 
 
 def _group_match(r: np.ndarray, ga: list[int], gb: list[int]) -> list[tuple[int, int, float]]:
@@ -165,21 +197,28 @@ def _group_match(r: np.ndarray, ga: list[int], gb: list[int]) -> list[tuple[int,
 
 
 def align_depth(r: np.ndarray, a: Sketch, b: Sketch) -> list[tuple[int, int, float]]:
-    """Record pairs along the best one-to-one, order-keeping alignment of layers.
+    """Record pairs along the best alignment of layers, or of records by content.
 
-    Local alignment (Smith-Waterman without gap costs) over layer groups: a layer pair adds
-    each matched record's similarity beyond CHAIN_THRESHOLD, so dropped or repeated layers
-    become gaps and layers
-    that merely resemble each other (a model's layers share its residual structure) never beat
-    the true diagonal. Every candidate grouping of either side is tried; the best alignment wins.
+    When both models name their layers, local alignment (Smith-Waterman without gap costs) over
+    layer groups: a layer pair adds each matched record's similarity beyond CHAIN_THRESHOLD, so
+    dropped or repeated layers become gaps and layers that merely resemble each other (a
+    model's layers share its residual structure) never beat the true diagonal. When either
+    side's names carry no layer (``onnx::MatMul_387``, ``w0012``), storage order means
+    nothing (exporters, optimizers and safetensors' sorted keys reorder tensors), so records
+    are matched one to one by assignment on their correlations alone.
     """
-    best: tuple[float, list[tuple[int, int, float]]] = (0.0, [])
-    for ga in _groupings(a.records):
-        for gb in _groupings(b.records):
-            total, pairs = _aligngroups(r, ga, gb)
-            if total > best[0]:
-                best = (total, pairs)
-    return best[1]
+    if not named(a.records) or not named(b.records):
+        return _assign(r)
+    return _aligngroups(r, groups(a.records), groups(b.records))[1]
+
+
+def _assign(r: np.ndarray) -> list[tuple[int, int, float]]:
+    if not r.size or not r.any():
+        return []
+    rows, cols = linear_sum_assignment(-r)
+    return [
+        (int(x), int(y), float(r[x, y])) for x, y in zip(rows, cols, strict=True) if r[x, y] > 0
+    ]
 
 
 def _aligngroups(

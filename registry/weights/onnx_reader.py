@@ -4,8 +4,8 @@ directory; nothing is ever executed.
 Initializers held inside the protobuf are not plain byte ranges of the file, so their digests
 come from :meth:`OnnxSource.inline_digests` (BLAKE3 of their raw little-endian bytes, as
 ``raw_data`` stores them); tensors in external data files are byte ranges and stream like
-safetensors. :func:`onnx_arrays` gives float32 values, int8 weights dequantized through the
-``DequantizeLinear`` node that consumes them.
+safetensors. :func:`onnx_arrays` gives float32 values, int8 weights dequantized as the graph
+dequantizes them (:mod:`registry.weights.onnx_graph`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from onnx import TensorProto, numpy_helper
 from registry.errors import HeaderMalformed, WeightsError, WeightsNotFound
 from registry.weights.arrays import ArrayTensor
 from registry.weights.digests import tensor_digest
+from registry.weights.onnx_graph import QUANTIZED, dequantize, weight_decoders
 from registry.weights.reader import (
     ModelSource,
     TensorInfo,
@@ -48,7 +49,6 @@ DTYPES: dict[int, tuple[str, int]] = {
     _T.COMPLEX64: ("C64", 64), _T.COMPLEX128: ("C128", 128), _T.INT4: ("I4", 4),
     _T.UINT4: ("U4", 4), _T.FLOAT4E2M1: ("F4", 4),
 }  # fmt: skip
-_QUANTIZED = {_T.INT8: "INT8", _T.UINT8: "UINT8"}
 
 
 @dataclass
@@ -254,48 +254,6 @@ def _values(t: TensorProto, info: TensorInfo, source: ModelSource) -> np.ndarray
         _bad(info.file, f"initializer {t.name!r}: data cannot be decoded ({e})")
 
 
-@dataclass
-class _Dequant:
-    scale: str
-    zero_point: str | None
-    axis: int
-    block_size: int
-
-
-def _dequant_nodes(model: onnx.ModelProto, inits: dict[str, TensorProto]) -> dict[str, _Dequant]:
-    """int8/uint8 initializers consumed by a DequantizeLinear whose scale is an initializer."""
-    out: dict[str, _Dequant] = {}
-    for node in model.graph.node:
-        if node.op_type != "DequantizeLinear" or node.domain not in ("", "ai.onnx"):
-            continue
-        ins = list(node.input) + [""] * 3
-        x, scale, zp = ins[0], ins[1], ins[2] or None
-        weight = inits.get(x)
-        if weight is None or weight.data_type not in _QUANTIZED or scale not in inits:
-            continue
-        if zp is not None and zp not in inits:
-            continue
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        out[x] = _Dequant(scale, zp, int(attrs.get("axis", 1)), int(attrs.get("block_size", 0)))
-    return out
-
-
-def _dequantize(q: np.ndarray, scale: np.ndarray, zp: np.ndarray | None, d: _Dequant) -> np.ndarray:
-    values = q.astype(np.float32)
-    scale = scale.astype(np.float32)
-    zero = zp.astype(np.float32) if zp is not None else np.zeros_like(scale)
-    if scale.size > 1 and q.ndim:
-        axis = d.axis % q.ndim
-        if d.block_size > 0:  # blocked (opset 21): one scale per block along ``axis``
-            scale = np.repeat(scale, d.block_size, axis=axis).take(range(q.shape[axis]), axis)
-            zero = np.repeat(zero, d.block_size, axis=axis).take(range(q.shape[axis]), axis)
-        else:  # per-axis: a 1-D scale along ``axis``
-            shape = [1] * q.ndim
-            shape[axis] = -1
-            scale, zero = scale.reshape(shape), zero.reshape(shape)
-    return (values - zero) * scale
-
-
 class _OnnxArray(ArrayTensor):
     """Decoded on demand; only the most recently decoded tensor stays in memory."""
 
@@ -312,13 +270,21 @@ class _OnnxArray(ArrayTensor):
         return self._last["values"]
 
 
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A constant-folded table (``[1, positions, hidden]``) as the matrix it is."""
+    if len(shape) > 2 and all(d == 1 for d in shape[:-2]):
+        return shape[-2:]
+    return shape
+
+
 def onnx_arrays(source: ModelSource) -> list[ArrayTensor]:
-    """Initializers as float32 arrays; DequantizeLinear weights once, dequantized, in their stored
+    """Initializers as float32 arrays, leading unit axes dropped; integer weights once, as the
+    graph dequantizes them (see :mod:`registry.weights.onnx_graph`), in their stored
     orientation (storage ``INT8``/``UINT8``), their scales and zero points not listed."""
     model = load_model(source.files[0].path, source.files[0].name)
     inits = {t.name: t for t in model.graph.initializer}
     infos = {t.name: t for t in source.tensors}
-    dq = _dequant_nodes(model, inits)
+    dq = weight_decoders(model, inits)
     helpers = {n for d in dq.values() for n in (d.scale, d.zero_point) if n}
     last: dict[str, Any] = {}
     out: list[ArrayTensor] = []
@@ -328,16 +294,21 @@ def onnx_arrays(source: ModelSource) -> list[ArrayTensor]:
             continue
         if t.data_type in (TensorProto.COMPLEX64, TensorProto.COMPLEX128):
             continue
+        shape = _squeezed(info.shape)
 
-        def load(t: TensorProto = t, info: TensorInfo = info) -> np.ndarray:
+        def load(t: TensorProto = t, info: TensorInfo = info, shape=shape) -> np.ndarray:
             values = _values(t, info, source)
             d = dq.get(t.name)
-            if d is None:
-                return values.astype(np.float32)
-            scale = _values(inits[d.scale], infos[d.scale], source)
-            zp = _values(inits[d.zero_point], infos[d.zero_point], source) if d.zero_point else None
-            return _dequantize(values, scale, zp, d)
+            if d is not None:
+                scale = _values(inits[d.scale], infos[d.scale], source)
+                zp = (
+                    _values(inits[d.zero_point], infos[d.zero_point], source)
+                    if d.zero_point
+                    else None
+                )
+                values = dequantize(values, scale, zp, d, info.file, t.name)
+            return values.astype(np.float32).reshape(shape)
 
-        storage = _QUANTIZED[t.data_type] if t.name in dq else info.dtype
-        out.append(_OnnxArray(t.name, info.shape, storage, load, last))
+        storage = QUANTIZED[t.data_type] if t.name in dq else info.dtype
+        out.append(_OnnxArray(t.name, shape, storage, load, last))
     return out

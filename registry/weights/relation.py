@@ -11,13 +11,57 @@ from typing import Any, Literal
 
 import numpy as np
 
-from registry.weights.alignment import groups
 from registry.weights.sketch import QUANTIZED_BITS, Sketch
 
 Direction = Literal["a_is_child", "b_is_child", "unknown"]
 BLOCK_LOW_RANK = 10  # a changed block of at most this rank is a low-rank (adapter) update
 REPACKAGED_R = 0.9995
 PERMUTED_SIGNATURE = 0.9999  # embeddings equal up to a permutation of residual dimensions
+
+
+BLOCK_DESCENT = 0.3  # raw-block cosine beyond which a matrix descends (independent: sd 1/16)
+# A Gram this close is the same matrix up to a hidden-unit permutation (which moves the rows a
+# raw block samples), whatever the raw blocks say; kin stay well below it.
+SAME_GRAM_R = 0.97
+# a descended matrix (Gram this close) whose raw block holds other rows was rearranged, not
+# rewritten: its block says nothing about how values changed
+REARRANGED_R = 0.8
+CAST_CHANGED = 0.02  # a block with more elements than this off the coarser grid has changed
+# mantissa bits of each storage type; sketches keep raw blocks in float16, so 10 at most
+_MANTISSA = {"BF16": 7, "F8_E4M3": 3, "F8_E5M2": 2}
+
+
+def _grid_bits(block: np.ndarray) -> int:
+    """Mantissa bits the block's values use: 7 when they all sit on the bf16 grid (a bf16
+    model stored as F32 keeps its casting evidence in its values), 10 for float16 and up."""
+    bits = block.astype(np.float16).view(np.uint16).astype(np.int64)
+    normal = (bits & 0x7C00) != 0
+    if normal.sum() < 16:
+        return 10
+    for kept in (2, 3, 7):
+        if np.mean((bits[normal] & ((1 << (10 - kept)) - 1)) == 0) >= 0.95:
+            return kept
+    return 10
+
+
+def _changed_fraction(
+    fa: np.ndarray, fb: np.ndarray, storages: tuple[str, str], grids: tuple[int, int]
+) -> float:
+    """Fraction of elements that differ by more than one unit in the last place of the coarser
+    of the two storage types (or value grids): 0 for a dtype cast (even with double rounding),
+    most elements for any real update of the weights."""
+    bits = min(*(_MANTISSA.get(s.upper(), 10) for s in storages), *grids)
+    scale = np.maximum(np.abs(fa), np.abs(fb))
+    ulp = np.exp2(np.floor(np.log2(np.where(scale > 0, scale, 1.0))) - bits)
+    return float(np.mean(np.abs(fa - fb) > np.maximum(ulp, 6e-8)))
+
+
+def _rows_replaced(fa: np.ndarray, fb: np.ndarray) -> bool:
+    """Whether a quarter of the rows or more are other rows altogether (unrelated to their
+    counterparts, as after a row permutation), not the same rows updated."""
+    norms = np.linalg.norm(fa, axis=1) * np.linalg.norm(fb, axis=1)
+    cos = (fa * fb).sum(axis=1) / np.where(norms > 0, norms, 1.0)
+    return bool(np.mean(cos < 0.5) >= 0.25)
 
 
 def block_evidence(
@@ -27,12 +71,14 @@ def block_evidence(
     by_index: bool,
     same_orientation: np.ndarray,
 ) -> dict[str, Any]:
-    """Un-obfuscated evidence from raw blocks: cosine, unchanged matrices, rank of changes."""
+    """Un-obfuscated evidence from raw blocks: cosine, how many matrices descend (a raw-block
+    cosine beyond BLOCK_DESCENT, or a Gram beyond SAME_GRAM_R), unchanged matrices (equal up to
+    a dtype cast), rank of changes."""
     if not by_index:
         return {}
-    cosines, unchanged = [], 0
+    cosines, unchanged, descending, moved = [], 0, 0, 0
     changed: list[np.ndarray] = []
-    for ra, rb, _ in pairs:
+    for ra, rb, r in pairs:
         if not same_orientation[ra, rb]:
             continue
         xa, xb = a.records[ra].block, b.records[rb].block
@@ -48,19 +94,22 @@ def block_evidence(
         if na == 0 or nb == 0:
             continue
         cosines.append(float((fa * fb).sum() / (na * nb)))
-        delta = fa - fb
-        low = min(QUANTIZED_BITS.get(r.storage.upper(), 32) for r in (a.records[ra], b.records[rb]))
-        tolerance = 1e-3 if low >= 32 else 5e-3  # a 16-bit copy rounds every value a little
-        if math.sqrt(float((delta * delta).sum())) <= tolerance * max(na, nb):
+        descending += cosines[-1] >= BLOCK_DESCENT or r >= SAME_GRAM_R
+        storages = (a.records[ra].storage, b.records[rb].storage)
+        if _changed_fraction(fa, fb, storages, (_grid_bits(xa), _grid_bits(xb))) <= CAST_CHANGED:
             unchanged += 1
-            continue
-        changed.append(delta)
+        elif r >= REARRANGED_R and _rows_replaced(fa, fb):
+            moved += 1  # other rows sampled, same Gram: rows rearranged (llama.cpp's q/k)
+        else:
+            changed.append(fa - fb)
     if not cosines:
         return {}
     ranks = _ranks(changed)
     return {
         "block_cosine": round(float(np.mean(cosines)), 6),
+        "descending_matrices": descending,
         "unchanged_matrices": unchanged,
+        "rearranged_matrices": moved,
         "changed_matrices": len(ranks),
         "delta_ranks": sorted(set(ranks)),
         "compared_matrices": len(cosines),
@@ -84,6 +133,17 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
+def quantized(s: Sketch) -> bool:
+    """Whether the model's values sit on a quantization grid (or in <= 8-bit storage)."""
+    return s.bits <= 8 or _mean([r.grid for r in s.records]) < 0.35
+
+
+def quantized_siblings(a: Sketch, b: Sketch, relation: str) -> bool:
+    """Two copies quantized at the same precision whose values differ: each was quantized from
+    a float parent (by another tool, or with other scales); neither is the other's parent."""
+    return relation != "repackaged" and quantized(a) and quantized(b) and a.bits == b.bits
+
+
 def guess_relation(
     a: Sketch,
     b: Sketch,
@@ -99,8 +159,7 @@ def guess_relation(
     grid_b = _mean([r.grid for r in b.records])
     zeros_a = _mean([r.zero_fraction for r in a.records])
     zeros_b = _mean([r.zero_fraction for r in b.records])
-    quant_a = bits_a <= 8 or grid_a < 0.35
-    quant_b = bits_b <= 8 or grid_b < 0.35
+    quant_a, quant_b = quantized(a), quantized(b)
     if quant_a != quant_b or (quant_a and bits_a != bits_b):
         child: Direction = "a_is_child" if (bits_a, grid_a) < (bits_b, grid_b) else "b_is_child"
         reasons.append(f"quantization grid: {min(bits_a, bits_b)}-bit storage on the child side")
@@ -113,10 +172,7 @@ def guess_relation(
     la, lb = len(a.records), len(b.records)
     if la != lb and len(pairs) >= 0.9 * min(la, lb):
         child = "a_is_child" if la < lb else "b_is_child"
-        ga, gb = len(groups(a.records)), len(groups(b.records))
-        reasons.append(
-            f"layer subset: {min(la, lb)} of {max(la, lb)} matrices ({ga} vs {gb} layers)"
-        )
+        reasons.append(f"layer subset: {min(la, lb)} of {max(la, lb)} matrices")
         return "pruned", child, reasons
     widths_a = sorted(r.other for r in a.records)
     widths_b = sorted(r.other for r in b.records)
@@ -127,23 +183,46 @@ def guess_relation(
         if all(q <= p for p, q in zip(widths_a, widths_b, strict=True)):
             reasons.append("narrower matrices on the child side")
             return "pruned", "b_is_child", reasons
+    if a.vocab != b.vocab and not np.array_equal(a.anchors, b.anchors):
+        # the same rows under other token ids: a vocabulary trimmed and renumbered
+        child = "a_is_child" if a.vocab < b.vocab else "b_is_child"
+        reasons.append(
+            f"vocabulary trimmed: {max(a.vocab, b.vocab)} -> {min(a.vocab, b.vocab)} rows, "
+            "the shared rows found under other token ids"
+        )
+        return "pruned", child, reasons
     if a.vocab != b.vocab:
         child = "a_is_child" if a.vocab > b.vocab else "b_is_child"
         reasons.append(
-            f"appended vocabulary rows: {min(a.vocab, b.vocab)} -> {max(a.vocab, b.vocab)}"
+            f"appended vocabulary rows: {min(a.vocab, b.vocab)} -> {max(a.vocab, b.vocab)}, "
+            "the low token ids unchanged"
         )
         return "finetune", child, reasons
     bits_differ = QUANTIZED_BITS.get(a.vocab_storage.upper(), 32) != QUANTIZED_BITS.get(
         b.vocab_storage.upper(), 32
     )
-    # raw values at the same indices decide "unchanged"; without them only the Grams speak
-    same_values = blocks["changed_matrices"] == 0 if blocks else mean_r >= REPACKAGED_R
+    # raw values at the same indices decide "unchanged" (equal up to a dtype cast); without
+    # them only the Grams speak
+    if blocks and (blocks["changed_matrices"] or blocks["unchanged_matrices"]):
+        same_values = blocks["changed_matrices"] == 0
+    else:  # no block compared, or every one sampled other (rearranged) rows
+        same_values = mean_r >= REPACKAGED_R
     if same_values:
+        seen = (
+            f"{blocks['unchanged_matrices']} compared raw blocks equal up to a dtype cast"
+            + (
+                f", {blocks['rearranged_matrices']} with rows rearranged (Grams equal)"
+                if blocks["rearranged_matrices"]
+                else ""
+            )
+            if blocks and blocks["unchanged_matrices"]
+            else f"matrix Grams equal (mean r {mean_r:.4f})"
+        )
         if bits_a != bits_b or bits_differ:
             child = "a_is_child" if bits_a < bits_b else "b_is_child"
-            reasons.append("same weights at lower precision")
+            reasons.append(f"same weights at lower precision: {seen}")
             return "repackaged", child, reasons
-        reasons.append("same weights, rearranged or re-encoded")
+        reasons.append(f"same weights, rearranged or re-encoded: {seen}")
         return "repackaged", "unknown", reasons
     if permuted:
         reasons.append("residual dimensions permuted, embeddings otherwise unchanged (obfuscation)")
@@ -157,4 +236,9 @@ def guess_relation(
             f"low-rank delta (rank <= {max(ranks)}) in {blocks['changed_matrices']} matrices"
         )
         return "adapter", "unknown", reasons
+    if blocks:
+        reasons.append(
+            f"weights changed: {blocks['changed_matrices']} of {blocks['compared_matrices']} "
+            "compared raw blocks differ beyond a dtype cast"
+        )
     return "finetune", "unknown", reasons

@@ -15,8 +15,8 @@ dropped or repeated layers and appended vocabulary rows. It holds:
   the un-obfuscated case: cosine, low-rank deltas, exact zeros.
 
 Only the anchor rows and a slice of each matrix are read, so sketching touches a fraction of
-the bytes. :func:`build_sketch` makes a sketch; :meth:`Sketch.to_bytes` and
-:meth:`Sketch.from_bytes` give a deterministic, versioned binary form.
+the bytes. :func:`registry.weights.sketch_build.build_sketch` makes a sketch;
+:meth:`Sketch.to_bytes` and :meth:`Sketch.from_bytes` give a deterministic, versioned binary form.
 """
 
 from __future__ import annotations
@@ -24,20 +24,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import zlib
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from registry.weights.blas import one_blas_thread
-
 SKETCH_VERSION = 1
 MAX_ANCHORS = 128
+MAX_VOCAB_MATRICES = 3  # token embeddings, output head (T5: shared, encoder, decoder, head)
 ANCHOR_POOL_CAP = 4096
 RESIDUAL_SUBSET = 40
 BLOCK = 16
@@ -46,24 +42,9 @@ BLOCK = 16
 # Sketches with the same record count keep them on the same records.
 MAX_BLOCKS = 128
 CODE_BITS = 256
+ROW_KEY_BITS = 64
 GROUP = 128  # elements per group when looking for a quantization grid
-# A Gram over the rows of a matrix whose residual axis is its (contiguous) columns reads every
-# row, hence every page. Above GRAM_ROWS rows it is estimated from GRAM_ROWS of them instead:
-# runs of GRAM_RUN consecutive rows at GRAM_RUN-aligned starts, spread evenly. Runs cover whole
-# attention heads (head sizes divide 128), so a within-head row permutation (llama.cpp's
-# rotary layout) sums the same rows; correlations from 1,024 rows err by about 0.03.
-GRAM_ROWS = 1024
-GRAM_RUN = 128
 _SEED = 0x5EED_C0DE
-_VOCAB_HINT = re.compile(r"(embed|wte|word_embeddings|token_embd|tok_embeddings|shared)", re.I)
-_NOT_VOCAB = re.compile(r"(position|token_type|segment|pos_emb|wpe)", re.I)
-_HEAD_HINT = re.compile(r"(lm_head|^output\.weight|classifier|decoder\.weight)", re.I)
-# A block number after a block-ish prefix (HF, GGUF, GPT-2, T5, BERT, ONNX node paths). Auto-made
-# names such as ``onnx::MatMul_1234`` carry no layer and are grouped by position instead.
-_LAYER_NUMBER = re.compile(
-    r"(?:^|[._/])(?:layers?|blk|blocks?|h|layer_|decoder_layers|encoder_layers)[._/]?(\d+)(?:[._/]|$)",
-    re.IGNORECASE,
-)
 QUANTIZED_BITS = {
     "F64": 64, "F32": 32, "F16": 16, "BF16": 16, "F8_E4M3": 8, "F8_E5M2": 8,
     "I8": 8, "U8": 8, "INT8": 8, "UINT8": 8, "Q8_0": 8, "Q8_1": 8, "Q8_K": 8,
@@ -71,23 +52,6 @@ QUANTIZED_BITS = {
     "IQ4_NL": 4, "IQ4_XS": 4, "Q3_K": 3, "IQ3_S": 3, "IQ3_XXS": 3, "Q2_K": 2, "IQ2_XXS": 2,
     "IQ2_XS": 2, "IQ2_S": 2, "IQ1_S": 1, "IQ1_M": 1, "TQ1_0": 2, "TQ2_0": 2, "MXFP4": 4,
 }  # fmt: skip
-
-
-class SketchTensor(Protocol):
-    """What sketching needs from a reader: shape, storage type, and float32 rows or columns."""
-
-    name: str
-    shape: tuple[int, ...]
-    storage: str
-
-    def read_rows(self, index: np.ndarray | None = None) -> np.ndarray:
-        """Rows of the 2-D tensor as float32 (all rows when ``index`` is None)."""
-        ...
-
-    def read_columns(self, index: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Columns of the 2-D tensor as float32, shape (rows, len(index)); only the rows at
-        ``rows`` when given."""
-        ...
 
 
 @dataclass
@@ -102,10 +66,6 @@ class MatrixRecord:
     block: np.ndarray | None  # BLOCK x BLOCK float16 at fixed indices, residual as columns
     zero_fraction: float
     grid: float  # median distinct fraction in groups of GROUP values; low = a quantization grid
-    # for tensors whose names carry no layer: the layers of the nearest named tensors before and
-    # after it in file order (exporters name a layer's biases or norms, not its MatMul weights)
-    layer_before: int | None = None
-    layer_after: int | None = None
 
 
 @dataclass
@@ -123,6 +83,15 @@ class Sketch:
     records: list[MatrixRecord] = field(default_factory=list)
     vocab_storage: str = "F32"
     parameters: int = 0
+    # anchor signatures of the other vocabulary matrices (an untied output head), on the same
+    # residual dimensions: names do not always say which matrix is the embedding
+    more_signatures: list[np.ndarray] = field(default_factory=list)
+    # per vocabulary matrix, a ROW_KEY_BITS SimHash of each anchor row over the whole residual:
+    # finds the same rows again when a trimmed vocabulary renumbered the token ids
+    row_keys: list[np.ndarray] = field(default_factory=list)
+
+    def all_signatures(self) -> list[np.ndarray]:
+        return [self.signatures, *self.more_signatures]
 
     @property
     def bits(self) -> int:
@@ -135,7 +104,10 @@ class Sketch:
 
     def to_bytes(self) -> bytes:
         """Deterministic binary form: a JSON header and raw arrays, zlib-compressed."""
-        arrays: list[np.ndarray] = [self.anchors, self.dims, self.signatures, self.anchor_gram]
+        arrays: list[np.ndarray] = [
+            self.anchors, self.dims, self.signatures, self.anchor_gram, *self.more_signatures,
+            *self.row_keys,
+        ]  # fmt: skip
         recs = []
         for r in self.records:
             recs.append(
@@ -148,8 +120,6 @@ class Sketch:
                     "block": r.block is not None,
                     "zero_fraction": round(r.zero_fraction, 6),
                     "grid": round(r.grid, 6),
-                    "layer_before": r.layer_before,
-                    "layer_after": r.layer_after,
                 }
             )
             arrays.extend(r.grams)
@@ -162,6 +132,8 @@ class Sketch:
             "code": self.code.hex(),
             "vocab_storage": self.vocab_storage,
             "parameters": self.parameters,
+            "more_signatures": len(self.more_signatures),
+            "row_keys": len(self.row_keys),
             "records": recs,
             "arrays": [[a.dtype.str, list(a.shape)] for a in arrays],
         }
@@ -188,6 +160,8 @@ class Sketch:
             raise ValueError(f"unsupported sketch version {header.get('version')}")
         it = iter(arrays)
         anchors, dims, signatures, anchor_gram = next(it), next(it), next(it), next(it)
+        more = [next(it) for _ in range(header.get("more_signatures", 0))]
+        keys = [next(it) for _ in range(header.get("row_keys", 0))]
         records = []
         for r in header["records"]:
             grams = [next(it) for _ in range(r["grams"])]
@@ -195,7 +169,7 @@ class Sketch:
             records.append(
                 MatrixRecord(
                     r["order"], r["layer"], r["other"], r["storage"], grams, block,
-                    r["zero_fraction"], r["grid"], r.get("layer_before"), r.get("layer_after"),
+                    r["zero_fraction"], r["grid"],
                 )
             )  # fmt: skip
         return cls(
@@ -210,27 +184,9 @@ class Sketch:
             records=records,
             vocab_storage=header["vocab_storage"],
             parameters=header["parameters"],
+            more_signatures=more,
+            row_keys=keys,
         )
-
-
-class SketchError(ValueError):
-    """The tensors do not look like a model provreg can sketch (no vocabulary matrix)."""
-
-
-def anchor_range(vocab: int) -> int:
-    """Anchors are drawn from token ids below this: the largest power of two within the
-    vocabulary, capped at ANCHOR_POOL_CAP. Vocabulary extension appends rows at the end and
-    never moves the low ids, so a derivative with a grown vocabulary keeps the same anchors."""
-    if vocab < 16:
-        return vocab
-    return min(1 << (vocab.bit_length() - 1), ANCHOR_POOL_CAP)
-
-
-def anchor_ids(vocab: int) -> np.ndarray:
-    pool = anchor_range(vocab)
-    rng = np.random.default_rng(_SEED)
-    k = min(MAX_ANCHORS, pool)
-    return np.sort(rng.choice(pool, size=k, replace=False)).astype(np.int32)
 
 
 @lru_cache(maxsize=4)
@@ -255,175 +211,12 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
-def _correlation_gram(columns: np.ndarray) -> np.ndarray:
-    """int8 upper triangle of the correlation between columns (summed over rows)."""
-    c = np.ascontiguousarray(columns, dtype=np.float32)  # (rows, k): one BLAS call
-    g = (c.T @ c).astype(np.float64)
-    d = np.sqrt(np.clip(np.diag(g), 1e-30, None))
-    corr = g / d[:, None] / d[None, :]
-    return np.clip(np.round(upper(corr) * 127), -127, 127).astype(np.int8)
-
-
-def gram_rows(rows: int) -> np.ndarray | None:
-    """The rows a column-residual Gram is summed over; None for all of them."""
-    if rows <= GRAM_ROWS:
-        return None
-    runs = rows // GRAM_RUN
-    starts = np.unique(np.round(np.linspace(0, runs - 1, GRAM_ROWS // GRAM_RUN)).astype(np.int64))
-    return (starts[:, None] * GRAM_RUN + np.arange(GRAM_RUN)[None, :]).reshape(-1)
-
-
-def _grid(sample: np.ndarray) -> float:
-    """Median fraction of distinct values per GROUP-long run: ~1 for trained floats."""
-    flat = sample.reshape(-1)
-    groups = flat[: (flat.size // GROUP) * GROUP].reshape(-1, GROUP)[:64]
-    if groups.size == 0:
-        return 1.0
-    ordered = np.sort(groups, axis=1)
-    distinct = 1 + np.count_nonzero(np.diff(ordered, axis=1), axis=1)
-    return float(np.median(distinct / GROUP))
-
-
-def _layer_of(name: str) -> int | None:
-    numbers = _LAYER_NUMBER.findall(name)
-    return int(numbers[0]) if numbers else None
-
-
-def _layer_hints(tensors: Sequence[SketchTensor]) -> dict[int, tuple[int | None, ...]]:
-    """Each tensor's (own layer, layer of the nearest named tensor before, and after it)."""
-    own = [_layer_of(t.name) for t in tensors]
-    before: list[int | None] = []
-    last: int | None = None
-    for layer in own:
-        before.append(last)
-        last = layer if layer is not None else last
-    after: list[int | None] = [None] * len(own)
-    last = None
-    for i in range(len(own) - 1, -1, -1):
-        after[i] = last
-        last = own[i] if own[i] is not None else last
-    return {id(t): (own[i], before[i], after[i]) for i, t in enumerate(tensors)}
-
-
-def _pick_vocab(matrices: Sequence[SketchTensor]) -> list[SketchTensor]:
-    """The vocabulary matrices (token embeddings, then output heads).
-
-    By name when a name says so (position and token-type tables excluded). Without names, the
-    vocabulary is the widest size found in at most two matrices (embeddings and head) beside
-    the residual width, which nearly every matrix has: an MLP can be wider than a small
-    vocabulary, but its width recurs in every layer.
-    """
-    hinted = [t for t in matrices if _VOCAB_HINT.search(t.name) and not _NOT_VOCAB.search(t.name)]
-    if hinted:
-        vocab = max(max(t.shape) for t in hinted)
-        residual = min(next(t for t in hinted if max(t.shape) == vocab).shape)
-    else:
-        sizes = Counter(size for t in matrices for size in set(t.shape))
-        residual = sizes.most_common(1)[0][0]
-        rare = [
-            max(t.shape)
-            for t in matrices
-            if residual in t.shape and max(t.shape) != residual and sizes[max(t.shape)] <= 2
-        ]
-        if not rare:
-            return []
-        vocab = max(rare)
-    found = [t for t in matrices if max(t.shape) == vocab and min(t.shape) == residual]
-    heads = [t for t in found if _HEAD_HINT.search(t.name)]
-    embeddings = [t for t in found if t not in heads]
-    embeddings.sort(key=lambda t: not _VOCAB_HINT.search(t.name))
-    return embeddings + heads
-
-
-def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Sketch:
-    """Sketch a model from its tensors; raises :class:`SketchError` if it has no vocabulary."""
-    with one_blas_thread():
-        return _build_sketch(tensors, parameters)
-
-
-def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
-    matrices = [t for t in tensors if len(t.shape) == 2 and min(t.shape) > 1]
-    if not matrices:
-        raise SketchError("no 2-D weight matrices to sketch")
-    vocab_tensors = _pick_vocab(matrices)
-    if not vocab_tensors:
-        raise SketchError("no vocabulary (embedding) matrix found")
-    embedding = vocab_tensors[0]
-    vocab = max(embedding.shape)
-    residual = min(embedding.shape)
-    anchors = anchor_ids(vocab)
-    if embedding.shape[0] == vocab:
-        x = embedding.read_rows(anchors)
-    else:
-        x = embedding.read_columns(anchors).T
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=0)
-    keep = min(residual, RESIDUAL_SUBSET)
-    dims = np.sort(np.argsort(-norms, kind="stable")[:keep]).astype(np.int32)
-    signatures = _unit_rows(x[:, dims].T).astype(np.float16)
-    xn = _unit_rows(x)
-    gram = upper(xn @ xn.T)
-    rng = np.random.default_rng(_SEED + 1)
-    block_cols = np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
-
-    layers = _layer_hints(tensors)
-    records: list[MatrixRecord] = []
-    skip = {id(t) for t in vocab_tensors}
-    for order, t in enumerate(matrices):
-        if id(t) in skip or residual not in t.shape:
-            continue
-        rows, cols = t.shape
-        grams = []
-        if cols == residual:
-            grams.append(_correlation_gram(t.read_columns(dims, gram_rows(rows))))
-        if rows == residual:
-            grams.append(_correlation_gram(t.read_rows(dims).T))
-        other = rows if cols == residual else cols
-        row_pick = np.sort(
-            np.random.default_rng(_SEED + other).choice(
-                other, size=min(BLOCK, other), replace=False
-            )
-        )
-        if cols == residual:
-            sample_rows = t.read_rows(row_pick)
-            block = sample_rows[:, block_cols]
-        else:
-            sample_rows = t.read_columns(row_pick).T
-            block = sample_rows[:, block_cols]
-        records.append(
-            MatrixRecord(
-                order=order,
-                layer=layers[id(t)][0],
-                layer_before=layers[id(t)][1],
-                layer_after=layers[id(t)][2],
-                other=other,
-                storage=t.storage,
-                grams=grams,
-                block=np.asarray(block, dtype=np.float16),
-                zero_fraction=float(np.mean(sample_rows == 0)),
-                grid=_grid(sample_rows),
-            )
-        )
-    records.sort(key=lambda r: (r.layer if r.layer is not None else -1, r.order))
-    if len(records) > MAX_BLOCKS:
-        spread = np.round(np.linspace(0, len(records) - 1, MAX_BLOCKS)).astype(int).tolist()
-        with_block = set(spread)
-        for i, record in enumerate(records):
-            if i not in with_block:
-                record.block = None
-    return Sketch(
-        version=SKETCH_VERSION,
-        residual=residual,
-        vocab=vocab,
-        anchors=anchors,
-        dims=dims,
-        signatures=signatures,
-        anchor_gram=gram.astype(np.float16),
-        code=simhash(gram),
-        records=records,
-        vocab_storage=embedding.storage,
-        parameters=parameters,
+def row_keys(rows: np.ndarray) -> np.ndarray:
+    """ROW_KEY_BITS sign bits of random projections of each row, packed: (rows, bits / 8)."""
+    planes = np.random.default_rng(_SEED + 2 + rows.shape[1]).standard_normal(
+        (rows.shape[1], ROW_KEY_BITS)
     )
+    return np.packbits(rows.astype(np.float64) @ planes > 0, axis=1)
 
 
 def hamming(a: bytes, b: bytes) -> int:

@@ -10,7 +10,8 @@ from registry.weights.arrays import ArrayTensor, safetensors_arrays
 from registry.weights.gguf_arrays import gguf_arrays
 from registry.weights.onnx_reader import onnx_arrays
 from registry.weights.reader import DEFAULT_MAX_HEADER_BYTES, ModelSource, open_model
-from registry.weights.sketch import Sketch, SketchError, build_sketch
+from registry.weights.sketch import Sketch
+from registry.weights.sketch_build import SketchError, build_sketch
 from registry.weights.validation import nonfinite_part
 
 # Each format names how its tensors become float arrays; GGUF and ONNX readers register here.

@@ -2,8 +2,9 @@
 
 Rules: ``identical`` = the same weights (same id, or equal ``weights_sha256``: a lossless
 re-encoding); ``derived`` = one is an ancestor of the other through derivation edges;
-``related`` = they share an ancestor, or their ancestries are joined by a partial-sharing edge
-(``shares-embeddings``: cousins), but neither descends from the other; ``unrelated`` otherwise
+``related`` = they share an ancestor, or their ancestries are joined by partial-sharing edges
+(``shares-embeddings`` / ``shares-layers``: cousins, or two kin built around one model's
+tensors), but neither descends from the other; ``unrelated`` otherwise
 (different base seeds, or different architectures). Needs no torch.
 """
 
@@ -14,7 +15,7 @@ from collections import deque
 from pathlib import Path
 
 DERIVATIONS = frozenset({"finetune", "adapter", "quantized", "repackaged", "pruned", "merge"})
-PARTIAL = frozenset({"shares-embeddings"})
+PARTIAL = frozenset({"shares-embeddings", "shares-layers"})
 
 
 def load_manifest(path: str | Path) -> list[dict]:
@@ -54,13 +55,15 @@ def ancestors(manifest: list[dict], model_id: str) -> set[str]:
     return out
 
 
-def _partial_reach(manifest: list[dict], lineage: set[str]) -> set[str]:
+def _partial_reach(manifest: list[dict], lineage: set[str]) -> dict[str, str]:
+    """Models whose tensors ``lineage`` partly shares, with the partial relation."""
     entries = _index(manifest)
-    reach: set[str] = set()
+    reach: dict[str, str] = {}
     for node in lineage:
         for p in entries[node]["parents"]:
             if p["relation"] in PARTIAL:
-                reach |= ancestors(manifest, p["id"])
+                for a in ancestors(manifest, p["id"]):
+                    reach.setdefault(a, p["relation"])
     return reach
 
 
@@ -90,6 +93,17 @@ def expected_verdict(
     anc_a, anc_b = ancestors(manifest, a_id), ancestors(manifest, b_id)
     if anc_a & anc_b:
         return ("related", None, None)
-    if _partial_reach(manifest, anc_a) & anc_b or _partial_reach(manifest, anc_b) & anc_a:
-        return ("related", "shares-embeddings", None)
+    reach_a, reach_b = _partial_reach(manifest, anc_a), _partial_reach(manifest, anc_b)
+    for reach, other in ((reach_a, anc_b), (reach_b, anc_a)):
+        shared = sorted(set(reach) & other)
+        if shared:
+            return ("related", reach[shared[0]], None)
+    common = sorted(set(reach_a) & set(reach_b))
+    if common:  # kin of one model: both built around its tensors
+        rels = {reach_a[common[0]], reach_b[common[0]]}
+        return (
+            "related",
+            "shares-layers" if rels == {"shares-layers"} else "shares-embeddings",
+            None,
+        )
     return ("unrelated", None, None)

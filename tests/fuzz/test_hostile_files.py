@@ -12,7 +12,7 @@ import pytest
 from registry.errors import SketchInvalid, WeightsError
 from registry.services.identify.sketch_index import decode_sketch
 from registry.weights import open_model
-from registry.weights.sketch import build_sketch
+from registry.weights.sketch_build import build_sketch
 from registry.weights.sketching import ARRAY_ADAPTERS, sketch_source
 from tests.fuzz.corpus import SECRET, Case, corpus
 from tests.fuzz.harness import run_case

@@ -12,7 +12,8 @@ import numpy as np
 
 from registry.weights.arrays import ArrayTensor
 from registry.weights.compare import compare_sketches
-from registry.weights.sketch import GRAM_ROWS, GRAM_RUN, MAX_BLOCKS, build_sketch, gram_rows
+from registry.weights.sketch import MAX_BLOCKS
+from registry.weights.sketch_build import GRAM_ROWS, GRAM_RUN, build_sketch, gram_rows
 
 VOCAB, HIDDEN, WIDE, LAYERS = 512, 64, 4 * GRAM_ROWS, 2
 
