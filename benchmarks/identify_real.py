@@ -142,6 +142,15 @@ def group_rows(rows: list[dict], key: str) -> list[list[object]]:
 # --- 2. nulls -----------------------------------------------------------------------------------
 
 
+KIN_KINDS = {
+    "kin-shared-embeddings",
+    "kin-emb-frozen",
+    "kin-emb-trained",
+    "kin-emb+layer0",
+    "kin-depth",
+}
+
+
 def null_pairs(manifest, prints) -> dict:
     from registry.weights.compare import compare_sketches
     from scripts.zoo.truth import PARTIAL, expected_verdict
@@ -153,8 +162,10 @@ def null_pairs(manifest, prints) -> dict:
         "false_kin": [],
         "kin_related": 0,
         "by_verdict": defaultdict(int),
+        "by_kind": defaultdict(lambda: defaultdict(int)),
     }
     arch = {e["id"]: e["architecture"] for e in manifest}
+    kind = {e["id"]: e["transformation"] for e in manifest}
     for a, b in combinations([e["id"] for e in manifest], 2):
         if arch[a] != arch[b]:
             continue
@@ -166,6 +177,8 @@ def null_pairs(manifest, prints) -> dict:
         if kin:
             out["kin"] += 1
             out["kin_related"] += int(c.verdict == "related")
+            label = " / ".join(sorted({kind[a], kind[b]} & KIN_KINDS) or ["?"])
+            out["by_kind"][f"{arch[a]}: {label}"][c.verdict] += 1
             if c.verdict in ("derived", "identical"):
                 out["false_kin"].append(f"`{a}` vs `{b}`: {c.verdict} ({c.relation})")
         else:
@@ -206,6 +219,8 @@ def registry_pass(manifest, prints, orders: int, seed: int) -> dict:
             if p["relation"] in DERIVATIONS and cls[e["id"]] != cls[p["id"]]:
                 true_edges[(cls[e["id"]], cls[p["id"]])] = p["relation"]
     totals = defaultdict(int)
+    arch = {e["id"]: e["architecture"] for e in manifest}
+    by_arch: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     false_edges: list[str] = []
     missed: list[str] = []
     wrong_relation: list[str] = []
@@ -238,6 +253,8 @@ def registry_pass(manifest, prints, orders: int, seed: int) -> dict:
         for child, parent, relation in edges:
             c, p = cls[child], cls[parent]
             totals["detected"] += 1
+            by_arch[arch[child]]["detected"] += 1
+            by_arch[arch[child]]["false"] += int(p not in anc[child])
             if c == p:
                 totals["exact"] += 1  # two copies of the same weights: either way is right
                 continue
@@ -263,6 +280,10 @@ def registry_pass(manifest, prints, orders: int, seed: int) -> dict:
                 false_edges.append(f"order {k}: `{child} -> {parent}` ({relation})")
         totals["true"] += len(true_edges)
         totals["found"] += len(found)
+        for c, _ in true_edges:
+            by_arch[arch[c]]["true"] += 1
+        for c, _ in found:
+            by_arch[arch[c]]["found"] += 1
         missed += [
             f"order {k}: `{c} -> {p}` ({r})"
             for (c, p), r in true_edges.items()
@@ -273,6 +294,7 @@ def registry_pass(manifest, prints, orders: int, seed: int) -> dict:
         "false_edges": false_edges,
         "missed": missed,
         "wrong_relation": wrong_relation,
+        "by_arch": by_arch,
         "true_edges": len(true_edges),
     }
 
@@ -376,9 +398,31 @@ def report(rows, pair_details, null, reg, n_models, seconds, output: Path) -> bo
             "Independent pairs by verdict: "
             + ", ".join(f"{k} {v}" for k, v in sorted(null["by_verdict"].items())),
             listing("False positives over independent pairs", null["false_independent"]),
+            "Kin pairs by the kind of kin involved (`kin-emb+layer0` shares the embedding table "
+            "and the first of two layers) and verdict:",
+            markdown_table(
+                ["Kin", "unrelated", "related", "derived", "identical"],
+                [
+                    [k, *(v.get(x, 0) for x in ("unrelated", "related", "derived", "identical"))]
+                    for k, v in sorted(null["by_kind"].items())
+                ],
+            ),
             listing("Kin pairs called derived/identical", null["false_kin"]),
             f"Registry pass: {reg['true_edges']} true edges per order (identical-weight copies "
             "merged into one node).",
+            markdown_table(
+                ["Architecture (child)", "detected edges", "false edges", "precision", "recall"],
+                [
+                    [
+                        a,
+                        v["detected"],
+                        v["false"],
+                        fmt(v["detected"] - v["false"], v["detected"]),
+                        fmt(v["found"], v["true"]),
+                    ]
+                    for a, v in sorted(reg["by_arch"].items())
+                ],
+            ),
             listing("False edges (parent not a true ancestor)", reg["false_edges"]),
             listing("Missed true edges", reg["missed"]),
             listing("Exact edges with the wrong relation", reg["wrong_relation"]),

@@ -16,7 +16,7 @@ import pytest
 from onnx import numpy_helper
 from safetensors.numpy import load_file
 
-from scripts.realzoo.build import TRIM_KEEP
+from scripts.realzoo.recipe import TRIM_KEEP
 from scripts.realzoo.resave import permute_qk
 from scripts.zoo.truth import DERIVATIONS, PARTIAL, expected_verdict, load_manifest
 
