@@ -314,6 +314,18 @@ def build_arch(z: RealZoo, a: str) -> None:
         family=f"{a}-k0",
         note="trained from scratch around base 0's token embeddings (copied, frozen)",
     )
+    first = {k: v.clone() for k, v in b0.state_dict().items() if k.startswith(layer_prefix(a, 0))}
+    m, rec = z.pretrain(a, f"{a}-k1", init={**emb, **first}, frozen=(*emb, *first))
+    z.save(
+        f"{a}-k1",
+        a,
+        m,
+        [(fam, "shares-layers")],
+        "kin-emb+layer0",
+        training=rec,
+        family=f"{a}-k1",
+        note="trained from scratch around base 0's token embeddings and first layer (frozen)",
+    )
     m, rec = z.finetune(a, z.models[f"{a}-b1"], f"{a}-b1-ft200", 200, 5e-4, schedule=True)
     z.save(
         f"{a}-b1-ft200",

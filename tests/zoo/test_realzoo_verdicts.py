@@ -28,6 +28,7 @@ _QDYN = "onnxruntime quantize_dynamic (MatMulInteger/DynamicQuantizeLinear) read
 _QOP = "onnxruntime QOperator int8 (QLinearMatMul) read without scales"
 _BF16_DIRECTION = "short bf16 fine-tune: no direction from the bf16 grid"
 _POSITIONS = "learned position tables make independent models look related"
+_LAYER_KIN = "kin sharing the embeddings and the first layer (of two) taken for a derivative"
 KNOWN_FAILURES = {
     ("llama-b0-trim", "llama-b0"): _TRIM,
     ("qwen2-b0-trim", "qwen2-b0"): _TRIM,
@@ -44,6 +45,9 @@ KNOWN_FAILURES = {
     ("llama-b0-ft12-bf16", "llama-b0"): _BF16_DIRECTION,
     ("qwen2-b0-ft12-bf16", "qwen2-b0"): _BF16_DIRECTION,
     ("gpt2-b0-ft12-bf16", "gpt2-b0"): _BF16_DIRECTION,
+    ("llama-b0", "llama-k1"): _LAYER_KIN,
+    ("llama-b0-ft12-bf16", "llama-k1"): _LAYER_KIN,
+    ("llama-b0-gguf-q8_0", "llama-k1"): _LAYER_KIN,
     ("gpt2-b1", "gpt2-b0"): _POSITIONS,
     ("gpt2-b1", "gpt2-k0"): _POSITIONS,
     ("gpt2-b1", "gpt2-b0-ft12-bf16"): _POSITIONS,
