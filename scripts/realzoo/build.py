@@ -303,29 +303,15 @@ def build_arch(z: RealZoo, a: str) -> None:
         )
 
     emb = {n: b0.state_dict()[n].clone() for n in embedding_names(a)}
-    m, rec = z.pretrain(a, f"{a}-k0", init=emb, frozen=tuple(emb))
-    z.save(
-        f"{a}-k0",
-        a,
-        m,
-        [(fam, "shares-embeddings")],
-        "kin-shared-embeddings",
-        training=rec,
-        family=f"{a}-k0",
-        note="trained from scratch around base 0's token embeddings (copied, frozen)",
-    )
     first = {k: v.clone() for k, v in b0.state_dict().items() if k.startswith(layer_prefix(a, 0))}
-    m, rec = z.pretrain(a, f"{a}-k1", init={**emb, **first}, frozen=(*emb, *first))
-    z.save(
-        f"{a}-k1",
-        a,
-        m,
-        [(fam, "shares-layers")],
-        "kin-emb+layer0",
-        training=rec,
-        family=f"{a}-k1",
-        note="trained from scratch around base 0's token embeddings and first layer (frozen)",
-    )
+    kin = [
+        ("k0", emb, "shares-embeddings", "kin-shared-embeddings", "token embeddings"),
+        ("k1", {**emb, **first}, "shares-layers", "kin-emb+layer0", "embeddings and first layer"),
+    ]
+    for k, init, rel, transformation, what in kin:
+        m, rec = z.pretrain(a, f"{a}-{k}", init=init, frozen=tuple(init))
+        z.save(f"{a}-{k}", a, m, [(fam, rel)], transformation, training=rec, family=f"{a}-{k}",
+               note=f"trained from scratch around base 0's {what} (copied, frozen)")  # fmt: skip
     m, rec = z.finetune(a, z.models[f"{a}-b1"], f"{a}-b1-ft200", 200, 5e-4, schedule=True)
     z.save(
         f"{a}-b1-ft200",
