@@ -27,18 +27,8 @@ from scripts.zoo.corpus import Corpus, load_corpus
 
 from . import tools
 from .models import ARCHS, TINY, embedding_names, layer_prefix, new_model, train
+from .recipe import FIXTURE_IDS, PRETRAIN, TRIM_KEEP
 from .resave import shuffled_safetensors
-
-PRETRAIN = {"steps": 300, "lr": 3e-3}
-# kept token ids of the vocabulary trim: tab, newline, printable ASCII, then the specials
-TRIM_KEEP = [9, 10, *range(32, 127), 256, 257, 258, 259]
-# what ``--fixtures`` keeps: per architecture, the cases each one shows best (a few MB in all)
-FIXTURE_IDS = {
-    "llama": ("b0", "b0-ft12-bf16", "b0-trim", "b0-onnx-qdyn", "b0-onnx-qop", "b0-gguf-q8_0", "k0"),
-    "qwen2": ("b0", "b0-ft12-bf16", "b0-trim", "b0-onnx-qdyn", "b0-gguf-q8_0"),
-    "gpt2": ("b0", "b1", "b0-ft12-bf16", "b0-trim", "b0-onnx-qdyn", "b0-gguf-q8_0", "k0"),
-    "bert": ("b0", "b1", "b0-trim", "b0-onnx-opt", "b0-onnx-qdyn", "b0-onnx-qop", "k0"),
-}
 
 
 def _sha(state: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32) -> str:
@@ -218,18 +208,29 @@ def build_arch(z: RealZoo, a: str) -> None:
     raw = z.root / ".tmp" / f"{fam}.onnx"
     tools.export_onnx(b0, a, raw, seq)
     onnx_out = [
+        ("onnx-raw", "raw", None, "repackaged", "onnx-torch-export"),
         ("onnx-opt", None, None, "repackaged", "onnx-ort-optimized"),
         ("onnx-qdyn", "dynamic", False, "quantized", "onnx-quantize-dynamic"),
         ("onnx-qdyn-pc", "dynamic", True, "quantized", "onnx-quantize-dynamic-per-channel"),
+        ("onnx-qdq", "static-qdq", False, "quantized", "onnx-quantize-static-qdq"),
         ("onnx-qdq-pc", "static-qdq", True, "quantized", "onnx-quantize-static-qdq-per-channel"),
         ("onnx-qop", "static-qop", False, "quantized", "onnx-quantize-static-qoperator"),
+        (
+            "onnx-qop-pc",
+            "static-qop",
+            True,
+            "quantized",
+            "onnx-quantize-static-qoperator-per-channel",
+        ),
     ]
     for name, kind, pc, rel, transformation in onnx_out:
         mid = f"{fam}-{name}"
         if not z.keep(mid):
             continue
         out = z.root / f"{mid}.onnx"
-        if kind is None:
+        if kind == "raw":
+            shutil.copyfile(raw, out)
+        elif kind is None:
             tools.ort_optimized(raw, out)
         else:
             tools.quantize_onnx(raw, out, kind, pc, c["heldout"], seq)
@@ -240,8 +241,8 @@ def build_arch(z: RealZoo, a: str) -> None:
             "onnx",
             [(fam, rel)],
             transformation,
-            sha=sha_b0 if kind is None else None,
-            evidence=None if kind is None else "quantization grid: int8",
+            sha=sha_b0 if rel == "repackaged" else None,
+            evidence=None if rel == "repackaged" else "quantization grid: int8",
         )
     for q in ("q8_0", "q4_0"):
         mid = f"{fam}-gguf-{q}"
@@ -302,17 +303,15 @@ def build_arch(z: RealZoo, a: str) -> None:
         )
 
     emb = {n: b0.state_dict()[n].clone() for n in embedding_names(a)}
-    m, rec = z.pretrain(a, f"{a}-k0", init=emb, frozen=tuple(emb))
-    z.save(
-        f"{a}-k0",
-        a,
-        m,
-        [(fam, "shares-embeddings")],
-        "kin-shared-embeddings",
-        training=rec,
-        family=f"{a}-k0",
-        note="trained from scratch around base 0's token embeddings (copied, frozen)",
-    )
+    first = {k: v.clone() for k, v in b0.state_dict().items() if k.startswith(layer_prefix(a, 0))}
+    kin = [
+        ("k0", emb, "shares-embeddings", "kin-shared-embeddings", "token embeddings"),
+        ("k1", {**emb, **first}, "shares-layers", "kin-emb+layer0", "embeddings and first layer"),
+    ]
+    for k, init, rel, transformation, what in kin:
+        m, rec = z.pretrain(a, f"{a}-{k}", init=init, frozen=tuple(init))
+        z.save(f"{a}-{k}", a, m, [(fam, rel)], transformation, training=rec, family=f"{a}-{k}",
+               note=f"trained from scratch around base 0's {what} (copied, frozen)")  # fmt: skip
     m, rec = z.finetune(a, z.models[f"{a}-b1"], f"{a}-b1-ft200", 200, 5e-4, schedule=True)
     z.save(
         f"{a}-b1-ft200",

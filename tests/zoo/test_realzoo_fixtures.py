@@ -16,7 +16,7 @@ import pytest
 from onnx import numpy_helper
 from safetensors.numpy import load_file
 
-from scripts.realzoo.build import TRIM_KEEP
+from scripts.realzoo.recipe import TRIM_KEEP
 from scripts.realzoo.resave import permute_qk
 from scripts.zoo.truth import DERIVATIONS, PARTIAL, expected_verdict, load_manifest
 
@@ -121,3 +121,11 @@ def test_kin_shares_the_embedding_table_not_the_layers(arch: str) -> None:
     assert np.array_equal(kin[emb], base[emb])
     mats = [k for k, v in base.items() if v.ndim == 2 and (".layer" in k or ".h." in k)]
     assert mats and all(abs(_cos(kin[k], base[k])) < 0.5 for k in mats)
+
+
+def test_layer_kin_shares_the_first_layer_only() -> None:
+    base, kin = weights("llama-b0"), weights("llama-k1")
+    first = [k for k in base if k.startswith("model.layers.0.")]
+    second = [k for k in base if k.startswith("model.layers.1.") and base[k].ndim == 2]
+    assert first and all(np.array_equal(kin[k], base[k]) for k in first)
+    assert second and all(abs(_cos(kin[k], base[k])) < 0.5 for k in second)
