@@ -206,8 +206,11 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
             sample_rows = t.read_rows(row_pick)
             block = sample_rows[:, block_cols]
         else:
-            sample_rows = t.read_columns(row_pick).T
-            block = sample_rows[:, block_cols]
+            # residual axis as rows: sample whole stored rows (the block's residual rows), not
+            # columns, which would touch every row of the matrix (every page, or every byte of
+            # a remote file); the block holds the same values either way
+            sample_rows = t.read_rows(block_cols)
+            block = sample_rows[:, row_pick].T
         records.append(
             MatrixRecord(
                 order=order,
