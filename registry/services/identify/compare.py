@@ -34,6 +34,7 @@ MERGE_RESIDUAL = 0.5  # blend of the parents' values, no common ancestor known
 MERGE_RESIDUAL_FROM_ANCESTOR = 0.75  # blend of the parents' changes from their ancestor
 MERGE_MIN_SHARE = 0.2  # each parent must contribute at least this much
 NEIGHBOUR_BUDGET = 32  # candidates compared in all, counting lineage neighbours
+SCORE_TIE = 0.002  # scores this close tie: a copy of an ancestor is not a closer parent
 
 
 @dataclass
@@ -155,7 +156,7 @@ def _refine_with_lineage(session: Session, query: Sketch, scored: list[Scored]) 
             continue
         for other in strong:
             # a strictly better-matching ancestor, or one of the query's own merge parents
-            if other is s or (other.score <= s.score and id(other) not in merge_parents):
+            if other is s or (other.score < s.score - SCORE_TIE and id(other) not in merge_parents):
                 continue
             if ancestry.is_ancestor_or_self(other.variant, s.variant):
                 s.verdict, s.relation, s.direction = "related", None, "unknown"
