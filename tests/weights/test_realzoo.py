@@ -4,8 +4,8 @@ a vocabulary trim), kin and independent models of four architectures: pairwise v
 The fixtures are ``tests/fixtures/realzoo`` (see its README): each derivative is compared with
 its parent and must come back ``derived`` with the manifest's relation (``repackaged`` for an
 optimized ONNX graph with the same values); a vocabulary trimmed and renumbered is ``pruned``
-with the larger vocabulary as the parent; kin that share only an embedding table are
-``related``; independently trained models are ``unrelated``.
+with the larger vocabulary as the parent; kin that share an embedding table (or it and their
+first layers) are ``related``; independently trained models are ``unrelated``.
 """
 
 from __future__ import annotations
@@ -31,18 +31,16 @@ def _sketch(model_id: str) -> Sketch:
     return _SKETCHES[model_id]
 
 
+# kin share part of a model (its embedding table, or that and its first layers) and trained
+# the rest: related, never derived
+_PARTIAL = ("shares-embeddings", "shares-layers")
 DERIVED = [
     (e["id"], p["id"], p["relation"])
     for e in MANIFEST
     for p in e["parents"]
-    if p["relation"] != "shares-embeddings"
+    if p["relation"] not in _PARTIAL
 ]
-KIN = [
-    (e["id"], p["id"])
-    for e in MANIFEST
-    for p in e["parents"]
-    if p["relation"] == "shares-embeddings"
-]
+KIN = [(e["id"], p["id"]) for e in MANIFEST for p in e["parents"] if p["relation"] in _PARTIAL]
 INDEPENDENT = [(f"{arch}-b0", f"{arch}-b1") for arch in ("gpt2", "bert")]
 
 

@@ -23,40 +23,11 @@ from scripts.zoo.truth import DERIVATIONS, PARTIAL, expected_verdict, load_manif
 ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "realzoo"
 pytestmark = pytest.mark.skipif(not (ZOO / "manifest.json").exists(), reason="no fixture zoo")
 
-_TRIM = "vocabulary trim: anchors at fixed token ids point at other tokens"
-_QDYN = "onnxruntime quantize_dynamic (MatMulInteger/DynamicQuantizeLinear) read without scales"
-_QOP = "onnxruntime QOperator int8 (QLinearMatMul) read without scales"
 _BF16_DIRECTION = "short bf16 fine-tune: no direction from the bf16 grid"
-_POSITIONS = "learned position tables make independent models look related"
-_LAYER_KIN = "kin sharing the embeddings and the first layer (of two) taken for a derivative"
 KNOWN_FAILURES = {
-    ("llama-b0-trim", "llama-b0"): _TRIM,
-    ("qwen2-b0-trim", "qwen2-b0"): _TRIM,
-    ("gpt2-b0-trim", "gpt2-b0"): _TRIM,
-    ("bert-b0-trim", "bert-b0"): _TRIM,
-    ("llama-b0-onnx-qdyn", "llama-b0"): _QDYN,
-    ("qwen2-b0-onnx-qdyn", "qwen2-b0"): _QDYN,
-    ("gpt2-b0-onnx-qdyn", "gpt2-b0"): _QDYN,
-    ("bert-b0-onnx-qdyn", "bert-b0"): _QDYN,
-    ("llama-b0-onnx-qop", "llama-b0"): _QOP,
-    ("bert-b0-onnx-qop", "bert-b0"): _QOP,
-    ("bert-b0-onnx-opt", "bert-b0"): "onnxruntime-optimized BERT graph: only half the "
-    "matrices matched",
     ("llama-b0-ft12-bf16", "llama-b0"): _BF16_DIRECTION,
     ("qwen2-b0-ft12-bf16", "qwen2-b0"): _BF16_DIRECTION,
     ("gpt2-b0-ft12-bf16", "gpt2-b0"): _BF16_DIRECTION,
-    ("llama-b0", "llama-k1"): _LAYER_KIN,
-    ("llama-b0-ft12-bf16", "llama-k1"): _LAYER_KIN,
-    ("llama-b0-gguf-q8_0", "llama-k1"): _LAYER_KIN,
-    ("gpt2-b1", "gpt2-b0"): _POSITIONS,
-    ("gpt2-b1", "gpt2-k0"): _POSITIONS,
-    ("gpt2-b1", "gpt2-b0-ft12-bf16"): _POSITIONS,
-    ("gpt2-b1", "gpt2-b0-gguf-q8_0"): _POSITIONS,
-    ("bert-b1", "bert-b0"): _POSITIONS,
-    ("bert-b1", "bert-k0"): _POSITIONS,
-    ("bert-b1", "bert-b0-onnx-opt"): _POSITIONS,
-    ("bert-b1", "bert-b0-onnx-qdyn"): _POSITIONS,
-    ("bert-b1", "bert-b0-onnx-qop"): _POSITIONS,
 }
 
 
