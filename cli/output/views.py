@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from rich.markup import escape
 from rich.table import Table
 
 from cli.output import Line, Raw, human_count, human_size
@@ -67,9 +68,11 @@ def _variant_body(v: VariantPublic) -> Iterable[Line]:
         yield table
     for edge in v.lineage:
         score = f" score {edge.score:.3f}" if edge.score is not None else ""
-        yield f"  parent      {edge.parent}  [{edge.relation}, {edge.source}, {edge.status}{score}]"
+        facts = escape(f"[{edge.relation}, {edge.source}, {edge.status}{score}]")
+        yield f"  parent      {escape(edge.parent)}  {facts}"
     for edge in v.children:
-        yield f"  child       {edge.child}  [{edge.relation}, {edge.source}, {edge.status}]"
+        facts = escape(f"[{edge.relation}, {edge.source}, {edge.status}]")
+        yield f"  child       {escape(edge.child)}  {facts}"
 
 
 _VERDICT_STYLE = {

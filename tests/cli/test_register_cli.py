@@ -190,8 +190,11 @@ def test_show_human_output(provreg: CliRunner, tmp_path: Path) -> None:
     )
     out = provreg("show", "acme/m").out
     assert "acme/m@main" in out and "model.safetensors" in out and "up/stream@main" in out
+    # each parent's relation, source and status are shown, not swallowed as markup
+    assert "up/stream@main  [finetune, declared, unverified]" in out
     placeholder = provreg("show", "up/stream").out
     assert "known only by name" in placeholder
+    assert "acme/m@main  [finetune, declared, unverified]" in placeholder
 
 
 def test_hostile_release_files_are_one_line_errors_and_store_nothing(
