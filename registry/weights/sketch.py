@@ -44,7 +44,7 @@ MAX_BLOCKS = 128
 CODE_BITS = 256
 ROW_KEY_BITS = 64
 GROUP = 128  # elements per group when looking for a quantization grid
-_SEED = 0x5EED_C0DE
+SKETCH_SEED = 0x5EED_C0DE  # every random choice a sketch makes derives from it, so sketches agree
 QUANTIZED_BITS = {
     "F64": 64, "F32": 32, "F16": 16, "BF16": 16, "F8_E4M3": 8, "F8_E5M2": 8,
     "I8": 8, "U8": 8, "INT8": 8, "UINT8": 8, "Q8_0": 8, "Q8_1": 8, "Q8_K": 8,
@@ -191,7 +191,7 @@ class Sketch:
 
 @lru_cache(maxsize=4)
 def _hyperplanes(length: int) -> np.ndarray:
-    rng = np.random.default_rng(_SEED + length)
+    rng = np.random.default_rng(SKETCH_SEED + length)
     return rng.standard_normal((CODE_BITS, length)).astype(np.float32)
 
 
@@ -206,14 +206,14 @@ def upper(matrix: np.ndarray) -> np.ndarray:
     return matrix[i, j]
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms > 0, norms, 1.0)
 
 
 def row_keys(rows: np.ndarray) -> np.ndarray:
     """ROW_KEY_BITS sign bits of random projections of each row, packed: (rows, bits / 8)."""
-    planes = np.random.default_rng(_SEED + 2 + rows.shape[1]).standard_normal(
+    planes = np.random.default_rng(SKETCH_SEED + 2 + rows.shape[1]).standard_normal(
         (rows.shape[1], ROW_KEY_BITS)
     )
     return np.packbits(rows.astype(np.float64) @ planes > 0, axis=1)

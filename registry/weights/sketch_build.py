@@ -13,7 +13,6 @@ import numpy as np
 
 from registry.weights.blas import one_blas_thread
 from registry.weights.sketch import (
-    _SEED,
     ANCHOR_POOL_CAP,
     BLOCK,
     GROUP,
@@ -21,12 +20,13 @@ from registry.weights.sketch import (
     MAX_BLOCKS,
     MAX_VOCAB_MATRICES,
     RESIDUAL_SUBSET,
+    SKETCH_SEED,
     SKETCH_VERSION,
     MatrixRecord,
     Sketch,
-    _unit_rows,
     row_keys,
     simhash,
+    unit_rows,
     upper,
 )
 
@@ -80,7 +80,7 @@ def anchor_range(vocab: int) -> int:
 
 def anchor_ids(vocab: int) -> np.ndarray:
     pool = anchor_range(vocab)
-    rng = np.random.default_rng(_SEED)
+    rng = np.random.default_rng(SKETCH_SEED)
     k = min(MAX_ANCHORS, pool)
     return np.sort(rng.choice(pool, size=k, replace=False)).astype(np.int32)
 
@@ -180,9 +180,9 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
     norms = sum(np.linalg.norm(x, axis=0) / max(float(np.linalg.norm(x)), 1e-30) for x in xs)
     keep = min(residual, RESIDUAL_SUBSET)
     dims = np.sort(np.argsort(-np.asarray(norms), kind="stable")[:keep]).astype(np.int32)
-    signatures = [_unit_rows(x[:, dims].T).astype(np.float16) for x in xs]
-    gram = np.mean([upper(_unit_rows(x) @ _unit_rows(x).T) for x in xs], axis=0)
-    rng = np.random.default_rng(_SEED + 1)
+    signatures = [unit_rows(x[:, dims].T).astype(np.float16) for x in xs]
+    gram = np.mean([upper(unit_rows(x) @ unit_rows(x).T) for x in xs], axis=0)
+    rng = np.random.default_rng(SKETCH_SEED + 1)
     block_cols = np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
 
     records: list[MatrixRecord] = []
@@ -198,7 +198,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
             grams.append(_correlation_gram(t.read_rows(dims).T))
         other = rows if cols == residual else cols
         row_pick = np.sort(
-            np.random.default_rng(_SEED + other).choice(
+            np.random.default_rng(SKETCH_SEED + other).choice(
                 other, size=min(BLOCK, other), replace=False
             )
         )
