@@ -113,3 +113,26 @@ def test_a_base_registered_after_its_fine_tunes_becomes_their_parent(
     edge = session.exec(select(LineageEdge)).first()
     assert edge is not None
     assert any("common parent" in r for r in edge.evidence["reasons"]), edge.evidence
+
+
+def test_children_declaring_a_parent_not_here_yet_are_not_chained_to_each_other(
+    session: Session,
+) -> None:
+    """Fine-tunes that declare their base, registered before it: the declaration joins each to
+    the family; none becomes the parent of a sibling, and each edge is verified when the base's
+    weights arrive."""
+    zoo = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
+    children = ("llama-b0-abliterated", "llama-b0-lora", "llama-b0-ft")
+    for name in (*children, "llama-b0"):
+        fp, _ = fingerprint_with_sketch(zoo / name)
+        parents = [DeclaredParent(name="zoo/llama-b0", relation="finetune")]
+        request = VariantCreate(
+            name=f"zoo/{name}", fingerprint=fp, parents=[] if name == "llama-b0" else parents
+        )
+        register_variant(session, request)
+    names = {v.id: v.name for v in session.exec(select(Variant))}
+    edges = {
+        (names[e.child_id], names[e.parent_id], e.source, e.status)
+        for e in session.exec(select(LineageEdge))
+    }
+    assert edges == {(f"zoo/{c}", "zoo/llama-b0", "declared", "verified") for c in children}

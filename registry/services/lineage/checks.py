@@ -164,6 +164,11 @@ def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> 
     for edge in waiting:
         _judge(edge, by_id.get(edge.child_id) or _compare(session, sketch, edge.child_id))
     declared_parents = {e.parent_id for e in declared}
+    if any(e.source == "declared" and e.status == "unverified" for e in declared):
+        # a declared parent whose weights are not here yet: the declaration joins the newcomer
+        # to its family, and its siblings, already here, must not stand in for that parent (the
+        # edge is checked when the parent's weights arrive)
+        scored = [s for s in scored if s.verdict == "identical"]
     _adopt_relatives(session, variant, scored)
     linked: list[int] = []
     # identical weights first, then the closest, then the earliest registered: one edge joins
