@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from registry.db.engine import transaction
+from registry.db.engine import insert_once, transaction
 from registry.db.models import LogLeaf, Namespace, SigningKey, utcnow
 from registry.errors import InvalidInput, KeyExists, KeyNotFound, KeyRevoked, PermissionDenied
 from registry.names import NAME_PART
@@ -22,12 +22,12 @@ ROLES = ("publisher", "evaluator")
 def _namespace(session: Session, name: str) -> Namespace:
     if not NAME_PART.match(name):
         raise InvalidInput(f"invalid namespace {name!r}", hint="use the Hub's namespace spelling")
-    ns = session.exec(select(Namespace).where(Namespace.name == name)).first()
-    if ns is None:
-        ns = Namespace(name=name)
-        session.add(ns)
-        session.flush()
-    return ns
+
+    def find() -> Namespace | None:
+        return session.exec(select(Namespace).where(Namespace.name == name)).first()
+
+    # a namespace's first registrations may race: the loser uses the winner's row
+    return find() or insert_once(session, Namespace(name=name), find)
 
 
 def _log_index(session: Session, kind: str, key: SigningKey) -> int | None:

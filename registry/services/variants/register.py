@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
-from registry.db.engine import transaction
+from registry.db.engine import insert_once, transaction
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import (
     LineageEdge,
@@ -80,12 +80,11 @@ def get_variant(session: Session, ref: VariantRef) -> Variant:
 
 
 def _namespace(session: Session, name: str) -> Namespace:
-    ns = session.exec(select(Namespace).where(Namespace.name == name)).first()
-    if ns is None:
-        ns = Namespace(name=name)
-        session.add(ns)
-        session.flush()
-    return ns
+    def find() -> Namespace | None:
+        return session.exec(select(Namespace).where(Namespace.name == name)).first()
+
+    # a namespace's first registrations may race: the loser uses the winner's row
+    return find() or insert_once(session, Namespace(name=name), find)
 
 
 def variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
