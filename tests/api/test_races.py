@@ -123,3 +123,27 @@ def test_one_status_materialised_by_many_readers(
     # every reader saw the same status for the same variant
     assert len({s for i, (_, s) in enumerate(answers) if i % 2}) == 1
     assert len({s for i, (_, s) in enumerate(answers) if not i % 2}) == 1
+
+
+def test_concurrent_mixed_writes_never_answer_5xx(race_app: tuple[TestClient, str]) -> None:
+    """Registrations under one parent, download counts and status reads, all at once: on SQLite
+    writers wait for the write lock (busy timeout) instead of failing with "database is locked"."""
+    http, token = race_app
+    headers = {"Authorization": f"Bearer {token}"}
+    body = variant_request("base/root").model_dump(mode="json")
+    assert http.post("/v1/variants", json=body, headers=headers).status_code == 201
+
+    def work(i: int) -> list[tuple[int, str]]:
+        answers = []
+        for j in range(3):
+            name = f"ns{j}/child-{i}"
+            body = variant_request(name, parents={"base/root": "finetune"}).model_dump(mode="json")
+            answers.append(http.post("/v1/variants", json=body, headers=headers))
+            answers.append(http.get("/v1/safeguards/base/root"))
+            answers.append(http.post(f"/v1/downloads/{name}", json={"count": 5}, headers=headers))
+        return [(r.status_code, r.text[:200]) for r in answers]
+
+    answers = [a for run in _all_at_once(THREADS, work) for a in run]
+    assert {code for code, _ in answers} == {200, 201}, [a for a in answers if a[0] >= 300]
+    children = http.get("/v1/safeguards/base/root")
+    assert children.status_code == 200

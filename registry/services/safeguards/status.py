@@ -59,7 +59,7 @@ def current_downloads(session: Session, ids: list[int]) -> dict[int, int]:
     return out
 
 
-def _reach(session: Session, root_id: int) -> int:
+def reach_of(session: Session, root_id: int) -> int:
     """The downloads of ``root_id``'s whole subtree, each descendant once."""
     down = walk(root_id, up=False, name="down")
     status = SafeguardStatus.__table__  # type: ignore[attr-defined]
@@ -77,7 +77,7 @@ def refresh_reach(session: Session, variant_ids: list[int]) -> None:
     for vid in todo:
         row = session.get(SafeguardStatus, vid)
         if row is not None:
-            row.reach = _reach(session, vid)
+            row.reach = reach_of(session, vid)
             session.add(row)
     session.flush()
 
