@@ -9,7 +9,6 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from registry.weights.sketch import MatrixRecord, Sketch
 
@@ -29,6 +28,8 @@ def align_residual(a: Sketch, b: Sketch) -> tuple[np.ndarray, np.ndarray, np.nda
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0), np.zeros(0)
     cos = _unit(a.signatures) @ _unit(b.signatures).T
+    from scipy.optimize import linear_sum_assignment  # imported where used
+
     ia, ib = linear_sum_assignment(-np.abs(cos))
     c = cos[ia, ib]
     keep = np.abs(c) >= SIGNATURE_MATCH
@@ -160,6 +161,8 @@ def _group_match(r: np.ndarray, ga: list[int], gb: list[int]) -> list[tuple[int,
     sub = r[ga][:, gb]
     if not sub.any():  # nothing correlated: any assignment scores 0
         return []
+    from scipy.optimize import linear_sum_assignment  # imported where used
+
     rows, cols = linear_sum_assignment(-sub)
     return [(ga[x], gb[y], float(sub[x, y])) for x, y in zip(rows, cols, strict=True)]
 
