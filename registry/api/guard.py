@@ -1,13 +1,16 @@
 """What the app refuses before it reads a request's body: a body over the size cap (413), and a
-write without a token (401), so a large body is neither read nor parsed for nothing."""
+write without a token (401), so a large body is neither read nor parsed for nothing. And a
+request whose transaction lost a race to another (deadlock, lock wait) runs again."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import anyio
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import OperationalError
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +18,17 @@ from registry.api.deps import require_token
 from registry.api.errors import error_response
 from registry.errors import BodyTooLarge
 from registry.services.trust.tokens import token_missing
+
+#: how often a request whose transaction lost a race is run again
+RETRIES = 3
+# PostgreSQL: deadlock_detected, serialization_failure; SQLite: a lock wait that ran out
+_TRANSIENT_STATES = {"40P01", "40001"}
+
+
+def _transient(exc: OperationalError) -> bool:
+    if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_STATES:
+        return True
+    return "database is locked" in str(exc.orig)
 
 
 def _depends_on(dependant: Dependant, target: Callable[..., object]) -> bool:
@@ -41,8 +55,11 @@ class RequestGuard:
         return any(r.matches(scope)[0] is Match.FULL for r in self._token_routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self._retrying(scope, b"", receive, send)
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length", b"")
@@ -56,11 +73,8 @@ class RequestGuard:
         ):
             await error_response(token_missing())(scope, receive, send)
             return
-        if length.isdigit():
-            await self.app(scope, receive, send)
-            return
-        # no length given (chunked): read the body here, counting, and replay it to the app
-        # (FastAPI reads a whole body before parsing anyway)
+        # read the body here, counting (a chunked body has no length to check first), so it can
+        # be replayed to the app; FastAPI reads a whole body before parsing anyway
         chunks: list[bytes] = []
         received, more = 0, True
         while more:
@@ -73,16 +87,35 @@ class RequestGuard:
                 await self._too_large(scope, receive, send)
                 return
             more = message.get("more_body", False)
-        replayed = False
+        await self._retrying(scope, b"".join(chunks), receive, send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+    async def _retrying(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+        """Run the request; when its transaction lost a race the database resolves by failing
+        one side (a PostgreSQL deadlock or serialisation failure, SQLite's lock wait running
+        out), nothing of it was committed, so it runs again, up to :data:`RETRIES` times."""
+        for attempt in range(RETRIES + 1):
+            started = False
+            replayed = False
 
-        await self.app(scope, replay, send)
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def tracked(message: Message) -> None:
+                nonlocal started
+                started = True
+                await send(message)
+
+            try:
+                await self.app(scope, replay, tracked)
+                return
+            except OperationalError as exc:
+                if started or attempt == RETRIES or not _transient(exc):
+                    raise
+                await anyio.sleep(0.05 * (attempt + 1))
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = BodyTooLarge(

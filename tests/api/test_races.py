@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from registry.api import create_app
+from registry.api.routes import variants as routes_variants
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory, upgrade_database
 from registry.services import create_token
@@ -147,3 +150,34 @@ def test_concurrent_mixed_writes_never_answer_5xx(race_app: tuple[TestClient, st
     assert {code for code, _ in answers} == {200, 201}, [a for a in answers if a[0] >= 300]
     children = http.get("/v1/safeguards/base/root")
     assert children.status_code == 200
+
+
+def test_a_request_that_lost_a_lock_race_runs_again(
+    app: FastAPI, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction the database failed to settle a race (deadlock, lock wait run out) rolled
+    back whole: the request runs again instead of answering 500."""
+    http = TestClient(app, raise_server_exceptions=False)
+    body = variant_request("acme/base").model_dump(mode="json")
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    real = routes_variants.register_variant
+    calls: list[int] = []
+
+    def racy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT ...", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(routes_variants, "register_variant", racy)
+    r = http.post("/v1/variants", json=body, headers=headers)
+    assert r.status_code == 201 and len(calls) == 2
+    # anything else is not retried
+    monkeypatch.setattr(
+        routes_variants,
+        "register_variant",
+        lambda *a, **k: (_ for _ in ()).throw(
+            OperationalError("x", {}, Exception("no such table"))
+        ),
+    )
+    assert http.post("/v1/variants", json=body, headers=headers).status_code == 500
