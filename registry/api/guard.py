@@ -58,23 +58,21 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self._retrying(scope, b"", receive, send)
-            return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_body:
             await self._too_large(scope, receive, send)
             return
         if (
-            b"authorization" not in headers
+            scope["method"] not in ("GET", "HEAD", "OPTIONS")
+            and b"authorization" not in headers
             and not self.fastapi_app.state.trusted_local
             and self._needs_token(scope)
         ):
             await error_response(token_missing())(scope, receive, send)
             return
-        # read the body here, counting (a chunked body has no length to check first), so it can
-        # be replayed to the app; FastAPI reads a whole body before parsing anyway
+        # read the body here (a GET's is empty), counting, as a chunked body has no length to
+        # check first, so it can be replayed to the app; FastAPI reads whole bodies anyway
         chunks: list[bytes] = []
         received, more = 0, True
         while more:
