@@ -15,6 +15,7 @@ BENCHMARKS = (
     "benchmarks.fingerprint_vs_model_signing",
     "benchmarks.hub_sync",
     "benchmarks.fuzz_inputs",
+    "benchmarks.startup",
 )
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     )
     write_rate: float = Field(default=5.0, gt=0, description="writes per second per token")
     write_burst: int = Field(default=60, ge=1, description="writes a token may make at once")
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="largest request body the server reads"
+    )
     safeguard_policy: Path | None = Field(
         default=None,
         description="YAML safeguard policy; default: the one shipped in registry/policy",

@@ -31,6 +31,7 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── TokenInvalid (401)          token_invalid
     │   └── PermissionDenied (403)      permission_denied
     ├── RateLimited (429)               rate_limited          detail.retry_after (seconds)
+    ├── BodyTooLarge (413)              body_too_large        detail.max_bytes
     ├── VerificationFailed (422)        verification_failed   a check of trust did not pass
     │   ├── SignatureInvalid            signature_invalid
     │   ├── KeyRevoked                  key_revoked
@@ -201,6 +202,13 @@ class TokenInvalid(AuthError):
 class PermissionDenied(AuthError):
     code = "permission_denied"
     status = 403
+
+
+class BodyTooLarge(ProvregError):
+    """A request body over the server's cap; ``detail["max_bytes"]`` is the cap."""
+
+    code = "body_too_large"
+    status = 413
 
 
 class RateLimited(ProvregError):

@@ -7,6 +7,12 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, Field
 
+#: the largest integer a database column holds (BIGINT): every integer a request carries is
+#: bounded by it, so an oversized number is a 422, never an overflow in the database driver
+INT64_MAX = 2**63 - 1
+#: an integer a request may carry: 0 up to :data:`INT64_MAX`
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
 Relation = Literal["finetune", "adapter", "merge", "quantized", "pruned", "distilled", "repackaged"]
 RELATIONS: tuple[str, ...] = get_args(Relation)
 

@@ -7,7 +7,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import UtcDatetime
+from schemas.common import INT64_MAX, UtcDatetime
 from schemas.statements import Subject
 
 EvalCategory = Literal["safety-refusal", "over-refusal", "capability", "other"]
@@ -36,7 +36,7 @@ class EvalResultCreate(BaseModel):
     metric: str = Field(min_length=1, max_length=128)
     value: float
     stderr: float | None = Field(default=None, ge=0)
-    samples: int | None = Field(default=None, ge=0)
+    samples: int | None = Field(default=None, ge=0, le=INT64_MAX)
     higher_is_better: bool | None = Field(
         default=None, description="None: take the policy's direction for the benchmark"
     )
@@ -181,7 +181,7 @@ class AdvisoryAffected(BaseModel):
 
 
 class DownloadRecord(BaseModel):
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, le=INT64_MAX)
     window: DownloadWindow = "30d"
     observed_at: datetime | None = Field(default=None, description="default: now")
     source: str = Field(default="manual", max_length=16)

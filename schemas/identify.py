@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.common import Relation
+from schemas.common import INT64_MAX, Relation
 
 Verdict = Literal["identical", "derived", "related", "unrelated"]
 QueryDirection = Literal["query_is_child", "query_is_parent", "unknown"]
@@ -17,7 +17,7 @@ class IdentifyQuery(BaseModel):
 
     digest: str | None = Field(default=None, description="variant digest, for exact matches")
     format: str | None = None
-    parameters: int | None = None
+    parameters: int | None = Field(default=None, ge=0, le=INT64_MAX)
     sketch: str | None = Field(default=None, description="base64 sketch from the client")
     top: int = Field(default=5, ge=1, le=100)
     include_unrelated: bool = Field(default=False, description="also list unrelated candidates")

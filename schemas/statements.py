@@ -14,7 +14,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Relation
+from schemas.common import INT64_MAX, Relation
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -67,7 +67,7 @@ class ReleasePredicate(BaseModel):
         description="RFC 9162 Merkle root over the tensors sorted by name; each leaf is the "
         "canonical JSON of {name, dtype, shape, digest}",
     )
-    tensor_count: int = Field(ge=0)
+    tensor_count: int = Field(ge=0, le=INT64_MAX)
     sketch_digest: str | None = Field(
         default=None, pattern=DIGEST, description="sha256 of the similarity sketch's bytes"
     )

@@ -6,11 +6,14 @@ from pydantic import BaseModel, Field
 
 from schemas.common import UtcDatetime
 
+#: a token lives at most a century (a later expiry date does not exist as a date)
+MAX_EXPIRES_DAYS = 36500
+
 
 class TokenCreate(BaseModel):
     scope: str = Field(description="admin, evaluate, publish or publish:<namespace>")
     namespace: str | None = None
-    expires_days: int | None = Field(default=None, ge=1)
+    expires_days: int | None = Field(default=None, ge=1, le=MAX_EXPIRES_DAYS)
 
 
 class TokenPublic(BaseModel):

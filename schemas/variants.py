@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from schemas.common import Relation, UtcDatetime
+from schemas.common import INT64_MAX, Count, Relation, UtcDatetime
 from schemas.lineage import LineageEdgePublic
 from schemas.trust import SignatureInfo
 
@@ -16,14 +16,14 @@ DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 class FileDigest(BaseModel):
     path: str = Field(description="path relative to the model directory, '/'-separated")
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=INT64_MAX)
     sha256: str = Field(pattern=SHA256_HEX, description="equal to sha256sum and the Hub's LFS oid")
 
 
 class TensorDigest(BaseModel):
     name: str
     dtype: str
-    shape: list[int]
+    shape: list[Count]
     digest: str = Field(description="blake3 over dtype, shape and the raw bytes")
 
 
@@ -46,7 +46,7 @@ class WeightsFingerprint(BaseModel):
 
     digest: str = Field(pattern=DIGEST, description="depends only on the multiset of tensors")
     format: str
-    parameters: int = Field(ge=0)
+    parameters: int = Field(ge=0, le=INT64_MAX)
     dtypes: list[str] = Field(default_factory=list)
     files: list[FileDigest]
     tensors: list[TensorDigest]

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 import registry
 from registry.api.errors import install_error_handlers
+from registry.api.guard import RequestGuard
 from registry.api.pages import install_pages
 from registry.api.ratelimit import TokenBucket
 from registry.api.routes import (
@@ -75,4 +76,5 @@ def create_app(
         v1.include_router(module.router)
     app.include_router(v1)
     install_pages(app)
+    app.add_middleware(RequestGuard, fastapi_app=app)
     return app

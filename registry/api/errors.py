@@ -20,11 +20,16 @@ def _envelope(status: int, code: str, message: str, detail: dict | None = None) 
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
+def error_response(exc: ProvregError) -> JSONResponse:
+    """The envelope of a registry error, for code that answers outside a route."""
+    body = exc.to_dict()
+    return _envelope(exc.status, body["code"], body["message"], body["detail"])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProvregError)
     async def _registry_error(_request: Request, exc: ProvregError) -> JSONResponse:
-        body = exc.to_dict()
-        return _envelope(exc.status, body["code"], body["message"], body["detail"])
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

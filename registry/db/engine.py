@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
 
 from registry.config import Settings
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -57,3 +61,21 @@ def transaction(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def insert_once(session: Session, row: T, find: Callable[[], T | None]) -> T:
+    """Insert ``row`` unless a row with the same unique key exists, and return the stored one
+    (``find``). ``INSERT .. ON CONFLICT DO NOTHING``: when a concurrent transaction inserts the
+    same key first, this waits for it and then takes its row (no IntegrityError, no savepoint),
+    on SQLite and PostgreSQL alike. Callers call ``find`` first, so the usual case is a read."""
+    table = row.__table__  # type: ignore[attr-defined]
+    values = {
+        c.name: getattr(row, c.name) for c in table.columns if getattr(row, c.name) is not None
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    stored = find()
+    if stored is None:  # pragma: no cover - the key was just inserted or already there
+        raise RuntimeError(f"{table.name}: the row inserted is not found")
+    return stored

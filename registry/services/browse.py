@@ -40,6 +40,9 @@ from schemas.browse import (
 )
 
 MAX_SEARCH = 50
+#: the longest search text: a name and a revision fit in it; SQLite refuses LIKE patterns over
+#: 50,000 bytes ("LIKE or GLOB pattern too complex"), and each character may be escaped
+MAX_QUERY_CHARS = 300
 MAX_BATCH = 100
 
 
@@ -52,6 +55,11 @@ def search_variants(session: Session, query: str, *, limit: int = 10) -> Variant
     revision by prefix), best match first. Raises InvalidInput for a limit out of range."""
     if not 1 <= limit <= MAX_SEARCH:
         raise InvalidInput(f"limit {limit} is out of range", hint=f"use 1 to {MAX_SEARCH}")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(
+            f"the search text is {len(query):,} characters long",
+            hint=f"search for at most {MAX_QUERY_CHARS} characters of a name",
+        )
     q = query.strip().lower()
     name_part, _, rev_part = q.partition("@")
     if not name_part:

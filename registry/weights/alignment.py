@@ -9,9 +9,17 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from registry.weights.sketch import MatrixRecord, Sketch
+
+
+def _linear_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear assignment minimising ``cost``; scipy loads here, on the first comparison only
+    (importing it costs a command that compares nothing a second)."""
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(cost)
+    return rows, cols
 
 SIGNATURE_MATCH = 0.6  # anchor signatures this close identify a residual dimension...
 # ...if no other dimension comes this close to it: an output head's columns can all share one
@@ -82,7 +90,7 @@ def align_residual(a: Sketch, b: Sketch) -> tuple[np.ndarray, np.ndarray, np.nda
     for sa in map(_deflate, a.all_signatures()):
         for sb in map(_deflate, b.all_signatures()):
             cos = sa @ sb.T
-            ia, ib = linear_sum_assignment(-np.abs(cos))
+            ia, ib = _linear_assignment(-np.abs(cos))
             c = cos[ia, ib]
             runner_up = (
                 np.sort(np.abs(cos), axis=1)[:, -2] if cos.shape[1] > 1 else np.zeros(len(cos))
@@ -192,7 +200,8 @@ def _group_match(r: np.ndarray, ga: list[int], gb: list[int]) -> list[tuple[int,
     sub = r[ga][:, gb]
     if not sub.any():  # nothing correlated: any assignment scores 0
         return []
-    rows, cols = linear_sum_assignment(-sub)
+
+    rows, cols = _linear_assignment(-sub)
     return [(ga[x], gb[y], float(sub[x, y])) for x, y in zip(rows, cols, strict=True)]
 
 
@@ -215,7 +224,7 @@ def align_depth(r: np.ndarray, a: Sketch, b: Sketch) -> list[tuple[int, int, flo
 def _assign(r: np.ndarray) -> list[tuple[int, int, float]]:
     if not r.size or not r.any():
         return []
-    rows, cols = linear_sum_assignment(-r)
+    rows, cols = _linear_assignment(-r)
     return [
         (int(x), int(y), float(r[x, y])) for x, y in zip(rows, cols, strict=True) if r[x, y] > 0
     ]

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import chi2, norm
 
 from registry.weights.alignment import align_depth, align_residual, record_correlations
 from registry.weights.blas import one_blas_thread
@@ -82,6 +81,8 @@ class Comparison:
 def _log10_pvalue(pairs: list[tuple[int, int, float]], n: int, choices: int) -> float:
     if not pairs or n < 3:
         return 0.0
+    from scipy.stats import chi2, norm  # 1 s to import: only where a comparison needs it
+
     sigma = NULL_SCALE / math.sqrt(n)
     r = np.array([p[2] for p in pairs], dtype=np.float64)
     log_ps = np.minimum(0.0, norm.logsf(r / sigma) + math.log(max(1, choices)))
@@ -93,6 +94,8 @@ def _signature_log10_p(cosines: np.ndarray, k: int, choices: int) -> float:
     """Independent anchor signatures have |cos| about N(0, 1/k); combine the matched ones."""
     if cosines.size == 0:
         return 0.0
+    from scipy.stats import chi2, norm  # 1 s to import: only where a comparison needs it
+
     z = np.abs(cosines) * math.sqrt(k) / NULL_SCALE
     lp = np.minimum(0.0, norm.logsf(z) + math.log(2 * max(1, choices)))
     return max(LOG10_P_FLOOR, float(chi2.logsf(-2.0 * lp.sum(), 2 * lp.size) / math.log(10)))

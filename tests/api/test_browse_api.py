@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from registry.api.pages import STATIC_DIR
+from registry.errors import InvalidInput
 from registry.names import parse_ref
 from registry.services import register_variant
+from registry.services.browse import search_variants
 from registry.services.downloads.report import record_downloads
 from registry.services.safeguards.advisories import add_advisory
 from registry.services.trust import keys as keys_service
@@ -192,3 +194,14 @@ def test_pages_are_served_offline_with_a_strict_policy(http: TestClient) -> None
         assert (STATIC_DIR / name).is_file(), name
         assert http.get(f"/ui/{name}").status_code == 200
     assert Path(STATIC_DIR / "index.html").read_text().count("<script") == 1
+
+
+def test_search_text_of_wildcards_or_too_long_is_answered_not_crashed(
+    http: TestClient, session: Session
+) -> None:
+    wild = http.get("/v1/variants/search", params={"q": "%_\\" * 100})
+    assert wild.status_code == 200 and wild.json()["items"] == []
+    with pytest.raises(InvalidInput, match="search text is 60,000 characters long"):
+        search_variants(session, "%" * 60_000)
+    long = http.get("/v1/variants/search", params={"q": "a" * 301})
+    assert long.status_code == 422

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.factories import variant_request
@@ -135,3 +136,29 @@ def test_unstorable_fingerprint_is_a_400_and_stores_nothing(
     assert (r.status_code, r.json()["error"]["code"]) == (400, "fingerprint_invalid")
     assert "more than 64 levels deep" in r.json()["error"]["message"]
     assert http.get("/v1/variants/acme/hostile").status_code == 404
+
+
+def test_a_write_without_token_is_refused_before_its_body_is_read(http: TestClient) -> None:
+    # not even JSON: were the body parsed first, this would be a 422
+    r = http.post("/v1/variants", content=b"{" * 1_000_000)
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "token_missing"
+
+
+def test_a_body_over_the_cap_is_refused_with_413(app: FastAPI, admin_token: str) -> None:
+    app.state.settings.max_body_bytes = 512
+    http = TestClient(app)
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    body = variant_request("acme/big").model_dump(mode="json")
+    r = http.post("/v1/variants", json=body, headers=headers)
+    assert r.status_code == 413
+    error = r.json()["error"]
+    assert error["code"] == "body_too_large" and error["detail"]["max_bytes"] == 512
+
+    # sent in chunks without a length, the body is counted as it arrives
+    def chunks():  # type: ignore[no-untyped-def]
+        yield json.dumps(body).encode()
+
+    r = http.post("/v1/variants", content=chunks(), headers=headers)
+    assert r.status_code == 413
+    assert http.get("/v1/variants").json()["items"] == []

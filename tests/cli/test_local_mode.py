@@ -34,6 +34,28 @@ def test_cli_import_loads_no_server_or_numeric_stack() -> None:
     assert json.loads(out.stdout) == []
 
 
+def test_show_in_local_mode_loads_no_numeric_readers(tmp_path: Path) -> None:
+    """`provreg show` runs the registry's app in process, without scipy, onnx or ml_dtypes
+    (they load where a comparison or a weights reader needs them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
+    env["PROVREG_HOME"] = str(tmp_path / "home")
+    model = write_model(tmp_path / "model", tiny_tensors(1))
+    subprocess.run([PROVREG, "register", str(model), "--name", "acme/tiny"], env=env,
+                   capture_output=True, check=True, timeout=120)  # fmt: skip
+    heavy = ["scipy", "onnx", "ml_dtypes", "gguf", "torch"]
+    code = (
+        "import json, sys; from cli.main import main\n"
+        "sys.argv = ['provreg', 'show', 'acme/tiny']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "acme/tiny" in out.stdout
+    assert json.loads(out.stderr.strip().splitlines()[-1]) == []
+
+
 @pytest.mark.db
 def test_local_client_writes_without_a_token_and_maps_errors_back(
     settings: Settings, session_factory: Callable[[], Session]

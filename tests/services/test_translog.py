@@ -4,6 +4,7 @@ and an audit that catches a byte changed in any stored record."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 
 import pytest
@@ -189,3 +190,26 @@ def test_a_byte_flipped_in_a_stored_envelope_is_caught(session: Session) -> None
     problems = audit_log(session).problems
     assert [p.kind for p in problems] == ["record_changed"]
     assert hashlib.sha256(bytes(data)).hexdigest() not in problems[0].message
+
+
+def test_a_log_written_at_leaf_version_1_still_verifies(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.services.trust import log_records
+
+    monkeypatch.setattr(log_records, "LEAF_VERSION", 1)
+    register_variant(session, variant_request("acme/old"))
+    register_variant(session, variant_request("acme/old-child", parents={"acme/old": "finetune"}))
+    monkeypatch.setattr(log_records, "LEAF_VERSION", 2)
+    register_variant(session, variant_request("acme/new", parents={"acme/old": "finetune"}))
+    versions = [json.loads(bytes(d))["v"] for d in _leaf_data(session)]
+    assert 1 in versions and 2 in versions
+    assert audit_log(session).ok
+    # a version 1 variant leaf does not cover the stored description; a version 2 one does
+    for name in ("acme/old", "acme/new"):
+        variant = session.exec(select(Variant).where(Variant.name == name)).one()
+        variant.architecture = "Tampered"
+        session.add(variant)
+    session.flush()
+    messages = [p.message for p in audit_log(session).problems]
+    assert len(messages) == 1 and "variant.registered" in messages[0]

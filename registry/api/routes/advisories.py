@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from registry.api.deps import ERRORS, EvaluatorToken, SessionDep, variant_ref
 from registry.services.browse import variant_advisories
 from registry.services.safeguards.advisories import add_advisory, affected
 from schemas.browse import VariantAdvisories
+from schemas.common import INT64_MAX
 from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic
 
 router = APIRouter()
@@ -33,7 +36,9 @@ def advisory_add(
     responses=ERRORS,
     tags=["evaluations"],
 )
-def advisory_affected(advisory_id: int, session: SessionDep) -> AdvisoryAffected:
+def advisory_affected(
+    advisory_id: Annotated[int, Path(ge=0, le=INT64_MAX)], session: SessionDep
+) -> AdvisoryAffected:
     """The advised variant and every descendant, with downloads and the path to each."""
     return affected(session, advisory_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from registry.api.deps import ERRORS, AdminToken, SessionDep
 from registry.services.safeguards.policy import load_policy
@@ -18,6 +18,7 @@ from schemas import (
     LogEntryPublic,
     LogKey,
 )
+from schemas.common import INT64_MAX
 
 router = APIRouter(prefix="/log", tags=["log"])
 
@@ -37,8 +38,8 @@ def checkpoint(request: Request, session: SessionDep) -> CheckpointPublic:
 @router.get("/proof/inclusion", response_model=InclusionProof, responses=ERRORS)
 def inclusion(
     session: SessionDep,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    index: Annotated[int, Query(ge=0, le=INT64_MAX)],
+    tree_size: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> InclusionProof:
     """The audit path of leaf ``index`` in the tree of ``tree_size`` leaves (default: now)."""
     return translog.inclusion_proof(session, index, tree_size)
@@ -47,15 +48,15 @@ def inclusion(
 @router.get("/proof/consistency", response_model=ConsistencyProof, responses=ERRORS)
 def consistency(
     session: SessionDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int | None, Query(ge=1)] = None,
+    first: Annotated[int, Query(ge=1, le=INT64_MAX)],
+    second: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> ConsistencyProof:
     """The proof that the tree of ``second`` leaves (default: now) extends the first ``first``."""
     return translog.consistency_proof(session, first, second)
 
 
 @router.get("/entries/{index}", response_model=LogEntryPublic, responses=ERRORS)
-def entry(index: int, session: SessionDep) -> LogEntryPublic:
+def entry(index: Annotated[int, Path(ge=0, le=INT64_MAX)], session: SessionDep) -> LogEntryPublic:
     """One leaf's data (canonical JSON of the event) and hash."""
     return translog.get_entry(session, index)
 

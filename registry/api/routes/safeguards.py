@@ -12,6 +12,7 @@ from registry.names import parse_ref
 from registry.services.browse import MAX_BATCH, safeguard_summaries
 from registry.services.safeguards.query import lacking_safeguards, parse_statuses, safeguard_status
 from schemas.browse import SafeguardSummaryList
+from schemas.common import INT64_MAX
 from schemas.evals import LackingSafeguardPage, SafeguardStatusPublic
 
 router = APIRouter()
@@ -38,7 +39,7 @@ def lacking(
     session: SessionDep,
     descendant_of: str | None = None,
     status_: Annotated[str | None, Query(alias="status")] = None,
-    min_downloads: Annotated[int, Query(ge=0)] = 0,
+    min_downloads: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     since: date | None = None,
     sort: Literal["downloads", "reach"] = "downloads",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,

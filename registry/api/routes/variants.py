@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from registry.api.deps import ERRORS, PublisherToken, SessionDep, variant_ref
 from registry.names import validate_name
 from registry.services import list_variants, register_variant, require_publish, show_variant
-from registry.services.browse import MAX_SEARCH, search_variants
+from registry.services.browse import MAX_QUERY_CHARS, MAX_SEARCH, search_variants
 from schemas import VariantCreate, VariantPage, VariantPublic
 from schemas.browse import VariantSearchResult
 
@@ -57,7 +57,9 @@ def show(namespace: str, name: str, session: SessionDep, revision: str = "main")
 @router.get("/search", response_model=VariantSearchResult, responses=ERRORS, tags=["browse"])
 def search(
     session: SessionDep,
-    q: Annotated[str, Query(max_length=300, description="part of NAME, or NAME@REV prefix")],
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_CHARS, description="part of NAME, or NAME@REV prefix")
+    ],
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = 10,
 ) -> VariantSearchResult:
     """Variants whose name contains ``q``, best match first: for search suggestions."""

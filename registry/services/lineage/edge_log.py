@@ -18,19 +18,37 @@ from sqlmodel import Session, col, select
 from registry.db.engine import transaction
 from registry.db.models import LineageEdge, LogLeaf
 from registry.services.trust import translog
+from registry.services.trust.log_records import evidence_digest
 
 KIND = "lineage.status"
-STATE_FIELDS = ("relation", "source", "status")
+STATE_FIELDS = ("relation", "source", "status", "evidence")
+# leaves before version 2 hold no evidence digest: they are compared on what they hold
+_REQUIRED = STATE_FIELDS[:3]
 
 
 def edge_state(edge: LineageEdge) -> dict[str, str]:
-    return {"relation": edge.relation, "source": edge.source, "status": edge.status}
+    return {
+        "relation": edge.relation,
+        "source": edge.source,
+        "status": edge.status,
+        "evidence": evidence_digest(edge),  # the score and evidence
+    }
 
 
 def state_of_leaf(data: bytes) -> dict[str, str]:
-    """The state a ``lineage.status`` leaf records; raises ValueError/KeyError when malformed."""
+    """The state a ``lineage.status`` leaf records (a version 1 leaf: without ``evidence``);
+    raises ValueError/KeyError when malformed."""
     record = json.loads(data)["record"]
-    return {f: str(record[f]) for f in STATE_FIELDS}
+    state = {f: str(record[f]) for f in _REQUIRED}
+    if "evidence" in record:
+        state["evidence"] = str(record["evidence"])
+    return state
+
+
+def differs(logged: dict[str, str], now: dict[str, str]) -> list[str]:
+    """The state fields a stored edge holds other than its last logged event says (the fields
+    that event holds)."""
+    return [f for f in STATE_FIELDS if f in logged and logged[f] != now[f]]
 
 
 def logged_state(session: Session, edge_id: int) -> dict[str, str] | None:
@@ -48,7 +66,8 @@ def log_edge_states(session: Session, edges: Iterable[LineageEdge]) -> None:
     one (every new edge); the caller has flushed the edges and commits."""
     for edge in sorted(edges, key=lambda e: e.id or 0):
         assert edge.id is not None
-        if logged_state(session, edge.id) != edge_state(edge):
+        logged = logged_state(session, edge.id)
+        if logged is None or logged != edge_state(edge):
             translog.append(session, KIND, edge.id)
 
 

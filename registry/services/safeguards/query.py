@@ -13,12 +13,13 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Select, and_, bindparam, or_, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from registry.db.engine import transaction
 from registry.db.lineage_queries import ancestors, descendants, walk
 from registry.db.models import SafeguardStatus, Variant
-from registry.errors import CursorInvalid, InvalidInput
+from registry.errors import Conflict, CursorInvalid, InvalidInput
 from registry.names import VariantRef
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguards.compute import MAX_DEPTH
@@ -34,6 +35,8 @@ from schemas.evals import (
 )
 
 Sort = Literal["downloads", "reach"]
+# concurrent first reads of one status: each tries to store it, the losers read the winner's
+MATERIALISE_ATTEMPTS = 3
 
 
 def safeguard_status(
@@ -44,11 +47,22 @@ def safeguard_status(
     assert variant.id is not None
     catch_up(session, policy)
     row = session.get(SafeguardStatus, variant.id)
-    if row is None:
-        with transaction(session):
-            refresh(session, policy, [variant.id])
+    for _attempt in range(MATERIALISE_ATTEMPTS):
+        if row is not None:
+            break
+        try:
+            with transaction(session):
+                refresh(session, policy, [variant.id])
+        except (IntegrityError, OperationalError):
+            # a concurrent reader materialised the same rows first (or, on PostgreSQL, the
+            # two deadlocked and this one was chosen): its rows stand, read them
+            pass
         row = session.get(SafeguardStatus, variant.id)
-        assert row is not None
+    if row is None:
+        raise Conflict(
+            f"the safeguard status of {variant.ref} is being computed by other requests",
+            hint="retry in a moment",
+        )
     return SafeguardStatusPublic(
         name=variant.name,
         revision=variant.revision,

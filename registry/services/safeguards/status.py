@@ -16,9 +16,10 @@ from collections import deque
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from registry.db.engine import insert_once
 from registry.db.lineage_queries import lineage_ids, walk
 from registry.db.models import (
     DownloadSnapshot,
@@ -58,7 +59,7 @@ def current_downloads(session: Session, ids: list[int]) -> dict[int, int]:
     return out
 
 
-def _reach(session: Session, root_id: int) -> int:
+def reach_of(session: Session, root_id: int) -> int:
     """The downloads of ``root_id``'s whole subtree, each descendant once."""
     down = walk(root_id, up=False, name="down")
     status = SafeguardStatus.__table__  # type: ignore[attr-defined]
@@ -76,7 +77,7 @@ def refresh_reach(session: Session, variant_ids: list[int]) -> None:
     for vid in todo:
         row = session.get(SafeguardStatus, vid)
         if row is not None:
-            row.reach = _reach(session, vid)
+            row.reach = reach_of(session, vid)
             session.add(row)
     session.flush()
 
@@ -170,8 +171,12 @@ def _ref(session: Session, variant_id: int) -> str:
 def mark_dirty(session: Session, variant_id: int) -> None:
     """Queue a variant for recomputation at the next read (no policy needed to write)."""
     if session.get(SafeguardDirty, variant_id) is None:
-        session.add(SafeguardDirty(variant_id=variant_id))
-        session.flush()
+        # two registrations may queue one parent's child at once: either entry stands
+        insert_once(
+            session,
+            SafeguardDirty(variant_id=variant_id),
+            lambda: session.get(SafeguardDirty, variant_id),
+        )
 
 
 def catch_up(session: Session, policy: SafeguardPolicy) -> None:
@@ -195,8 +200,9 @@ def catch_up(session: Session, policy: SafeguardPolicy) -> None:
         if dirty:
             session.execute(delete(SafeguardDirty).where(col(SafeguardDirty.variant_id).in_(dirty)))
         session.commit()
-    except IntegrityError:
-        # a concurrent reader processed the same queue first: its rows stand
+    except (IntegrityError, OperationalError):
+        # a concurrent reader processed the same queue first (or, on PostgreSQL, deadlocked
+        # with this one and won): its rows stand, and what is left waits for the next read
         session.rollback()
     except BaseException:
         session.rollback()

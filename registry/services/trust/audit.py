@@ -7,13 +7,16 @@ have been logged and was not (``unlogged_record``) and stored subtree hashes tha
 the recomputed tree (``node_changed``, ``node_missing``), a lineage edge whose stored relation,
 source or status is not the fold of its logged ``lineage.status`` events
 (``edge_state_changed``; see ``registry.services.lineage.edge_log``) and a materialised safeguard
-status that differs from the one recomputed from the records (``safeguard_status_changed``).
+status that differs from the one recomputed from the records (``safeguard_status_changed``),
+and a derived column that is not what its source data give (``derived_changed``: see
+``registry.services.trust.derived``).
 Comparing the recomputed root with a checkpoint someone saw earlier is the caller's part (the
 CLI does it with its saved checkpoint).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select as sa_select
@@ -35,6 +38,7 @@ from registry.db.models import (
 from registry.services.lineage import edge_log
 from registry.services.safeguards import status as safeguards
 from registry.services.safeguards.policy import SafeguardPolicy
+from registry.services.trust.derived import check_derived
 from registry.services.trust.log_records import RecordMissing, leaf_data
 from registry.trust import merkle
 from schemas.trust import AuditProblem, AuditReport
@@ -76,7 +80,10 @@ def _leaves(
             if leaf.kind == edge_log.KIND:
                 event = edge_log.state_of_leaf(data)
                 edge_states[leaf.record_id] = event
-            derived = leaf_data(session, leaf.kind, leaf.record_id, leaf.logged_at, event)
+            version = int(json.loads(data)["v"])
+            derived = leaf_data(
+                session, leaf.kind, leaf.record_id, leaf.logged_at, event, version=version
+            )
         except (ValueError, TypeError):
             problems.append(
                 AuditProblem(
@@ -172,12 +179,8 @@ def _edges(
                     "is stored but not in the log",
                 )
             )
-        elif logged != now:
-            changed = ", ".join(
-                f"{f} {now[f]} (logged {logged[f]})"
-                for f in edge_log.STATE_FIELDS
-                if now[f] != logged[f]
-            )
+        elif fields := edge_log.differs(logged, now):
+            changed = ", ".join(f"{f} {now[f]} (logged {logged[f]})" for f in fields)
             problems.append(
                 AuditProblem(
                     kind="edge_state_changed",
@@ -259,6 +262,7 @@ def audit_log(session: Session, policy: SafeguardPolicy | None = None) -> AuditR
     hashes, logged = _leaves(session, problems, edge_states)
     _unlogged(session, logged, problems)
     _edges(session, edge_states, problems)
+    check_derived(session, problems)
     if policy is not None:
         _safeguards(session, policy, problems)
     nodes = _nodes(session, hashes, problems)

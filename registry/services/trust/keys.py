@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from registry.db.engine import transaction
+from registry.db.engine import insert_once, transaction
 from registry.db.models import LogLeaf, Namespace, SigningKey, utcnow
 from registry.errors import InvalidInput, KeyExists, KeyNotFound, KeyRevoked, PermissionDenied
 from registry.names import NAME_PART
@@ -20,13 +20,13 @@ ROLES = ("publisher", "evaluator")
 
 
 def namespace_row(session: Session, name: str) -> Namespace:
-    """The namespace called ``name``, created (and flushed) on first use."""
-    ns = session.exec(select(Namespace).where(Namespace.name == name)).first()
-    if ns is None:
-        ns = Namespace(name=name)
-        session.add(ns)
-        session.flush()
-    return ns
+    """The namespace called ``name``, created (and flushed) on first use; a namespace's first
+    registrations may race, and the loser uses the winner's row."""
+
+    def find() -> Namespace | None:
+        return session.exec(select(Namespace).where(Namespace.name == name)).first()
+
+    return find() or insert_once(session, Namespace(name=name), find)
 
 
 def _namespace(session: Session, name: str) -> Namespace:

@@ -38,7 +38,11 @@ from registry.trust.canonical import canonical_json, sha256_digest
 from registry.trust.statements import tensors_root
 from schemas.variants import TensorDigest
 
-LEAF_VERSION = 1
+#: leaves are written at this version; audit re-derives each leaf at the version it holds.
+#: 1: the records as first logged. 2: also a variant's stored description (architecture,
+#: config, dtypes, total size, card markers: ``details``), a statement's key and payload digest,
+#: and an edge's score and evidence (``lineage.status``, see ``edge_log``).
+LEAF_VERSION = 2
 
 
 class RecordMissing(LookupError):
@@ -94,6 +98,42 @@ def _variant_registered(session: Session, record_id: int) -> dict[str, Any]:
         "sketch_digest": sha256_digest(bytes(sketch.data)) if sketch is not None else None,
         "statement": sha256_digest(bytes(statement.envelope)) if statement else None,
     }
+
+
+DETAIL_FIELDS = ("architecture", "config", "dtypes", "total_size", "card_markers")
+
+
+def variant_details(v: Variant) -> str:
+    """The digest of what a variant's row says beyond its weights' digests (version 2)."""
+    return sha256_digest(canonical_json({f: getattr(v, f) for f in DETAIL_FIELDS}))
+
+
+def _variant_registered_v2(session: Session, record_id: int) -> dict[str, Any]:
+    v = _ref(session, record_id)
+    statement = session.exec(
+        select(SignedStatement).where(
+            SignedStatement.variant_id == v.id, SignedStatement.kind == "release"
+        )
+    ).first()
+    signed = {"key_id": statement.key_id, "payload": statement.payload_sha256} if statement else {}
+    return {"details": variant_details(v), **signed}
+
+
+def _statement_v2(session: Session, statement_id: int | None) -> dict[str, Any]:
+    if statement_id is None:
+        return {}
+    statement: SignedStatement = _get(session, SignedStatement, statement_id)
+    return {"payload": statement.payload_sha256}
+
+
+def _edge_status_v2(session: Session, edge_id: int) -> dict[str, Any]:
+    edge: LineageEdge = _get(session, LineageEdge, edge_id)
+    return {"evidence": evidence_digest(edge)}
+
+
+def evidence_digest(edge: LineageEdge) -> str:
+    """The digest of an edge's score and evidence (version 2 ``lineage.status`` events)."""
+    return sha256_digest(canonical_json({"score": edge.score, "evidence": edge.evidence}))
 
 
 def _edge(session: Session, edge_id: int) -> dict[str, Any]:
@@ -208,6 +248,14 @@ def _advisory_published(session: Session, record_id: int) -> dict[str, Any]:
     }
 
 
+# what version 2 adds to a kind's record
+DERIVERS_V2: dict[str, Callable[[Session, int], dict[str, Any]]] = {
+    "variant.registered": _variant_registered_v2,
+    "lineage.claimed": lambda s, i: _statement_v2(s, i),
+    "lineage.status": _edge_status_v2,
+    "evaluation.added": lambda s, i: _statement_v2(s, _get(s, EvalResult, i).statement_id),
+}
+
 DERIVERS: dict[str, Callable[[Session, int], dict[str, Any]]] = {
     "variant.registered": _variant_registered,
     "lineage.declared": lambda s, i: _edge(s, i),
@@ -227,15 +275,22 @@ def leaf_data(
     record_id: int,
     logged_at: datetime,
     event: dict[str, Any] | None = None,
+    version: int = LEAF_VERSION,
 ) -> bytes:
     """The canonical leaf data for the event; raises :class:`RecordMissing` or KeyError.
 
     ``event`` overrides record fields that are the event itself rather than a stored record's
-    (a ``lineage.status`` leaf's new state, read back from the leaf at audit)."""
-    record = DERIVERS[kind](session, record_id) | (event or {})
+    (a ``lineage.status`` leaf's new state, read back from the leaf at audit). ``version`` is
+    the leaf's: an older leaf is re-derived as it was written."""
+    if version not in (1, 2):
+        raise ValueError(f"leaf version {version}")
+    record = DERIVERS[kind](session, record_id)
+    if version >= 2 and kind in DERIVERS_V2:
+        record |= DERIVERS_V2[kind](session, record_id)
+    record |= event or {}
     return canonical_json(
         {
-            "v": LEAF_VERSION,
+            "v": version,
             "kind": kind,
             "record_id": record_id,
             "logged_at": timestamp(logged_at),

@@ -76,13 +76,18 @@ def create_token(
     return secret, row
 
 
+def token_missing() -> TokenMissing:
+    """The refusal of a write sent without a token."""
+    return TokenMissing(
+        "this request needs a bearer token",
+        hint="create one with `provreg token create` and set PROVREG_TOKEN",
+    )
+
+
 def authenticate(session: Session, bearer: str | None) -> ApiToken:
     """The stored token for a bearer secret; raises TokenMissing or TokenInvalid."""
     if not bearer:
-        raise TokenMissing(
-            "this request needs a bearer token",
-            hint="create one with `provreg token create` and set PROVREG_TOKEN",
-        )
+        raise token_missing()
     match = _TOKEN.match(bearer.strip())
     row = (
         session.exec(select(ApiToken).where(ApiToken.token_id == match.group(1))).first()

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from registry.config import Settings
 from registry.db.models import LogLeaf, LogNode, utcnow
 from registry.errors import LogEntryNotFound, LogRangeInvalid
+from registry.services.trust import log_records
 from registry.services.trust.log_records import leaf_data
 from registry.trust import merkle
 from registry.trust.checkpoint import Checkpoint, sign_checkpoint
@@ -66,7 +67,7 @@ def append(session: Session, kind: str, record_id: int) -> LogLeaf:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
     index = tree_size(session)
     logged_at = utcnow()
-    data = leaf_data(session, kind, record_id, logged_at)
+    data = leaf_data(session, kind, record_id, logged_at, version=log_records.LEAF_VERSION)
     leaf = LogLeaf(
         leaf_index=index,
         kind=kind,
