@@ -21,6 +21,7 @@ def _linear_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = linear_sum_assignment(cost)
     return rows, cols
 
+
 SIGNATURE_MATCH = 0.6  # anchor signatures this close identify a residual dimension...
 # ...if no other dimension comes this close to it: an output head's columns can all share one
 # direction (the tokens' frequencies), which makes every pairing look alike
