@@ -32,10 +32,15 @@ def create(
     ] = None,
     as_json: JsonOption = False,
 ) -> Output:
-    """Create a token on the local database (how an admin starts); the secret is printed once."""
+    """Create a token; the secret is printed once.
+
+    With PROVREG_URL the server mints it (PROVREG_TOKEN must be an admin token); without, the
+    local database does, which is how an admin starts.
+
+    Example: provreg token create --scope publish --namespace acme --expires-days 90"""
     state: CliState = ctx.obj
     request = TokenCreate(scope=scope, namespace=namespace, expires_days=expires_days)
-    token = state.local_registry().create_token(request)
+    token = state.registry().create_token(request)
     return Output(
         token,
         view=token_view,

@@ -75,6 +75,23 @@ def test_cli_through_a_real_server(server: dict[str, str], tmp_path: Path) -> No
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_token_create_with_a_server_url_mints_on_the_server(
+    server: dict[str, str], tmp_path: Path
+) -> None:
+    """The token is the server's (the client has no database to write it to), so the server
+    accepts it; a publisher token cannot mint more tokens."""
+    r = _cli(server, "token", "create", "--scope", "publish", "--namespace", "acme", "--json")
+    assert r.returncode == 0, r.stderr
+    minted = json.loads(r.stdout)["token"]
+    model = write_model(tmp_path / "m", tiny_tensors(3))
+    as_publisher = {**server, "PROVREG_TOKEN": minted}
+    r = _cli(as_publisher, "register", model, "--name", "acme/m")
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "client-home" / "provreg.db").exists()
+    r = _cli(as_publisher, "token", "create", "--scope", "admin")
+    assert r.returncode == 1 and "admin" in r.stderr
+
+
 def test_server_unreachable_is_a_clear_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
     env["PROVREG_URL"] = f"http://127.0.0.1:{free_port()}"
