@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from registry.client import RegistryClient
 from registry.config import Settings
 from registry.interface import Registry
 
@@ -46,6 +45,8 @@ class CliState:
             return self.registry_override
         if self._registry is None:
             if self.settings.url:
+                from registry.client import RegistryClient  # requests: only when a command talks
+
                 self._registry = RegistryClient(self.settings.url, token=self.settings.token)
             else:
                 self._registry = self.local_registry()
