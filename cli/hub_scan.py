@@ -12,7 +12,7 @@ from cli.hub import EndpointOption, NoWaitOption, fingerprint_jobs, hub_app, hub
 from cli.options import JsonOption
 from cli.output import Line, Output
 from cli.state import CliState
-from schemas import HubJobCounts, HubJobsReport, HubScanFinding, HubScanResult
+from schemas import HubJobCounts, HubJobsReport, HubScanResult
 
 
 def _scan_view(r: HubScanResult) -> Iterable[Line]:
@@ -73,27 +73,12 @@ def scan(
             authors=author or [],
             limit=limit,
         )
-    jobs: HubJobCounts | None = None
     unknown = [f.repo for f in found.findings if f.outcome == "examined"]
     if fingerprint:
-        jobs = fingerprint_jobs(state, hub.endpoint, unknown, wait=not no_wait)
+        found.jobs = fingerprint_jobs(state, hub.endpoint, unknown, wait=not no_wait)
     with state.local_sessions()() as session:
-        matches = scan_matches(session, found.repos)
-    result = HubScanResult(
-        root=root,
-        endpoint=hub.endpoint,
-        listed=found.listed,
-        examined=found.examined,
-        exact_copies=found.exact_copies,
-        skipped=found.skipped,
-        already_known=found.already_known,
-        findings=[
-            HubScanFinding(repo=f.repo, outcome=f.outcome, reason=f.reason) for f in found.findings
-        ],
-        jobs=jobs,
-        matches=matches,
-    )
-    return Output(result, view=_scan_view)
+        found.matches = scan_matches(session, found.recorded_repos())
+    return Output(found, view=_scan_view)
 
 
 def _jobs_view(r: HubJobsReport) -> Iterable[Line]:

@@ -133,6 +133,7 @@ class HubScanFinding(BaseModel):
     repo: str
     outcome: str = Field(description="examined, copy, skipped or known")
     reason: str
+    copy_of: str | None = Field(default=None, description="for a copy: the variant it copies")
 
 
 class HubScanResult(BaseModel):
@@ -150,3 +151,7 @@ class HubScanResult(BaseModel):
         default=None, description="with --fingerprint: the scan's fingerprint jobs by state"
     )
     matches: list[HubScanMatch] = Field(default_factory=list)
+
+    def recorded_repos(self) -> list[str]:
+        """The repos the scan recorded (examined, copies included): what it matched."""
+        return [f.repo for f in self.findings if f.outcome in ("examined", "copy")]

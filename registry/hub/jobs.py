@@ -14,7 +14,6 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -160,10 +159,3 @@ def wait_for_jobs(
         if report.pending == 0 or (deadline is not None and time.monotonic() > deadline):
             return report
         time.sleep(poll)
-
-
-def scratch_dir(home: Path) -> Path:
-    """Where a worker keeps the files of the repo in hand (deleted after each)."""
-    path = home / "worker-scratch"
-    path.mkdir(parents=True, exist_ok=True)
-    return path

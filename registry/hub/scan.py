@@ -15,8 +15,9 @@ examined again, so a killed scan resumes where it stopped and repeats no work.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -29,30 +30,10 @@ from registry.hub.record import SyncTally
 from registry.hub.sync import record_repo
 from registry.names import VariantRef, validate_name
 from registry.services.safeguards.policy import SafeguardPolicy
-from schemas import HubScanMatch
+from schemas import HubScanFinding, HubScanMatch, HubScanResult
 
 SIZE_TOLERANCE = 0.25  # relative difference in parameter count still considered
 MAX_CANDIDATES = 10_000
-
-
-@dataclass
-class ScanFinding:
-    repo: str
-    outcome: str  # examined, copy, skipped, known
-    reason: str
-    copy_of: str | None = None
-
-
-@dataclass
-class ScanResult:
-    root: str
-    listed: int = 0
-    examined: int = 0
-    exact_copies: int = 0
-    skipped: int = 0
-    already_known: int = 0
-    findings: list[ScanFinding] = field(default_factory=list)
-    repos: list[str] = field(default_factory=list)  # examined repos, for fingerprint jobs
 
 
 @dataclass(frozen=True)
@@ -119,7 +100,7 @@ def scan_root(
     authors: Sequence[str] = (),
     limit: int = 1000,
     on_repo: Callable[[str, int], None] | None = None,
-) -> ScanResult:
+) -> HubScanResult:
     """Examine the listing's candidates for ROOT's family (see the module docstring).
 
     Raises VariantNotFound (ROOT unknown), InvalidInput (nothing to list by), HubUnavailable.
@@ -131,7 +112,6 @@ def scan_root(
     if not 1 <= limit <= MAX_CANDIDATES:
         raise InvalidInput(f"--limit {limit} is out of range", hint=f"use 1 to {MAX_CANDIDATES}")
     profile = family_profile(session, root)
-    result = ScanResult(root=root)
     seen: dict[str, Candidate] = {}
     for text in searches:
         for c in hub.candidates(search=text, limit=limit):
@@ -140,23 +120,23 @@ def scan_root(
         for c in hub.candidates(author=author, limit=limit):
             seen.setdefault(c.facts.repo_id, c)
     candidates = list(seen.values())[:limit]
-    result.listed = len(candidates)
     tally = SyncTally()
+    findings: list[HubScanFinding] = []
     for n, candidate in enumerate(candidates, start=1):
-        repo_id = candidate.facts.repo_id
         if on_repo is not None:
-            on_repo(repo_id, n)
-        finding = _examine(session, hub, policy, profile, candidate, tally)
-        result.findings.append(finding)
-        if finding.outcome == "known":
-            result.already_known += 1
-        elif finding.outcome == "skipped":
-            result.skipped += 1
-        else:
-            result.examined += 1
-            result.repos.append(repo_id)
-            result.exact_copies += finding.outcome == "copy"
-    return result
+            on_repo(candidate.facts.repo_id, n)
+        findings.append(_examine(session, hub, policy, profile, candidate, tally))
+    outcomes = Counter(f.outcome for f in findings)
+    return HubScanResult(
+        root=root,
+        endpoint=hub.endpoint,
+        listed=len(candidates),
+        examined=outcomes["examined"] + outcomes["copy"],
+        exact_copies=outcomes["copy"],
+        skipped=outcomes["skipped"],
+        already_known=outcomes["known"],
+        findings=findings,
+    )
 
 
 def _examine(
@@ -166,26 +146,30 @@ def _examine(
     profile: FamilyProfile,
     candidate: Candidate,
     tally: SyncTally,
-) -> ScanFinding:
+) -> HubScanFinding:
     repo_id = candidate.facts.repo_id
     if repo_id in profile.names:
-        return ScanFinding(repo_id, "known", "already in the family")
+        return HubScanFinding(repo=repo_id, outcome="known", reason="already in the family")
     try:
         validate_name(repo_id)
     except InvalidInput as exc:
-        return ScanFinding(repo_id, "skipped", exc.message)
+        return HubScanFinding(repo=repo_id, outcome="skipped", reason=exc.message)
     if (why := fits(profile, candidate)) is not None:
-        return ScanFinding(repo_id, "skipped", why)
+        return HubScanFinding(repo=repo_id, outcome="skipped", reason=why)
     with transaction(session):
         repo = record_repo(session, hub, policy, candidate.facts, utcnow(), tally)
     copy = session.get(Variant, repo.exact_copy_of) if repo.exact_copy_of else None
     if copy is not None:
-        return ScanFinding(
-            repo_id, "copy", "its weight files are, by LFS SHA-256, those of a registered "
-            "variant", copy_of=copy.ref,
-        )  # fmt: skip
+        return HubScanFinding(
+            repo=repo_id,
+            outcome="copy",
+            reason="its weight files are, by LFS SHA-256, those of a registered variant",
+            copy_of=copy.ref,
+        )
     size = f"{candidate.parameters:,} parameters" if candidate.parameters else "size unknown"
-    return ScanFinding(repo_id, "examined", f"{size}, architecture {candidate.architecture}")
+    return HubScanFinding(
+        repo=repo_id, outcome="examined", reason=f"{size}, architecture {candidate.architecture}"
+    )
 
 
 def examined_repos(session: Session, names: Sequence[str]) -> list[HubRepo]:

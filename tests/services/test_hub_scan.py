@@ -81,7 +81,9 @@ def test_scan_finds_undeclared_copies_and_derivatives(
         assert edge is not None and (edge.relation, edge.source) == ("repackaged", "detected")
 
         # the rest are fingerprinted as jobs (in process here), which identifies them
-        repos = examined_repos(session, [r for r in result.repos if r != "mirror/llama-copy"])
+        repos = examined_repos(
+            session, [r for r in result.recorded_repos() if r != "mirror/llama-copy"]
+        )
         ids = enqueue_jobs(session, repos, server.url)
         assert len(ids) == 3
 
@@ -128,7 +130,7 @@ def test_a_scan_resumes_without_repeating_work(session: Session) -> None:
         if path.startswith("/api/models/")
     }
     assert done_before and not fetched & done_before
-    assert fetched == set(again.repos) - done_before
+    assert fetched == set(again.recorded_repos()) - done_before
     recorded = {r.repo_id for r in session.exec(select(HubRepo))}
     assert {"mirror/llama-copy", "anon/llama-uncensored"} <= recorded
 
