@@ -8,7 +8,7 @@ import numpy as np
 
 from registry.errors import WeightsError
 from registry.weights.arrays import ArrayTensor, rows_fetcher
-from registry.weights.kquants import KQUANT_COLUMNS
+from registry.weights.kquants import KQUANT_COLUMNS, f16_at
 from registry.weights.reader import ModelSource, TensorInfo
 
 # ggml types whose elements numpy reads directly (no blocks).
@@ -87,19 +87,11 @@ def _block_parts(index: np.ndarray, type_size: int) -> tuple[np.ndarray, np.ndar
     return block * type_size, index % _LEGACY_BLOCK
 
 
-def _f16_at(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The f16 at each (even) byte offset of every row, as float32."""
-    if raw.flags.c_contiguous and raw.shape[1] % 2 == 0 and raw.ctypes.data % 2 == 0:
-        return raw.view("<u2")[:, offsets // 2].view("<f2").astype(np.float32)
-    pair = np.stack([raw[:, offsets], raw[:, offsets + 1]], axis=-1)
-    return np.ascontiguousarray(pair).view("<f2")[..., 0].astype(np.float32)
-
-
 def _q8_0_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
     """Q8_0 blocks: an f16 scale, then 32 int8 quants."""
     start, within = _block_parts(index, type_size)
     quants = raw[:, start + 2 + within].view(np.int8).astype(np.float32)
-    return quants * _f16_at(raw, start)
+    return quants * f16_at(raw, start)
 
 
 def _nibbles(raw: np.ndarray, at: np.ndarray, within: np.ndarray) -> np.ndarray:
@@ -111,13 +103,13 @@ def _nibbles(raw: np.ndarray, at: np.ndarray, within: np.ndarray) -> np.ndarray:
 def _q4_0_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
     """Q4_0 blocks: an f16 scale, then 16 bytes of 4-bit quants offset by 8."""
     start, within = _block_parts(index, type_size)
-    return (_nibbles(raw, start + 2, within) - 8.0) * _f16_at(raw, start)
+    return (_nibbles(raw, start + 2, within) - 8.0) * f16_at(raw, start)
 
 
 def _q4_1_columns(raw: np.ndarray, index: np.ndarray, type_size: int) -> np.ndarray:
     """Q4_1 blocks: an f16 scale and an f16 minimum, then 16 bytes of 4-bit quants."""
     start, within = _block_parts(index, type_size)
-    return _nibbles(raw, start + 4, within) * _f16_at(raw, start) + _f16_at(raw, start + 2)
+    return _nibbles(raw, start + 4, within) * f16_at(raw, start) + f16_at(raw, start + 2)
 
 
 _LEGACY_BLOCK = 32

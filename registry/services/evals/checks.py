@@ -38,17 +38,6 @@ def is_rate(policy: SafeguardPolicy, result: EvalResultCreate) -> bool:
     return bool(_RATE.search(name))
 
 
-def _scaled(result: EvalResultCreate, factor: float, unit: str) -> EvalResultCreate:
-    settings = {**(result.settings or {}), "unit": unit, "value_as_given": result.value}
-    return result.model_copy(
-        update={
-            "value": result.value / factor,
-            "stderr": None if result.stderr is None else result.stderr / factor,
-            "settings": settings,
-        }
-    )
-
-
 def _out_of_range(result: EvalResultCreate, lo: float, hi: float, hint: str) -> EvalValueInvalid:
     return EvalValueInvalid(
         f"{result.benchmark} {result.metric} = {result.value:g} is outside [{lo:g}, {hi:g}]: "
@@ -100,7 +89,7 @@ def check_imported(
         warnings.append(
             f"{r.benchmark} {r.metric} = {r.value:g} read as a percentage ({r.value / 100:g})"
         )
-        out.append(_scaled(r, 100.0, "percent"))
+        out.append(EvalResultEntry(**r.model_dump(), unit="percent").as_fraction())
     return out
 
 
