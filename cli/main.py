@@ -18,6 +18,7 @@ from cli import (
     advisories,
     downloads,
     evals,
+    exports,
     hub,
     hub_scan,  # noqa: F401 - registers `hub scan` and `hub jobs` on the hub group
     identify,
@@ -70,6 +71,7 @@ app.add_typer(advisories.advisory_app, name="advisory")
 app.add_typer(downloads.downloads_app, name="downloads")
 app.add_typer(hub.hub_app, name="hub")
 app.command("worker")(worker.worker)
+app.command("export")(exports.export)
 
 
 # wire-model fields whose option is not ``--`` + the field name with dashes

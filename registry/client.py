@@ -52,6 +52,7 @@ from schemas import (
     VariantPage,
     VariantPublic,
 )
+from schemas.exports import ExportDocument
 
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = 60.0
@@ -263,6 +264,14 @@ class RegistryClient:
 
     def ingest_downloads(self, body: DownloadIngest) -> DownloadIngestResult:
         return self._post("/downloads/ingest", DownloadIngestResult, body)
+
+    # --- exports, webhooks ---------------------------------------------------------------------
+
+    def export(
+        self, name: str, revision: str = "main", *, format: str = "cyclonedx"
+    ) -> dict[str, Any]:
+        path = self._at("variants", name, "/export")
+        return self._get(path, ExportDocument, revision=revision, format=format).root
 
 
 class _EvalResults(RootModel[list[EvalResultPublic]]):

@@ -16,6 +16,7 @@ from registry.api.routes import (
     advisories,
     downloads,
     evals,
+    exports,
     identify,
     keys,
     lineage,
@@ -71,7 +72,7 @@ def create_app(
 
     for module in (
         variants, lineage, identify, tokens, keys, signatures, log, evals, safeguards,
-        advisories, downloads,
+        advisories, downloads, exports,
     ):  # fmt: skip
         v1.include_router(module.router)
     app.include_router(v1)
