@@ -24,6 +24,8 @@ from registry.errors import HubRepoNotFound, HubUnavailable, InvalidInput
 from schemas import HubJobCounts, HubSyncResult, HubWatchResult
 
 if TYPE_CHECKING:  # the Hub client and the sync load only when a hub command runs
+    from sqlmodel import Session
+
     from registry.hub.reader import HubReader
 
 DEFAULT_DEPTH = 10  # generations below the root, as registry.hub.sync
@@ -125,9 +127,10 @@ def _sync(
 
     fp = fingerprinter_for(settings, hub, on_file=progress.file)
 
+    sessions = state.local_sessions()
     try:
-        with state.local_sessions()() as session:
-            return sync_root(
+        with sessions() as session:
+            result = sync_root(
                 session,
                 hub,
                 root,
@@ -139,6 +142,22 @@ def _sync(
             )
     finally:
         progress.stop()
+    _send_webhooks(state, sessions, session)
+    return result
+
+
+def _send_webhooks(state: CliState, sessions: Callable[[], Session], session: Session) -> None:
+    """Webhook events the sync queued (new repos below a watched root), sent after it."""
+    from registry.services.webhooks import Dispatcher
+
+    s = state.settings
+    Dispatcher(
+        sessions,
+        attempts=s.webhook_attempts,
+        backoff=s.webhook_backoff,
+        timeout=s.webhook_timeout,
+        background=False,
+    ).after_write(session)
 
 
 @hub_app.command("sync")

@@ -29,6 +29,7 @@ from cli import (
     signatures,
     tokens,
     variants,
+    webhooks,
     worker,
 )
 from cli.output import Output, render, report_error
@@ -72,6 +73,7 @@ app.add_typer(downloads.downloads_app, name="downloads")
 app.add_typer(hub.hub_app, name="hub")
 app.command("worker")(worker.worker)
 app.command("export")(exports.export)
+app.add_typer(webhooks.webhook_app, name="webhook")
 
 
 # wire-model fields whose option is not ``--`` + the field name with dashes

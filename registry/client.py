@@ -53,6 +53,7 @@ from schemas import (
     VariantPublic,
 )
 from schemas.exports import ExportDocument
+from schemas.webhooks import DeliveryList, WebhookCreate, WebhookList, WebhookPublic, WebhookRemoved
 
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = 60.0
@@ -272,6 +273,21 @@ class RegistryClient:
     ) -> dict[str, Any]:
         path = self._at("variants", name, "/export")
         return self._get(path, ExportDocument, revision=revision, format=format).root
+
+    def add_webhook(self, body: WebhookCreate) -> WebhookPublic:
+        return self._post("/webhooks", WebhookPublic, body)
+
+    def list_webhooks(self) -> WebhookList:
+        return self._request("GET", "/webhooks", WebhookList, auth=True)
+
+    def remove_webhook(self, webhook_id: int) -> WebhookRemoved:
+        return self._request("DELETE", f"/webhooks/{int(webhook_id)}", WebhookRemoved, auth=True)
+
+    def webhook_deliveries(
+        self, webhook_id: int | None = None, *, limit: int = 100
+    ) -> DeliveryList:
+        params = {"webhook_id": webhook_id, "limit": limit}
+        return self._request("GET", "/webhooks/deliveries", DeliveryList, auth=True, params=params)
 
 
 class _EvalResults(RootModel[list[EvalResultPublic]]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +88,19 @@ class Settings(BaseSettings):
         default=3600,
         gt=0,
         description="seconds after which Redis gives an unacknowledged job to another worker",
+    )
+
+    webhook_attempts: int = Field(
+        default=5, ge=1, le=20, description="POSTs of one webhook delivery before it fails"
+    )
+    webhook_backoff: float = Field(
+        default=1.0, ge=0, le=600, description="seconds before the first retry; doubles each time"
+    )
+    webhook_timeout: float = Field(default=5.0, gt=0, description="seconds per webhook POST")
+    webhook_delivery: Literal["background", "inline"] = Field(
+        default="background",
+        description="send webhooks from a server thread, or after each write in its own thread "
+        "(the CLI's local mode always sends inline)",
     )
 
     @property

@@ -18,6 +18,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── DownloadLogInvalid          download_log_invalid detail.line, detail.field
     │   ├── PolicyInvalid               policy_invalid
     │   ├── FingerprintInvalid          fingerprint_invalid  a submitted fingerprint breaks a limit
+    │   ├── DumpInvalid                 dump_invalid         a dump that is malformed or tampered
+    │   ├── LocalOnly                   local_only           admin work on the local database only
     │   └── WeightsError
     │       ├── WeightsNotFound         weights_not_found
     │       ├── UnsupportedFormat       unsupported_format
@@ -47,13 +49,15 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── TokenNotFound               token_not_found
     │   ├── AdvisoryNotFound            advisory_not_found
     │   ├── HubRepoNotFound             hub_repo_not_found
+    │   ├── WebhookNotFound             webhook_not_found
     │   └── LogEntryNotFound            log_entry_not_found
     ├── Conflict (409)
     │   ├── RevisionImmutable           revision_immutable
     │   ├── LineageCycle                lineage_cycle
     │   ├── KeyExists                   key_exists
     │   ├── StatementReplayed           statement_replayed
-    │   └── LineageNeedsDeclare         lineage_needs_declare
+    │   ├── LineageNeedsDeclare         lineage_needs_declare
+    │   └── DatabaseNotEmpty            database_not_empty   restore needs an empty database
     ├── DatabaseError (500)
     │   └── DatabaseNotInitialised      database_not_initialised
     ├── ServerUnreachable (503)         server_unreachable
@@ -146,6 +150,14 @@ class FingerprintInvalid(InvalidInput):
     """A fingerprint sent for registration holds a value the registry refuses to store."""
 
     code = "fingerprint_invalid"
+
+
+class DumpInvalid(InvalidInput):
+    code = "dump_invalid"
+
+
+class LocalOnly(InvalidInput):
+    code = "local_only"
 
 
 class WeightsError(InvalidInput):
@@ -282,6 +294,10 @@ class HubRepoNotFound(NotFound):
     code = "hub_repo_not_found"
 
 
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+
+
 class LogEntryNotFound(NotFound):
     code = "log_entry_not_found"
 
@@ -312,6 +328,10 @@ class LineageNeedsDeclare(Conflict):
     own logged events."""
 
     code = "lineage_needs_declare"
+
+
+class DatabaseNotEmpty(Conflict):
+    code = "database_not_empty"
 
 
 class DatabaseError(ProvregError):

@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import schemas as s
+from schemas.webhooks import (
+    DeliveryList,
+    WebhookCreate,
+    WebhookList,
+    WebhookPublic,
+    WebhookRemoved,
+)
 
 
 class Registry(Protocol):
@@ -70,4 +77,10 @@ class Registry(Protocol):
     def export(
         self, name: str, revision: str = ..., *, format: str = ...
     ) -> dict[str, Any]: ...
+    def add_webhook(self, body: WebhookCreate) -> WebhookPublic: ...
+    def list_webhooks(self) -> WebhookList: ...
+    def remove_webhook(self, webhook_id: int) -> WebhookRemoved: ...
+    def webhook_deliveries(
+        self, webhook_id: int | None = ..., *, limit: int = ...
+    ) -> DeliveryList: ...
     # fmt: on

@@ -25,9 +25,11 @@ from registry.api.routes import (
     signatures,
     tokens,
     variants,
+    webhooks,
 )
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory
+from registry.services.webhooks import Dispatcher
 
 DESCRIPTION = """
 provreg tracks where AI model weights come from and where they went: exact fingerprints,
@@ -62,6 +64,13 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.trusted_local = trusted_local
     app.state.rate_limiter = TokenBucket(settings.write_rate, settings.write_burst)
+    app.state.webhooks = Dispatcher(
+        session_factory,
+        attempts=settings.webhook_attempts,
+        backoff=settings.webhook_backoff,
+        timeout=settings.webhook_timeout,
+        background=settings.webhook_delivery == "background" and not trusted_local,
+    )
     install_error_handlers(app)
 
     v1 = APIRouter(prefix="/v1")
@@ -72,7 +81,7 @@ def create_app(
 
     for module in (
         variants, lineage, identify, tokens, keys, signatures, log, evals, safeguards,
-        advisories, downloads, exports,
+        advisories, downloads, exports, webhooks,
     ):  # fmt: skip
         v1.include_router(module.router)
     app.include_router(v1)

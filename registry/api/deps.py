@@ -36,11 +36,13 @@ _bearer = HTTPBearer(auto_error=False, description="a token from `provreg token 
 
 
 def get_session(request: Request) -> Iterator[Session]:
+    """A session for the request; webhook deliveries its writes queued go out after it."""
     session: Session = request.app.state.session_factory()
     try:
         yield session
     finally:
         session.close()
+        request.app.state.webhooks.after_write(session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -40,6 +40,7 @@ from registry.services.downloads.report import downloads_changed
 from registry.services.safeguards.policy import SafeguardPolicy
 from registry.services.safeguards.status import mark_dirty
 from registry.services.variants.register import variant_or_placeholder
+from registry.services.webhooks.events import variant_added
 from schemas import HubSyncResult
 
 DEFAULT_DEPTH = 10
@@ -256,6 +257,7 @@ def record_repo(
     assert variant.id is not None
     repo = session.exec(select(HubRepo).where(HubRepo.repo_id == name)).first()
     now = utcnow()
+    first_seen = repo is None
     if repo is None:
         repo = HubRepo(variant_id=variant.id, repo_id=name, first_seen_at=now)
         tally.new += 1
@@ -284,4 +286,6 @@ def record_repo(
     record_counts(session, variant, facts, observed_at, tally)
     if changed:
         mark_dirty(session, variant.id)  # its status, at the next read
+    if first_seen and variant.digest is None:
+        variant_added(session, variant)  # webhooks: a new repo below a watched root
     return repo

@@ -34,6 +34,7 @@ from registry.db.models.trust import (
     SignedStatement,
     SigningKey,
 )
+from registry.db.models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "Advisory",
@@ -60,6 +61,8 @@ __all__ = [
     "Variant",
     "VariantFile",
     "VariantSketch",
+    "Webhook",
+    "WebhookDelivery",
     "timestamp_field",
     "utcnow",
 ]

@@ -19,6 +19,7 @@ from registry.services.safeguards.status import current_downloads
 from registry.services.trust import translog
 from registry.services.trust.log_records import leaves_of
 from registry.services.variants.register import get_variant
+from registry.services.webhooks.events import advisory_published
 from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic, AffectedVariant
 
 MAX_AFFECTED = 100_000
@@ -53,6 +54,7 @@ def add_advisory(session: Session, body: AdvisoryCreate) -> AdvisoryPublic:
             references=list(body.references),
         )
         translog.append_row(session, row, "advisory.published")
+        advisory_published(session, row)  # webhooks, sent after commit
     return advisory_public(session, row)
 
 

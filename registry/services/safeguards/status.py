@@ -31,6 +31,7 @@ from registry.db.models import (
 )
 from registry.services.safeguards.compute import compute_status, parents_of
 from registry.services.safeguards.policy import SafeguardPolicy
+from registry.services.webhooks.events import status_became_lacking
 
 MAX_CASCADE = 200_000
 
@@ -146,6 +147,8 @@ def refresh(
             or row.policy_digest != policy.digest
         )
         forced.discard(vid)
+        if status == "lacking" and (row is None or row.status != "lacking"):
+            status_became_lacking(session, vid, row.status if row is not None else None, reasons)
         if row is None:
             row = SafeguardStatus(variant_id=vid, status=status, policy_digest=policy.digest)
             row.downloads = current_downloads(session, [vid]).get(vid, 0)

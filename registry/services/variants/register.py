@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from registry.db.engine import transaction
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import (
+    HubRepo,
     LineageEdge,
     Tensor,
     Variant,
@@ -46,6 +47,7 @@ from registry.services.trust.signatures import (
     registration_index,
     signature_info,
 )
+from registry.services.webhooks.events import variant_added
 from registry.weights.validation import check_fingerprint
 from schemas import (
     CardMarkers,
@@ -208,6 +210,8 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
         session.flush()
         check_lineage(session, variant, sketch)
         record_registration(session, variant, request, parents)  # signature check and log
+        if session.exec(select(HubRepo.id).where(HubRepo.variant_id == variant.id)).first() is None:
+            variant_added(session, variant)  # webhooks (a Hub repo was announced when first seen)
         mark_dirty(session, variant.id)  # its safeguard status, at the next read
         for child_id in session.exec(
             select(LineageEdge.child_id).where(LineageEdge.parent_id == variant.id)
