@@ -175,3 +175,25 @@ def test_a_namespace_token_watches_its_own_namespace_only(
     assert r.code == 1 and "--under" in r.err
     assert len(provreg("webhook", "list", "--json", token=token).json()["webhooks"]) == 1
     assert provreg("webhook", "list", "--json", token=None).code == 1
+
+
+@pytest.mark.parametrize("mode", ["local"])
+def test_hub_watch_announces_repos_new_below_the_root(
+    session: Session, provreg: CliRunner, receiver: Receiver
+) -> None:
+    from tests.hub_server import FakeHub, HubServer, generated_tree
+
+    root = "base-org/base"
+    register_variant(session, variant_request(root))
+    args = ("webhook", "add", receiver.url, "--secret", SECRET, "--on", "new-descendant")
+    assert provreg(*args, "--under", root).code == 0
+    fake = FakeHub(list(generated_tree(6, root=root, fanout=2)), page_size=2)
+    with HubServer(fake) as server:
+        watch = ("hub", "watch", root, "--endpoint", server.url, "--once", "--json")
+        assert provreg(*watch).code == 0
+        posts = receiver.events("new-descendant")
+        assert all(_signed_ok(p) for p in posts)
+        announced = sorted(p.json()["variant"]["name"] for p in posts)
+        assert announced == sorted(set(fake.repos) - {root})
+        assert provreg(*watch).code == 0  # nothing new the second time
+        assert len(receiver.events("new-descendant")) == len(posts)
