@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from cli import (
     admin,
     advisories,
+    backup,
     downloads,
     evals,
     exports,
@@ -73,6 +74,8 @@ app.add_typer(downloads.downloads_app, name="downloads")
 app.add_typer(hub.hub_app, name="hub")
 app.command("worker")(worker.worker)
 app.command("export")(exports.export)
+app.command("dump")(backup.dump)
+app.command("restore")(backup.restore)
 app.add_typer(webhooks.webhook_app, name="webhook")
 
 

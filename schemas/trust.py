@@ -120,6 +120,26 @@ class AuditReport(BaseModel):
     problems: list[AuditProblem] = Field(default_factory=list)
 
 
+class RestoreReport(BaseModel):
+    """What `provreg restore` wrote, and the log it re-derived."""
+
+    rows: int
+    counts: dict[str, int] = Field(description="rows restored per table")
+    tree_size: int
+    root_hash: str
+    log_key_id: str = Field(description="the key that signed the dump's checkpoint")
+
+
+class DumpSummary(BaseModel):
+    """What `provreg dump --out FILE` wrote."""
+
+    path: str
+    rows: int
+    counts: dict[str, int]
+    tree_size: int
+    root_hash: str
+
+
 class VerifyCheck(BaseModel):
     check: str
     ok: bool
