@@ -42,6 +42,7 @@ from schemas import (
     LineageGraph,
     LogEntryPublic,
     LogKey,
+    RegistryOverview,
     SafeguardStatusPublic,
     SignedEvalCreate,
     StatementPublic,
@@ -51,6 +52,7 @@ from schemas import (
     VariantCreate,
     VariantPage,
     VariantPublic,
+    VariantTable,
 )
 from schemas.exports import ExportDocument
 from schemas.webhooks import DeliveryList, WebhookCreate, WebhookList, WebhookPublic, WebhookRemoved
@@ -169,6 +171,16 @@ class RegistryClient:
         return self._request(
             "POST", "/identify", IdentifyResult, json=query.model_dump(mode="json")
         )  # a read: no token needed
+
+    # --- the registry as a whole ------------------------------------------------------------------
+
+    def overview(self) -> RegistryOverview:
+        return self._get("/overview", RegistryOverview)
+
+    def variant_table(self, **query: Any) -> VariantTable:
+        """``q``, ``format``, ``status``, ``registered``, ``sort``, ``order``, ``limit``,
+        ``cursor``, as ``GET /v1/variants/table`` takes them; unset ones are not sent."""
+        return self._get("/variants/table", VariantTable, **query)
 
     # --- tokens and keys ------------------------------------------------------------------------
 

@@ -13,6 +13,14 @@ from schemas.browse import (
     VariantSearchResult,
     VariantSignatures,
 )
+from schemas.catalog import (
+    TABLE_SORTS,
+    RegistryCounts,
+    RegistryOverview,
+    TableSort,
+    VariantRow,
+    VariantTable,
+)
 from schemas.common import (
     EDGE_SOURCES,
     EDGE_STATUSES,
@@ -104,6 +112,12 @@ from schemas.variants import (
 )
 
 __all__ = [
+    "TABLE_SORTS",
+    "RegistryCounts",
+    "RegistryOverview",
+    "TableSort",
+    "VariantRow",
+    "VariantTable",
     "EDGE_SOURCES",
     "EDGE_STATUSES",
     "EVAL_CATEGORIES",

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from schemas.evals import AdvisoryPublic, SafeguardState
+from schemas.evals import AdvisoryPublic, SafeguardState, Severity
 from schemas.trust import SignatureInfo
 
 
@@ -35,6 +35,10 @@ class SafeguardSummary(BaseModel):
     reasons: list[str]
     downloads: int = Field(description="latest 30d count, else latest all-time count")
     reach: int = Field(description="downloads of the variant and all its descendants, once each")
+    advisories: int = Field(default=0, description="advisories published against this variant")
+    advisory_severity: Severity | None = Field(
+        default=None, description="the highest severity among them"
+    )
 
 
 class SafeguardSummaryList(BaseModel):

@@ -79,3 +79,8 @@ def test_installed_wheel_inits_registers_shows_lineage_and_serves(tmp_path: Path
         shown = requests.get(f"{url}/v1/variants/acme/chat", timeout=10).json()
         assert shown["lineage"][0]["parent"] == "acme/base@main"
         assert requests.get(f"{url}/", timeout=10).ok  # the explorer's static files shipped
+        assert requests.get(f"{url}/ui/variants.js", timeout=10).ok
+        # the API docs' own assets come with the installed dependencies, not from a CDN
+        assert "/static/docs/swagger-ui-bundle.js" in requests.get(f"{url}/docs", timeout=10).text
+        assert requests.get(f"{url}/static/docs/swagger-ui-bundle.js", timeout=10).ok
+        assert requests.get(f"{url}/static/docs/redoc.standalone.js", timeout=10).ok

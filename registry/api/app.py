@@ -8,12 +8,14 @@ from fastapi import APIRouter, FastAPI
 from sqlmodel import Session
 
 import registry
+from registry.api.docs import install_docs
 from registry.api.errors import install_error_handlers
 from registry.api.guard import RequestGuard
 from registry.api.pages import install_pages
 from registry.api.ratelimit import TokenBucket
 from registry.api.routes import (
     advisories,
+    catalog,
     downloads,
     evals,
     exports,
@@ -58,7 +60,8 @@ def create_app(
         version=registry.__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
@@ -81,10 +84,11 @@ def create_app(
 
     for module in (
         variants, lineage, identify, tokens, keys, signatures, log, evals, safeguards,
-        advisories, downloads, exports, webhooks,
+        advisories, downloads, exports, webhooks, catalog,
     ):  # fmt: skip
         v1.include_router(module.router)
     app.include_router(v1)
     install_pages(app)
+    install_docs(app)
     app.add_middleware(RequestGuard, fastapi_app=app)
     return app

@@ -7,6 +7,8 @@ reads leave, and scripts may use them just as well.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import case, func, tuple_
 from sqlmodel import Session, col, select
 
@@ -38,6 +40,7 @@ from schemas.browse import (
     VariantSearchResult,
     VariantSignatures,
 )
+from schemas.evals import SEVERITIES
 
 MAX_SEARCH = 50
 #: the longest search text: a name and a revision fit in it; SQLite refuses LIKE patterns over
@@ -46,7 +49,7 @@ MAX_QUERY_CHARS = 300
 MAX_BATCH = 100
 
 
-def _like_escape(text: str) -> str:
+def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -64,7 +67,7 @@ def search_variants(session: Session, query: str, *, limit: int = 10) -> Variant
     name_part, _, rev_part = q.partition("@")
     if not name_part:
         return VariantSearchResult(query=query, items=[])
-    esc = _like_escape(name_part)
+    esc = like_escape(name_part)
     lowered = func.lower(Variant.name)
     rank = case(
         (lowered == name_part, 0),
@@ -75,7 +78,7 @@ def search_variants(session: Session, query: str, *, limit: int = 10) -> Variant
     stmt = select(Variant).where(lowered.like(f"%{esc}%", escape="\\"))
     if rev_part:
         stmt = stmt.where(
-            func.lower(Variant.revision).like(f"{_like_escape(rev_part)}%", escape="\\")
+            func.lower(Variant.revision).like(f"{like_escape(rev_part)}%", escape="\\")
         )
     rows = session.exec(stmt.order_by(rank, Variant.name, Variant.revision).limit(limit)).all()
     return VariantSearchResult(
@@ -119,6 +122,7 @@ def safeguard_summaries(
         with transaction(session):
             refresh(session, policy, absent)
         rows.update({r.variant_id: r for r in _status_rows(session, absent)})
+    advised = _advisories_against(session, ids)
     items, missing = [], []
     for ref in refs:
         variant = found.get((ref.name, ref.revision))
@@ -134,9 +138,27 @@ def safeguard_summaries(
                 reasons=list(row.reasons),
                 downloads=int(row.downloads),
                 reach=int(row.reach),
+                advisories=advised.get(row.variant_id, (0, None))[0],
+                advisory_severity=advised.get(row.variant_id, (0, None))[1],
             )
         )
     return SafeguardSummaryList(items=items, missing=missing)
+
+
+def _advisories_against(session: Session, ids: list[int]) -> dict[int, tuple[int, Any]]:
+    """variant id -> (how many advisories name it, the highest severity among them)."""
+    out: dict[int, tuple[int, Any]] = {}
+    if not ids:
+        return out
+    rows = session.exec(
+        select(Advisory.variant_id, Advisory.severity).where(col(Advisory.variant_id).in_(ids))
+    )
+    for vid, severity in rows:
+        count, worst = out.get(vid, (0, None))
+        if worst is None or SEVERITIES.index(severity) > SEVERITIES.index(worst):
+            worst = severity
+        out[vid] = (count + 1, worst)
+    return out
 
 
 def _status_rows(session: Session, ids: list[int]) -> list[SafeguardStatus]:

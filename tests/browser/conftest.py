@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,9 +53,28 @@ def downloads_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("browser-downloads")
 
 
-@pytest.fixture(scope="session")
-def browser(downloads_dir: Path) -> Iterator[object]:
-    """Headless Chromium at a laptop's 1366x768, driven by Selenium."""
+# Chromium's own traffic (updates, safe browsing, sync, metrics...) stays off, so the only
+# requests a page makes are the ones it asks for
+QUIET = (
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-domain-reliability",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-client-side-phishing-detection",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+)
+# no name resolves but loopback's, and nothing goes through a proxy: the network is unreachable
+OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--no-proxy-server")
+
+
+def start_chromium(
+    downloads_dir: Path, extra: tuple[str, ...] = (), *, network_log: bool = False
+) -> Any:
+    """Headless Chromium at a laptop's 1366x768, driven by Selenium, logging the console and,
+    with ``network_log``, every request it makes (``driver.get_log("performance")``)."""
     binary = next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
     driver_path = shutil.which("chromedriver")
     if binary is None or driver_path is None:
@@ -73,15 +93,35 @@ def browser(downloads_dir: Path) -> Iterator[object]:
         "--disable-gpu",
         "--window-size=1366,768",
         "--force-device-scale-factor=1",
+        *QUIET,
+        *extra,
     ):
         options.add_argument(arg)
     options.add_experimental_option(
         "prefs",
         {"download.default_directory": str(downloads_dir), "download.prompt_for_download": False},
     )
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    logs = {"browser": "ALL", **({"performance": "ALL"} if network_log else {})}
+    options.set_capability("goog:loggingPrefs", logs)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(driver_path)))
     driver.set_window_size(1366, 768)
+    return driver
+
+
+@pytest.fixture(scope="session")
+def browser(downloads_dir: Path) -> Iterator[Any]:
+    """Headless Chromium at a laptop's 1366x768, driven by Selenium."""
+    driver = start_chromium(downloads_dir)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def offline_browser(downloads_dir: Path) -> Iterator[Any]:
+    """Chromium that can reach loopback only, as on a machine without internet access."""
+    driver = start_chromium(downloads_dir, OFFLINE, network_log=True)
     try:
         yield driver
     finally:

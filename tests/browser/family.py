@@ -3,7 +3,8 @@
 Tiny safetensors models are written and fingerprinted on the fly, so declared edges get checked
 against the weights (``verified``, ``disputed``) and an undeclared copy gets a ``detected``
 edge; a dozen fine-tunes of one parent (fingerprints only) make a sibling group big enough to
-collapse. Results, downloads over several dates and an advisory complete the picture.
+collapse. Results, downloads over several dates and an advisory complete the picture; a
+separate 100-variant tree with long names tests the layout of labels and names.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from registry.services.downloads.report import record_downloads
 from registry.services.evals.results import add_results
 from registry.services.safeguards.advisories import add_advisory
 from registry.services.safeguards.policy import load_policy
+from registry.services.safeguards.status import catch_up
 from registry.services.trust.keys import add_key
 from registry.trust.keys import public_key_pem
 from registry.trust.statements import release_statement, sign_statement
@@ -54,6 +56,8 @@ UNCENSORED = "bad/tiny-chat-uncensored@main"
 MIRROR = "anon/tiny-chat-copy@main"
 CLAIMED = "fans/unrelated-claim@main"
 FANS = [f"fans/tiny-chat-ft-{i:02d}@main" for i in range(1, 13)]
+TREE_ROOT = "tree/foundation-model-with-a-rather-long-name@main"
+TREE_RELATIONS = ("finetune", "quantized", "adapter", "merge", "distilled", "pruned")
 
 
 def _register(
@@ -88,6 +92,30 @@ def _harmbench(asr: float) -> list[EvalResultCreate]:
             evaluator="redteam.example", source="manual",
         )
     ]  # fmt: skip
+
+
+def tree_refs() -> list[tuple[str, str, str]]:
+    """A 100-variant tree under TREE_ROOT (3 children, 8 grandchildren each, 3 below each of
+    those), with long names and mixed relations: (child, parent, relation), parents first."""
+    out = []
+    for i in range(3):
+        child = f"tree-lab-{i}/instruct-{i}-extended-context@main"
+        out.append((child, TREE_ROOT, TREE_RELATIONS[i]))
+        for j in range(8):
+            grandchild = f"tree-community-{i}/assistant-{i}-{j}-long-context-chat@main"
+            out.append((grandchild, child, TREE_RELATIONS[(i + j) % len(TREE_RELATIONS)]))
+            for k in range(3):
+                leaf = f"tree-quant-{i}-{j}/assistant-{i}-{j}-{k}-q4_k_m@main"
+                out.append((leaf, grandchild, TREE_RELATIONS[(j + k) % len(TREE_RELATIONS)]))
+    return out
+
+
+def _seed_tree(session: Session) -> None:
+    r = parse_ref(TREE_ROOT)
+    register_variant(session, variant_request(r.name))
+    for child, parent, relation in tree_refs():
+        c = parse_ref(child)
+        register_variant(session, variant_request(c.name, parents={parent: relation}))
 
 
 def seed_family(settings: Settings, models: Path) -> None:
@@ -133,4 +161,6 @@ def seed_family(settings: Settings, models: Path) -> None:
                 references=["https://example.org/advisories/1"],
             ),
         )
+        _seed_tree(session)
+        catch_up(session, policy)  # statuses computed, as a running server has them
     engine.dispose()

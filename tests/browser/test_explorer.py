@@ -16,48 +16,15 @@ from typing import Any
 import pytest
 import requests
 
+from tests.browser.driving import WAIT
+from tests.browser.driving import css as _css
+from tests.browser.driving import node as _node
+from tests.browser.driving import open_route as _open
+from tests.browser.driving import shot as _shot
+from tests.browser.driving import wait as _wait
 from tests.browser.family import BASE, CHAT, CLAIMED, FANS, MERGE, MIRROR, UNCENSORED
 
 pytestmark = pytest.mark.browser
-
-WAIT = 15
-
-
-def _wait(driver: Any, condition: Any, what: str) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, WAIT).until(condition, message=f"waiting for {what}")
-
-
-def _open(driver: Any, base: str, route: str) -> None:
-    """Load ``route`` (a hash route) and wait until the page says it has rendered it."""
-    driver.get(f"{base}/{route}")
-    expected = route.removeprefix("#") or "/"
-    _wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == expected,
-          f"route {route}")  # fmt: skip
-
-
-def _shot(driver: Any, where: Path, name: str, *, full: bool = False) -> Path:
-    path = where / f"{name}.png"
-    if full:
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1366, max(768, min(int(height) + 100, 4000)))
-    driver.save_screenshot(str(path))
-    if full:
-        driver.set_window_size(1366, 768)
-    print(f"screenshot: {path}")
-    return path
-
-
-def _css(driver: Any, selector: str) -> list[Any]:
-    from selenium.webdriver.common.by import By
-
-    return list(driver.find_elements(By.CSS_SELECTOR, selector))
-
-
-def _node(driver: Any, key: str) -> Any:
-    found = _css(driver, f'g.node[data-key="{key}"]')
-    return found[0] if found else None
 
 
 def test_search_suggests_names_and_opens_the_variant(
@@ -336,7 +303,15 @@ return {
 
 @pytest.mark.parametrize(
     "route",
-    ["#/", "#/lacking", "#/variant/acme/tiny-chat@main", "#/lineage/acme/tiny-base@v1"],
+    [
+        "#/",
+        "#/variants",
+        "#/lacking",
+        "#/variant/acme/tiny-chat@main",
+        "#/variant/bad/tiny-chat-uncensored@main",
+        "#/lineage/acme/tiny-base@v1",
+        "#/lineage/acme/tiny-chat@main",
+    ],
 )
 def test_pages_are_labelled_focusable_and_keep_aa_contrast(
     browser: Any, explorer: str, route: str

@@ -58,6 +58,8 @@ function nsName(prefix, ref) {
 
 export const api = {
   search: (q, limit = 8) => get("/v1/variants/search", { q, limit }),
+  overview: () => get("/v1/overview"),
+  table: (params) => get("/v1/variants/table", params),
   variant: (ref) => get(variantPath(ref), { revision: ref.revision }),
   downloads: (ref) => get(nsName("/v1/downloads", ref), { revision: ref.revision }),
   advisories: (ref) => get(variantPath(ref, "/advisories"), { revision: ref.revision }),

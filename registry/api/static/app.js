@@ -1,52 +1,18 @@
 // The explorer's router: hash routes, so the server serves one page and the data comes from /v1.
-//   #/                       search
+//   #/                       home: search, counts, recent, most reached lacking safeguards
+//   #/variants?sort=...      every variant in a sortable, filterable table
 //   #/variant/NS/NAME@REV    a variant
 //   #/lineage/NS/NAME@REV    its lineage graph (?direction=up|down|both&depth=N)
 //   #/lacking?status=...     variants lacking safeguards
 
-import { parseRef, variantHref } from "./api.js";
-import { combobox } from "./combobox.js";
-import { clear, h, setTitle } from "./dom.js";
+import { clear, h } from "./dom.js";
+import { renderHome } from "./home.js";
 import { renderLacking } from "./lacking.js";
 import { renderLineage } from "./lineage.js";
 import { renderVariant } from "./variant.js";
+import { renderVariants } from "./variants.js";
 
 const main = () => document.getElementById("main");
-
-function renderHome(el) {
-  setTitle("");
-  const box = combobox({
-    label: "Model name",
-    name: "q",
-    placeholder: "e.g. acme/tiny-chat",
-    hint: "Type part of a name; pick a suggestion with the arrow keys and Enter.",
-    onChoose: (item) => {
-      window.location.hash = variantHref(item);
-    },
-  });
-  const form = h("form", { role: "search", class: "search card", id: "search-form" }, [
-    box.element,
-    h("button", { type: "submit", text: "Open" }),
-  ]);
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const text = box.input.value.trim();
-    if (text) window.location.hash = variantHref(parseRef(text));
-  });
-  clear(el).append(
-    h("h1", { text: "Where did these weights come from?" }),
-    h("p", {
-      text: "Search the registry for a model, then look at its family: parents, children, merges and copies, with safeguard statuses and downloads.",
-    }),
-    form,
-    h("p", {}, [
-      "Or see the ",
-      h("a", { href: "#/lacking", text: "variants lacking safeguards" }),
-      ", ranked by reach.",
-    ]),
-  );
-  box.input.focus();
-}
 
 function renderError(el, err) {
   clear(el).append(
@@ -67,6 +33,7 @@ async function route() {
   for (const a of document.querySelectorAll("[data-nav]")) {
     const current =
       (a.dataset.nav === "lacking" && path.startsWith("/lacking")) ||
+      (a.dataset.nav === "variants" && path === "/variants") ||
       (a.dataset.nav === "search" && path === "/");
     if (current) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -76,10 +43,12 @@ async function route() {
       await renderVariant(el, decodeURIComponent(path.slice("/variant/".length)));
     } else if (path.startsWith("/lineage/")) {
       await renderLineage(el, decodeURIComponent(path.slice("/lineage/".length)), params);
+    } else if (path === "/variants") {
+      await renderVariants(el, params);
     } else if (path.startsWith("/lacking")) {
       await renderLacking(el, params);
     } else {
-      renderHome(el);
+      await renderHome(el);
     }
     if (path !== "/" && document.activeElement === document.body) el.focus({ preventScroll: true });
     document.body.dataset.ready = raw;

@@ -134,9 +134,15 @@ function order(rows, { ups, downs }) {
  * x coordinates that keep each row's order and a column's width between neighbours, while
  * pulling children under their parents and parents over their children (a few sweeps).
  */
-function coordinates(rows, { ups, downs }) {
+function coordinates(rows, { ups, downs }, gap) {
   const x = new Map();
-  rows.forEach((row) => row.forEach((k, i) => x.set(k, i * COL_W)));
+  rows.forEach((row) => {
+    let at = 0;
+    row.forEach((k, i) => {
+      at += i ? gap(row[i - 1], k) : 0;
+      x.set(k, at);
+    });
+  });
   const settle = (row, neighbours) => {
     if (!row.length) return;
     const desired = row.map((k) => {
@@ -144,7 +150,9 @@ function coordinates(rows, { ups, downs }) {
       return ns.length ? mean(ns.map((n) => x.get(n))) : x.get(k);
     });
     const placed = [];
-    desired.forEach((d, i) => placed.push(i ? Math.max(d, placed[i - 1] + COL_W) : d));
+    desired.forEach((d, i) =>
+      placed.push(i ? Math.max(d, placed[i - 1] + gap(row[i - 1], row[i])) : d),
+    );
     const shift = mean(placed.map((p, i) => p - desired[i])); // back to where it wanted to be
     row.forEach((k, i) => x.set(k, placed[i] - shift));
   };
@@ -158,8 +166,10 @@ function coordinates(rows, { ups, downs }) {
 /**
  * Positions for the visible graph: {nodes: [{key, x, y, layer, group?}], edges, width, height}.
  * `nodes` are in reading order (layer, then left to right), which is also the tab order.
+ * `widthOf(key)` is the width a node's name needs: neighbours sit far enough apart that whole
+ * names never overlap (at least COL_W between centres).
  */
-export function layout(view) {
+export function layout(view, widthOf = () => COL_W) {
   const keys = [...view.visible, ...view.groups.map((g) => g.key)];
   const links = [
     ...view.edges.map((e) => [e.parent, e.child]),
@@ -171,10 +181,11 @@ export function layout(view) {
   for (const k of [...keys].sort()) rows[layer.get(k)].push(k);
   const adjacent = adjacency(links);
   order(rows, adjacent);
-  const x = coordinates(rows, adjacent);
-  const left = Math.min(...x.values());
-  const right = Math.max(...x.values());
-  const width = right - left + COL_W + 2 * PAD;
+  const half = new Map(keys.map((k) => [k, Math.max(COL_W, widthOf(k)) / 2]));
+  const x = coordinates(rows, adjacent, (a, b) => half.get(a) + half.get(b));
+  const left = Math.min(...keys.map((k) => x.get(k) - half.get(k)));
+  const right = Math.max(...keys.map((k) => x.get(k) + half.get(k)));
+  const width = right - left + 2 * PAD;
   const height = depth * ROW_H + 2 * PAD + 30;
   const groupOf = new Map(view.groups.map((g) => [g.key, g]));
   const nodes = [];
@@ -183,7 +194,7 @@ export function layout(view) {
       nodes.push({
         key: k,
         layer: l,
-        x: x.get(k) - left + PAD + COL_W / 2,
+        x: x.get(k) - left + PAD,
         y: PAD + l * ROW_H,
         group: groupOf.get(k) || null,
       });

@@ -2,7 +2,7 @@
 
 import { api, parseRef, refString, variantHref } from "./api.js";
 import { clear, formatCount, h, s, setTitle, statusBadge, table } from "./dom.js";
-import { drawGraph } from "./graph.js";
+import { drawGraph, nodeWidth } from "./graph.js";
 import { COLLAPSE_OVER, layout, nodeKey, visibleGraph } from "./layout.js";
 
 const STATUSES = ["safeguarded", "lacking", "degraded", "suspected", "unverified", "unknown"];
@@ -41,6 +41,56 @@ function legend() {
         }),
       ]),
     ]),
+  ]);
+}
+
+// as the Hub's model tree names a model's children, in its order; other relations follow
+const RELATION_NAMES = [
+  ["finetune", "Finetunes"],
+  ["quantized", "Quantizations"],
+  ["adapter", "Adapters"],
+  ["merge", "Merges"],
+  ["pruned", "Pruned"],
+  ["distilled", "Distillations"],
+  ["repackaged", "Repackaged copies"],
+];
+
+/** The root's children counted by relation: the four the Hub shows always, others when any. */
+function relationCounts(graph) {
+  const children = new Map(RELATION_NAMES.map(([r]) => [r, new Set()]));
+  const childrenOf = new Map();
+  for (const e of graph.edges) {
+    if (e.parent === graph.root && children.has(e.relation)) children.get(e.relation).add(e.child);
+    if (!childrenOf.has(e.parent)) childrenOf.set(e.parent, []);
+    childrenOf.get(e.parent).push(e.child);
+  }
+  const below = new Set();
+  const stack = [graph.root];
+  while (stack.length) {
+    for (const c of childrenOf.get(stack.pop()) || []) {
+      if (!below.has(c)) {
+        below.add(c);
+        stack.push(c);
+      }
+    }
+  }
+  const shown = RELATION_NAMES.filter(([r], i) => i < 4 || children.get(r).size);
+  return h("div", { class: "card", "aria-labelledby": "tree-h", role: "region" }, [
+    h("h2", { id: "tree-h", text: "Model tree" }),
+    h(
+      "ul",
+      { class: "relation-counts", id: "relation-counts" },
+      shown.map(([r, label]) =>
+        h("li", { "data-relation": r }, [
+          h("span", { class: "n", text: String(children.get(r).size) }),
+          ` ${label}`,
+        ]),
+      ),
+    ),
+    h("p", {
+      class: "hint",
+      text: `Direct children of ${graph.root} by relation; ${below.size} variants descend from it in all${graph.truncated ? " (as far as the walk went)" : ""}.`,
+    }),
   ]);
 }
 
@@ -105,7 +155,7 @@ export async function renderLineage(main, refText, params) {
     const cx = (canvas.scrollLeft + canvas.clientWidth / 2) / Math.max(1, canvas.scrollWidth);
     const cy = (canvas.scrollTop + canvas.clientHeight / 2) / Math.max(1, canvas.scrollHeight);
     const view = visibleGraph(graph, info, expanded);
-    const laid = layout(view);
+    const laid = layout(view, (k) => nodeWidth(k, info));
     const svg = drawGraph(laid, { root: graph.root, info, parentsOf: view.parentsOf }, {
       onOpen: (k) => {
         window.location.hash = variantHref(parseRef(k));
@@ -191,6 +241,7 @@ export async function renderLineage(main, refText, params) {
         info.get(graph.root)?.downloads || 0,
       )}`,
     ]),
+    relationCounts(graph),
     controls,
     summary,
     frame,

@@ -143,9 +143,10 @@ function advisoriesSection(adv) {
   if (!adv.advisories.length) {
     return section("advisories", "Advisories", h("p", { class: "muted", text: "No advisories reach this variant." }));
   }
-  return section(
+  const n = adv.advisories.length;
+  const el = section(
     "advisories",
-    "Advisories",
+    `${n} ${n === 1 ? "advisory reaches" : "advisories reach"} this variant`,
     h(
       "ul",
       { class: "advisories" },
@@ -166,6 +167,8 @@ function advisoriesSection(adv) {
       ),
     ),
   );
+  el.classList.add("warning");
+  return el;
 }
 
 function filesSection(v) {
@@ -222,12 +225,14 @@ export async function renderVariant(main, refText) {
         text: "This variant as JSON (API)",
       }),
     ]),
+    // advisories come first: a warning about these weights matters before anything else
+    adv.advisories.length ? advisoriesSection(adv) : null,
     h("div", { class: "grid" }, [identity, safeguardSection(status, counts.get(refString(v)))]),
     lineageSection(v),
     evalsSection(evals),
     section("downloads", "Downloads over time", downloadsChart(series)),
     signaturesSection(sigs),
-    advisoriesSection(adv),
+    adv.advisories.length ? null : advisoriesSection(adv),
     filesSection(v),
   );
 }
