@@ -13,6 +13,8 @@ from cli.output.views import registered_view, variant_view
 from cli.signing import load_signing_key, sign_release
 from cli.state import CliState
 from cli.weights_io import read_release
+from registry.errors import PermissionDenied
+from registry.interface import Registry
 from registry.names import declared_parents, parse_ref, validate_name, validate_revision
 from schemas import RELATIONS, DeclaredParent, VariantCreate
 
@@ -40,6 +42,16 @@ def _declared_parents(
         declared.extend(declared_parents_from_card(card))
     declared_parents(declared)  # refuse a bad address or a conflict before hashing anything
     return declared
+
+
+def check_can_publish(registry: Registry, name: str) -> None:
+    """Ask the registry whether our token may publish ``name`` before any weights are read: a
+    server that is down, or a token missing, invalid, expired, revoked or scoped to another
+    namespace would otherwise be learned of only after hashing gigabytes."""
+    namespace = name.partition("/")[0]
+    token = registry.token_self(namespace)
+    if not token.can_publish:
+        raise PermissionDenied.to_publish(token.scope, namespace)
 
 
 def register(
@@ -70,6 +82,7 @@ def register(
     validate_revision(revision)
     parents = _declared_parents(parent or [], relation or [], card)
     signing_key = load_signing_key(sign) if sign is not None else None
+    check_can_publish(state.registry(), name)
     fingerprint = read_release(path, state.settings, quiet=state.as_json)
     markers = None
     if card is not None:  # the card's tags and name reach the safeguard markers

@@ -49,6 +49,7 @@ from schemas import (
     TokenCreate,
     TokenPublic,
     TokenRevoked,
+    TokenSelf,
     VariantCreate,
     VariantPage,
     VariantPublic,
@@ -189,6 +190,13 @@ class RegistryClient:
 
     def revoke_token(self, token_id: str) -> TokenRevoked:
         return self._post(f"/tokens/{quote(token_id, safe='')}/revoke", TokenRevoked)
+
+    def token_self(self, namespace: str | None = None) -> TokenSelf:
+        """What this client's token may do (raises TokenMissing/TokenInvalid as a write
+        would); with ``namespace``, whether it may publish there."""
+        return self._request(
+            "GET", "/tokens/self", TokenSelf, auth=True, params={"namespace": namespace}
+        )
 
     def add_key(self, request: KeyCreate) -> KeyPublic:
         return self._post("/keys", KeyPublic, request)

@@ -215,6 +215,15 @@ class PermissionDenied(AuthError):
     code = "permission_denied"
     status = 403
 
+    @classmethod
+    def to_publish(cls, scope: str, namespace: str) -> PermissionDenied:
+        """The refusal of a token of ``scope`` that may not publish in ``namespace`` (the
+        server's and the CLI's pre-flight say it alike)."""
+        return cls(
+            f"token scope {scope!r} cannot publish in namespace {namespace!r}",
+            hint=f"use a token with scope publish:{namespace} or admin",
+        )
+
 
 class BodyTooLarge(ProvregError):
     """A request body over the server's cap; ``detail["max_bytes"]`` is the cap."""

@@ -81,7 +81,7 @@ from schemas.statements import (
     ReleasePredicate,
     ReleaseStatement,
 )
-from schemas.tokens import TokenCreate, TokenPublic
+from schemas.tokens import TokenCreate, TokenPublic, TokenSelf
 from schemas.trust import (
     AttachedSignaturePublic,
     AttachSignature,
@@ -198,6 +198,7 @@ __all__ = [
     "TensorDigest",
     "TokenCreate",
     "TokenPublic",
+    "TokenSelf",
     "TokenRevoked",
     "VariantAdvisories",
     "VariantCreate",

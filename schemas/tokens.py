@@ -21,3 +21,16 @@ class TokenPublic(BaseModel):
     token_id: str
     scope: str
     expires_at: UtcDatetime | None = None
+
+
+class TokenSelf(BaseModel):
+    """What the bearer token of a request may do: the cheap question a client asks before
+    long work (hashing a release) whose upload the token would be refused."""
+
+    token_id: str = Field(description="'local' for the CLI's local administrator")
+    scope: str
+    expires_at: UtcDatetime | None = None
+    namespace: str | None = Field(default=None, description="the namespace asked about")
+    can_publish: bool | None = Field(
+        default=None, description="whether it may register variants in `namespace`"
+    )

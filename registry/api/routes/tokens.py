@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from registry.api.deps import ERRORS, AdminToken, SessionDep
+from fastapi import APIRouter, Query, status
+
+from registry.api.deps import ERRORS, AdminToken, SessionDep, TokenDep
+from registry.names import NAME_PART
 from registry.services import create_token
-from registry.services.trust.tokens import revoke_token
-from schemas import TokenCreate, TokenPublic, TokenRevoked
+from registry.services.trust.tokens import revoke_token, token_self
+from schemas import TokenCreate, TokenPublic, TokenRevoked, TokenSelf
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -21,6 +24,20 @@ def mint(body: TokenCreate, session: SessionDep, token: AdminToken) -> TokenPubl
     return TokenPublic(
         token=secret, token_id=row.token_id, scope=row.scope, expires_at=row.expires_at
     )
+
+
+@router.get("/self", response_model=TokenSelf, responses=ERRORS)
+def whoami(
+    token: TokenDep,
+    namespace: Annotated[
+        str | None,
+        Query(pattern=NAME_PART.pattern, description="also answer whether it may publish here"),
+    ] = None,
+) -> TokenSelf:
+    """What the bearer token may do (any valid token): its scope and expiry, and with
+    ``namespace`` whether it may register variants there. Clients ask this before long work,
+    so a missing, invalid, expired, revoked or too narrow token is refused at once."""
+    return token_self(token, namespace)
 
 
 @router.post("/{token_id}/revoke", response_model=TokenRevoked, responses=ERRORS)

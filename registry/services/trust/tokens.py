@@ -23,6 +23,7 @@ from registry.errors import (
     TokenNotFound,
 )
 from registry.names import NAME_PART
+from schemas import TokenSelf
 
 TOKEN_PREFIX = "provreg_"
 _TOKEN = re.compile(r"^provreg_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
@@ -105,13 +106,26 @@ def authenticate(session: Session, bearer: str | None) -> ApiToken:
     return row
 
 
+def can_publish(token: ApiToken, namespace: str) -> bool:
+    """Whether ``token`` may register variants in ``namespace`` (admin or publish:<ns>)."""
+    return token.scope == "admin" or token.scope == f"publish:{namespace}"
+
+
 def require_publish(token: ApiToken, namespace: str) -> None:
     """Allow admin and ``publish:<namespace>``; raise :class:`PermissionDenied` otherwise."""
-    if token.scope == "admin" or token.scope == f"publish:{namespace}":
+    if can_publish(token, namespace):
         return
-    raise PermissionDenied(
-        f"token scope {token.scope!r} cannot publish in namespace {namespace!r}",
-        hint=f"use a token with scope publish:{namespace} or admin",
+    raise PermissionDenied.to_publish(token.scope, namespace)
+
+
+def token_self(token: ApiToken, namespace: str | None = None) -> TokenSelf:
+    """What ``token`` may do; with ``namespace``, whether it may publish there."""
+    return TokenSelf(
+        token_id=token.token_id,
+        scope=token.scope,
+        expires_at=token.expires_at,
+        namespace=namespace,
+        can_publish=can_publish(token, namespace) if namespace is not None else None,
     )
 
 
