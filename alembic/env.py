@@ -8,8 +8,10 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import registry.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from registry.config import Settings
+from registry.db.models import load_tables
+
+load_tables()  # registers every table on SQLModel.metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

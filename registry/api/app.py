@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from sqlmodel import Session
 
 import registry
@@ -13,25 +14,8 @@ from registry.api.errors import install_error_handlers
 from registry.api.guard import RequestGuard
 from registry.api.pages import install_pages
 from registry.api.ratelimit import TokenBucket
-from registry.api.routes import (
-    advisories,
-    catalog,
-    downloads,
-    evals,
-    exports,
-    identify,
-    keys,
-    lineage,
-    log,
-    safeguards,
-    signatures,
-    tokens,
-    variants,
-    webhooks,
-)
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory
-from registry.services.webhooks import Dispatcher
 
 DESCRIPTION = """
 provreg tracks where AI model weights come from and where they went: exact fingerprints,
@@ -41,16 +25,59 @@ declared and detected lineage, over a public read API. Writes need
 """
 
 
+#: the route modules (``registry.api.routes.<name>``) serving each first path segment under
+#: ``/v1``, in the order they are included; a lazily routed app loads only those a request needs
+ROUTE_MODULES: dict[str, tuple[str, ...]] = {
+    "variants": ("variants", "signatures", "advisories", "exports", "catalog"),
+    "overview": ("catalog",),
+    "webhooks": ("webhooks",),
+    "lineage": ("lineage", "signatures"),
+    "identify": ("identify",),
+    "tokens": ("tokens",),
+    "keys": ("keys",),
+    "log": ("log",),
+    "evals": ("evals",),
+    "safeguards": ("safeguards",),
+    "advisories": ("advisories",),
+    "downloads": ("downloads",),
+}
+
+
+def _all_route_modules() -> list[str]:
+    return list(dict.fromkeys(m for modules in ROUTE_MODULES.values() for m in modules))
+
+
+def include_route_modules(app: FastAPI, modules: Iterable[str]) -> None:
+    """Serve the routes of ``modules`` under ``/v1`` (each once, however often asked)."""
+    included: set[str] = app.state.route_modules
+    for name in modules:
+        if name not in included:
+            module = importlib.import_module(f"registry.api.routes.{name}")
+            app.include_router(module.router, prefix="/v1")
+            included.add(name)
+
+
+def route_path(app: FastAPI, path: str) -> None:
+    """Make sure a lazily routed app serves ``path``: load the route modules of its segment."""
+    parts = path.split("/", 3)
+    if len(parts) > 2 and parts[1] == "v1":
+        include_route_modules(app, ROUTE_MODULES.get(parts[2], ()))
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     session_factory: Callable[[], Session] | None = None,
     trusted_local: bool = False,
+    lazy_routes: bool = False,
 ) -> FastAPI:
     """Build the app for ``settings``; tests pass their own ``session_factory``.
 
     ``trusted_local`` is for the CLI's local mode only (the app in the caller's own process,
     see :mod:`registry.api.local`): a request without a token acts as a local administrator.
+    ``lazy_routes`` builds no route module until :func:`route_path` asks for one, so a process
+    that serves one request (the CLI's local mode) loads only that request's routes and
+    services.
     """
     settings = settings or Settings()
     if session_factory is None:
@@ -60,13 +87,15 @@ def create_app(
         version=registry.__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url=None,
-        redoc_url=None,
+        docs_url="/docs",
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.trusted_local = trusted_local
     app.state.rate_limiter = TokenBucket(settings.write_rate, settings.write_burst)
+    app.state.route_modules = set()
+    from registry.services.webhooks import Dispatcher  # deliveries; loaded with the app only
+
     app.state.webhooks = Dispatcher(
         session_factory,
         attempts=settings.webhook_attempts,
@@ -76,18 +105,12 @@ def create_app(
     )
     install_error_handlers(app)
 
-    v1 = APIRouter(prefix="/v1")
-
-    @v1.get("/health", tags=["meta"])
+    @app.get("/v1/health", tags=["meta"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": registry.__version__}
 
-    for module in (
-        variants, lineage, identify, tokens, keys, signatures, log, evals, safeguards,
-        advisories, downloads, exports, webhooks, catalog,
-    ):  # fmt: skip
-        v1.include_router(module.router)
-    app.include_router(v1)
+    if not lazy_routes:
+        include_route_modules(app, _all_route_modules())
     install_pages(app)
     install_docs(app)
     app.add_middleware(RequestGuard, fastapi_app=app)

@@ -5,6 +5,7 @@ request whose transaction lost a race to another (deadlock, lock wait) runs agai
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -35,6 +36,17 @@ def _depends_on(dependant: Dependant, target: Callable[..., object]) -> bool:
     return any(d.call is target or _depends_on(d, target) for d in dependant.dependencies)
 
 
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every API route as served, prefix included: FastAPI from 0.165 keeps an included
+    router as one entry of ``app.routes`` and lists its routes through ``iter_route_contexts``;
+    older versions copy them into ``app.routes``."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return [r for r in app.routes if isinstance(r, APIRoute)]
+    return [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+
+
 class RequestGuard:
     """ASGI middleware: the checks above, before any route or body parsing runs."""
 
@@ -43,14 +55,14 @@ class RequestGuard:
         # registry.weights.validation stays under it
         self.app, self.fastapi_app = app, fastapi_app
         self.max_body: int = fastapi_app.state.settings.max_body_bytes
-        self._token_routes: list[APIRoute] | None = None
+        self._token_routes: list[Any] = []
+        self._routes_seen = -1  # routes may be added after the first request (lazy_routes)
 
     def _needs_token(self, scope: Scope) -> bool:
-        if self._token_routes is None:
+        if self._routes_seen != len(self.fastapi_app.router.routes):
+            self._routes_seen = len(self.fastapi_app.router.routes)
             self._token_routes = [
-                r
-                for r in self.fastapi_app.routes
-                if isinstance(r, APIRoute) and _depends_on(r.dependant, require_token)
+                r for r in api_routes(self.fastapi_app) if _depends_on(r.dependant, require_token)
             ]
         return any(r.matches(scope)[0] is Match.FULL for r in self._token_routes)
 

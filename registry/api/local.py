@@ -30,12 +30,14 @@ class InProcessAdapter(requests.adapters.BaseAdapter):
     without HTTP in between, so the CLI reports it and ``--debug`` shows its traceback.
     """
 
-    def __init__(self, app: Callable[..., Any]) -> None:
+    def __init__(self, app: Callable[..., Any], route: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.app = app
+        self.route = route  # called with each request's path before the app sees it
 
     def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
         url = urlsplit(request.url or "/")
+        path = unquote(url.path)
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode("utf-8")
@@ -45,7 +47,7 @@ class InProcessAdapter(requests.adapters.BaseAdapter):
             "http_version": "1.1",
             "method": request.method or "GET",
             "scheme": url.scheme or "http",
-            "path": unquote(url.path),
+            "path": path,
             "raw_path": url.path.encode("latin-1"),
             "query_string": url.query.encode("latin-1"),
             "root_path": "",
@@ -56,6 +58,8 @@ class InProcessAdapter(requests.adapters.BaseAdapter):
             "client": ("127.0.0.1", 0),
             "server": (url.hostname or "provreg.local", url.port or 80),
         }
+        if self.route is not None:
+            self.route(path)
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
         sent = False
@@ -91,10 +95,16 @@ class InProcessAdapter(requests.adapters.BaseAdapter):
 
 def local_client(settings: Settings, session_factory: Callable[[], Session]) -> RegistryClient:
     """A :class:`RegistryClient` on the database behind ``session_factory``, with the app in
-    this process acting for a trusted local administrator."""
-    from registry.api.app import create_app  # fastapi loads only when local mode is used
+    this process acting for a trusted local administrator.
 
-    app = create_app(settings, session_factory=session_factory, trusted_local=True)
+    The app's routes load as requests need them: a command that shows a variant builds the
+    variants routes and their services, not the other dozen modules and their imports.
+    """
+    from registry.api.app import create_app, route_path  # fastapi: only in local mode
+
+    app = create_app(
+        settings, session_factory=session_factory, trusted_local=True, lazy_routes=True
+    )
     transport = requests.Session()
-    transport.mount(LOCAL_URL, InProcessAdapter(app))
+    transport.mount(LOCAL_URL, InProcessAdapter(app, route=lambda path: route_path(app, path)))
     return RegistryClient(LOCAL_URL, http=transport)

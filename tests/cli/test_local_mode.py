@@ -35,14 +35,16 @@ def test_cli_import_loads_no_server_or_numeric_stack() -> None:
 
 
 def test_show_in_local_mode_loads_no_numeric_readers(tmp_path: Path) -> None:
-    """`provreg show` runs the registry's app in process, without scipy, onnx or ml_dtypes
-    (they load where a comparison or a weights reader needs them)."""
+    """`provreg show` runs the registry's app in process, without numpy, scipy, onnx or
+    ml_dtypes (they load where a comparison or a weights reader needs them), without Alembic
+    (the database is at head), and without the routes and tables the read does not use."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
     env["PROVREG_HOME"] = str(tmp_path / "home")
     model = write_model(tmp_path / "model", tiny_tensors(1))
     subprocess.run([PROVREG, "register", str(model), "--name", "acme/tiny"], env=env,
                    capture_output=True, check=True, timeout=120)  # fmt: skip
-    heavy = ["scipy", "onnx", "ml_dtypes", "gguf", "torch"]
+    heavy = ["numpy", "scipy", "onnx", "ml_dtypes", "gguf", "torch", "alembic",
+             "registry.api.routes.log", "registry.db.models.hub"]  # fmt: skip
     code = (
         "import json, sys; from cli.main import main\n"
         "sys.argv = ['provreg', 'show', 'acme/tiny']\n"

@@ -10,13 +10,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
-import registry.db.models  # noqa: F401
 from registry.db.migrate import (
     current_revision,
     downgrade_database,
     head_revision,
+    scripted_head,
     upgrade_database,
 )
+from registry.db.models import load_tables
 from tests.conftest import BACKENDS, build_database
 
 
@@ -28,6 +29,7 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
 
 
 def test_models_and_migrations_agree(fresh_engine: Engine) -> None:
+    load_tables()
     with fresh_engine.connect() as conn:
         diff = compare_metadata(
             MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
@@ -129,3 +131,16 @@ def _json(value: object) -> object:
     import json
 
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def test_the_head_read_from_the_revision_files_is_alembics(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    assert scripted_head() == head_revision(fresh_engine)
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    for rev, down in (("a1", "None"), ("b2", "'a1'"), ("c3", "'a1'")):
+        (versions / f"{rev}.py").write_text(f"revision = '{rev}'\ndown_revision = {down}\n")
+    assert scripted_head(tmp_path) is None  # two heads: Alembic decides
+    (versions / "d4.py").write_text("revision = 'd4'\ndown_revision = ('b2', 'c3')\n")
+    assert scripted_head(tmp_path) == "d4"

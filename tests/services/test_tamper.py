@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Column, Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
+from registry.db.models import load_tables
 from registry.names import parse_ref
 from registry.services import create_token, register_variant
 from registry.services.downloads.report import record_downloads
@@ -198,6 +199,7 @@ def _tamper_each_column(session: Session) -> tuple[set[str], set[str], set[str]]
     reported: set[str] = set()
     missed: set[str] = set()
     refused: set[str] = set()
+    load_tables()
     for table in SQLModel.metadata.sorted_tables:
         if table.name in UNTOUCHED_TABLES:
             continue

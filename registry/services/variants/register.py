@@ -36,8 +36,6 @@ from registry.names import (
     validate_name,
     validate_revision,
 )
-from registry.services.identify.sketch_index import decode_sketch, store_sketch
-from registry.services.lineage.checks import check_lineage
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguards.status import mark_dirty
 from registry.services.trust.keys import namespace_row
@@ -150,6 +148,10 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     parents = declared_parents(request.parents)
     fp = request.fingerprint
     check_fingerprint(fp)
+    # the sketch and the comparison (numpy) load on the first registration, not on every read
+    from registry.services.identify.sketch_index import decode_sketch, store_sketch
+    from registry.services.lineage.checks import check_lineage
+
     with transaction(session):
         variant = find_variant(session, ref)
         if variant is not None and variant.digest is not None:
