@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from registry.api.deps import ERRORS, PolicyDep, SessionDep, variant_ref
-from registry.services.sbom import export_variant
 from schemas.exports import ExportFormat
 
 router = APIRouter()
@@ -28,4 +27,7 @@ def export(
     revision: str = "main",
 ) -> dict[str, Any]:
     """The variant as a CycloneDX 1.6 ML-BOM or an SPDX 3.0.1 JSON-LD document (AI profile)."""
+    # loaded on the first export: this module is included with every /v1/variants read
+    from registry.services.sbom import export_variant
+
     return export_variant(session, variant_ref(namespace, name, revision), format, policy)

@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 from registry.db.engine import transaction
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import (
-    HubRepo,
     LineageEdge,
     Tensor,
     Variant,
@@ -149,6 +148,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     fp = request.fingerprint
     check_fingerprint(fp)
     # the sketch and the comparison (numpy) load on the first registration, not on every read
+    from registry.db.models import HubRepo  # the Hub's tables load on writes, not on reads
     from registry.services.identify.sketch_index import decode_sketch, store_sketch
     from registry.services.lineage.checks import check_lineage
 
