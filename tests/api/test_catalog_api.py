@@ -171,6 +171,8 @@ def test_docs_and_redoc_load_their_assets_from_this_server(http: TestClient) -> 
         urls = re.findall(r'(?:src|href)="([^"]+)"', html.text)
         assert f"/static/docs/{asset}" in urls
         assert not [u for u in urls if u.startswith(("http:", "https:", "//"))], urls
+        policy = html.headers["content-security-policy"]  # nothing else may load either
+        assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
         served = http.get(f"/static/docs/{asset}")
         assert served.status_code == 200
         assert served.content == (assets_dir() / asset).read_bytes()
