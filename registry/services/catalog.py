@@ -27,6 +27,7 @@ from schemas.catalog import (
 from schemas.evals import SAFEGUARD_STATES, UNSAFE_STATES
 
 OVERVIEW_ROWS = 8
+MAX_OFFSET = 10**9
 #: a digest prefix this long (hex, after an optional ``sha256:``) also searches digests
 MIN_DIGEST_PREFIX = 4
 _HEX = re.compile(r"(?:[a-z0-9]+:)?[0-9a-f]+")
@@ -151,8 +152,10 @@ def variant_table(
              "registered": registered, "sort": sort, "desc": descending}  # fmt: skip
     state = decode_cursor(cursor)
     offset = state.get("offset", 0) if state else 0
-    if state and ({k: state.get(k) for k in asked} != asked or not isinstance(offset, int)):
+    if state and {k: state.get(k) for k in asked} != asked:
         raise CursorInvalid("the cursor belongs to another query", hint="start without it")
+    if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise CursorInvalid("the cursor is damaged", hint="start without it")
     catch_up(session, policy)
     query = _search(_with_status(), q or "")
     if format:

@@ -18,6 +18,7 @@ from registry.names import parse_ref
 from registry.services import register_variant
 from registry.services.downloads.report import record_downloads
 from registry.services.evals.results import add_results
+from registry.services.pagination import encode_cursor
 from registry.services.safeguards.advisories import add_advisory
 from registry.services.safeguards.policy import SafeguardPolicy
 from schemas import AdvisoryCreate, DownloadRecord, EvalResultCreate
@@ -148,6 +149,10 @@ def test_table_pages_walk_every_row_once_and_cursors_keep_their_query(
         client.variant_table(sort="downloads", limit=3, cursor=first.next_cursor)
     with pytest.raises(InvalidInput):
         client.variant_table(status="nonsense")
+    forged = encode_cursor({"q": "", "format": "", "status": [], "registered": None,
+                            "sort": "name", "desc": True, "offset": 10**30})  # fmt: skip
+    with pytest.raises(CursorInvalid):
+        client.variant_table(sort="name", cursor=forged)
     assert client.overview().counts.variants == 11
 
 
