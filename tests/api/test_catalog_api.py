@@ -79,6 +79,13 @@ def test_overview_counts_recent_and_the_most_reached_lacking(
     assert all(r["status"] in ("lacking", "suspected", "degraded") for r in lacking)
     reaches = [r["reach"] for r in lacking]
     assert reaches == sorted(reaches, reverse=True)
+    # a name known as a parent first counts as registered when its weights are
+    register_variant(session, variant_request("ghost/origin"))
+    body = http.get("/v1/overview").json()
+    assert body["counts"]["variants"] == 5 and body["counts"]["known_by_name"] == 0
+    newest = body["recent"][0]
+    assert newest["name"] == "ghost/origin" and newest["registered_at"] > newest["created_at"]
+    assert body["recent"][1]["name"] == "zeta/tool"
 
 
 def test_table_sorts_filters_and_searches_by_name_or_digest_prefix(
