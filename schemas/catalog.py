@@ -34,7 +34,10 @@ class VariantRow(BaseModel):
     status: SafeguardState | None = Field(description="null until the status is computed")
     downloads: int = Field(description="latest 30d count, else latest all-time count")
     reach: int = Field(description="downloads of the variant and all its descendants")
-    created_at: datetime
+    created_at: datetime = Field(description="when the registry first knew the name")
+    registered_at: datetime | None = Field(
+        description="when its weights were registered; null while known by name only"
+    )
 
 
 class RegistryOverview(BaseModel):

@@ -27,6 +27,7 @@ from schemas.catalog import (
 from schemas.evals import SAFEGUARD_STATES, UNSAFE_STATES
 
 OVERVIEW_ROWS = 8
+MAX_OFFSET = 10**9
 #: a digest prefix this long (hex, after an optional ``sha256:``) also searches digests
 MIN_DIGEST_PREFIX = 4
 _HEX = re.compile(r"(?:[a-z0-9]+:)?[0-9a-f]+")
@@ -43,7 +44,7 @@ _SORT_KEYS: dict[str, Any] = {
     "status": _STATUS_RANK,
     "downloads": func.coalesce(col(SafeguardStatus.downloads), 0),
     "reach": func.coalesce(col(SafeguardStatus.reach), 0),
-    "registered": col(Variant.created_at),
+    "registered": col(Variant.updated_at),
 }
 
 
@@ -60,6 +61,9 @@ def _rows(session: Session, query: Select) -> list[VariantRow]:
             downloads=int(s.downloads) if s is not None else 0,
             reach=int(s.reach) if s is not None else 0,
             created_at=v.created_at,
+            # a variant's row changes only when its weights are registered (a name declared as
+            # a parent first is filled in then)
+            registered_at=v.updated_at if v.digest is not None else None,
         )
         for v, s in session.execute(query).all()
     ]
@@ -87,7 +91,7 @@ def overview(session: Session, policy: SafeguardPolicy) -> RegistryOverview:
         advisories=_count(session, select(func.count()).select_from(Advisory)),
     )
     recent = _with_status().where(registered)
-    recent = recent.order_by(col(Variant.created_at).desc(), col(Variant.id).desc())
+    recent = recent.order_by(col(Variant.updated_at).desc(), col(Variant.id).desc())
     lacking = _with_status().where(col(SafeguardStatus.status).in_(UNSAFE_STATES))
     lacking = lacking.order_by(
         col(SafeguardStatus.reach).desc(), col(SafeguardStatus.downloads).desc(), col(Variant.id)
@@ -151,8 +155,10 @@ def variant_table(
              "registered": registered, "sort": sort, "desc": descending}  # fmt: skip
     state = decode_cursor(cursor)
     offset = state.get("offset", 0) if state else 0
-    if state and ({k: state.get(k) for k in asked} != asked or not isinstance(offset, int)):
+    if state and {k: state.get(k) for k in asked} != asked:
         raise CursorInvalid("the cursor belongs to another query", hint="start without it")
+    if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise CursorInvalid("the cursor is damaged", hint="start without it")
     catch_up(session, policy)
     query = _search(_with_status(), q or "")
     if format:

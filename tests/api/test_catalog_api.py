@@ -18,6 +18,7 @@ from registry.names import parse_ref
 from registry.services import register_variant
 from registry.services.downloads.report import record_downloads
 from registry.services.evals.results import add_results
+from registry.services.pagination import encode_cursor
 from registry.services.safeguards.advisories import add_advisory
 from registry.services.safeguards.policy import SafeguardPolicy
 from schemas import AdvisoryCreate, DownloadRecord, EvalResultCreate
@@ -78,6 +79,13 @@ def test_overview_counts_recent_and_the_most_reached_lacking(
     assert all(r["status"] in ("lacking", "suspected", "degraded") for r in lacking)
     reaches = [r["reach"] for r in lacking]
     assert reaches == sorted(reaches, reverse=True)
+    # a name known as a parent first counts as registered when its weights are
+    register_variant(session, variant_request("ghost/origin"))
+    body = http.get("/v1/overview").json()
+    assert body["counts"]["variants"] == 5 and body["counts"]["known_by_name"] == 0
+    newest = body["recent"][0]
+    assert newest["name"] == "ghost/origin" and newest["registered_at"] > newest["created_at"]
+    assert body["recent"][1]["name"] == "zeta/tool"
 
 
 def test_table_sorts_filters_and_searches_by_name_or_digest_prefix(
@@ -148,6 +156,10 @@ def test_table_pages_walk_every_row_once_and_cursors_keep_their_query(
         client.variant_table(sort="downloads", limit=3, cursor=first.next_cursor)
     with pytest.raises(InvalidInput):
         client.variant_table(status="nonsense")
+    forged = encode_cursor({"q": "", "format": "", "status": [], "registered": None,
+                            "sort": "name", "desc": True, "offset": 10**30})  # fmt: skip
+    with pytest.raises(CursorInvalid):
+        client.variant_table(sort="name", cursor=forged)
     assert client.overview().counts.variants == 11
 
 
@@ -171,6 +183,8 @@ def test_docs_and_redoc_load_their_assets_from_this_server(http: TestClient) -> 
         urls = re.findall(r'(?:src|href)="([^"]+)"', html.text)
         assert f"/static/docs/{asset}" in urls
         assert not [u for u in urls if u.startswith(("http:", "https:", "//"))], urls
+        policy = html.headers["content-security-policy"]  # nothing else may load either
+        assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
         served = http.get(f"/static/docs/{asset}")
         assert served.status_code == 200
         assert served.content == (assets_dir() / asset).read_bytes()

@@ -12,11 +12,15 @@ const LABEL_FONT = "11px";
 const LABEL_H = 16; // an 11px line with its halo
 const NAME_MARGIN = 24; // between the names of neighbours
 let context = null;
+let family = null;
 
 /** The width of `text` in the explorer's font at `font` ("600 12px"), as the SVG draws it. */
 function measure(text, font) {
-  if (!context) context = document.createElement("canvas").getContext("2d");
-  context.font = `${font} ${getComputedStyle(document.body).fontFamily}`;
+  if (!context) {
+    context = document.createElement("canvas").getContext("2d");
+    family = getComputedStyle(document.body).fontFamily;
+  }
+  context.font = `${font} ${family}`;
   return context.measureText(text).width;
 }
 

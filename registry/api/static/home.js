@@ -56,7 +56,7 @@ export async function renderHome(el) {
     link(r),
     r.format || "–",
     statusBadge(r.status),
-    formatDate(r.created_at),
+    formatDate(r.registered_at),
   ]);
   const lacking = data.lacking.map((r) => [
     link(r),

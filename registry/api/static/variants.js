@@ -55,7 +55,7 @@ function row(r) {
     cell("status", r.status ? statusBadge(r.status) : h("span", { class: "muted", text: "–" })),
     cell("downloads", formatCount(r.downloads)),
     cell("reach", formatCount(r.reach)),
-    cell("registered", formatDate(r.created_at)),
+    cell("registered", formatDate(r.registered_at)),
   ]);
 }
 
