@@ -91,7 +91,8 @@ def verify_keyless_bundle(
         payload_type, payload = verifier.verify_dsse(
             bundle, Identity(identity=identity, issuer=issuer)
         )
-    except SigstoreError as exc:
+    except (SigstoreError, ValueError, TypeError, KeyError, IndexError) as exc:
+        # a malformed bundle may fail inside a check rather than before it: still a refusal
         raise SignatureInvalid(_failure(exc), hint=_failure_hint(exc)) from None
     if payload_type != PAYLOAD_TYPE:
         raise BundleInvalid(f"the bundle's payloadType is {payload_type!r}, not in-toto JSON")
