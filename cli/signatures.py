@@ -14,7 +14,7 @@ import typer
 
 from cli.options import JsonOption, read_text
 from cli.output import Line, Output
-from cli.output.views import attached_view
+from cli.output.views import attached_lines, attached_view
 from cli.state import CliState
 from registry.errors import BundleInvalid, InvalidInput, KeyInvalid
 from registry.names import parse_ref
@@ -26,6 +26,7 @@ def _verified_view(report: VerifyReport) -> Iterable[Line]:
     yield f"[green]verified[/] [bold]{report.name}@{report.revision}[/]  {report.digest}"
     for c in report.checks:
         yield f"  {c.check:<12} {c.detail}"
+    yield from attached_lines(report.attached_signatures)
 
 
 def verify(
@@ -60,15 +61,59 @@ def attach_signature(
     ref: Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")],
     bundle: Annotated[Path, typer.Argument(help="model_signing's bundle (model.sig)")],
     public_key: Annotated[
-        Path, typer.Option("--public-key", help="PEM public key it was signed with")
-    ],
+        Path | None,
+        typer.Option("--public-key", help="PEM public key a key-signed bundle was signed with"),
+    ] = None,
+    trust_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--trust-root",
+            metavar="FILE",
+            help="keyless bundles: the Sigstore trusted_root.json to verify against (offline)",
+        ),
+    ] = None,
+    identity: Annotated[
+        str | None,
+        typer.Option(
+            "--identity", metavar="EMAIL_OR_URI", help="keyless bundles: the expected signer"
+        ),
+    ] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option(
+            "--issuer", metavar="URL", help="keyless bundles: the OIDC issuer of --identity"
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> Output:
-    """Attach an OpenSSF model-signing bundle, checked against the registered files."""
+    """Attach an OpenSSF model-signing bundle, checked against the registered files.
+
+    Signed with a key (`model_signing sign key`): pass --public-key. Keyless (`model_signing
+    sign sigstore`): pass --trust-root, --identity and --issuer; the signer is recorded.
+
+    Example: provreg attach-signature acme/chat model.sig --trust-root trusted_root.json
+    --identity alice@acme.example --issuer https://accounts.google.com"""
     state: CliState = ctx.obj
+    if public_key is None and trust_root is None:
+        raise InvalidInput(
+            "attach-signature needs how to verify the bundle",
+            hint="pass --public-key PEM (signed with a key), or --trust-root FILE --identity "
+            "SIGNER --issuer URL (keyless, Sigstore)",
+        )
     body = AttachSignature(
         bundle=read_text(bundle, error=BundleInvalid, hint="check the path"),
-        public_key=read_text(public_key, error=KeyInvalid, hint="check the path"),
+        public_key=(
+            read_text(public_key, error=KeyInvalid, hint="check the path")
+            if public_key is not None
+            else None
+        ),
+        trust_root=(
+            read_text(trust_root, hint="pass the trusted_root.json of the Sigstore instance")
+            if trust_root is not None
+            else None
+        ),
+        identity=identity,
+        issuer=issuer,
     )
     target = parse_ref(ref)
     out = state.registry().attach_signature(target.name, target.revision, body)

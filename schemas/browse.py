@@ -4,12 +4,10 @@ them too."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
 from schemas.evals import AdvisoryPublic, SafeguardState, Severity
-from schemas.trust import SignatureInfo
+from schemas.trust import AttachedSignatureSummary, SignatureInfo
 
 
 class VariantMatch(BaseModel):
@@ -59,15 +57,6 @@ class VariantAdvisories(BaseModel):
     name: str
     revision: str
     advisories: list[AdvisoryReach]
-
-
-class AttachedSignatureSummary(BaseModel):
-    kind: str
-    key_id: str
-    key_registered: bool = Field(description="the key is an active key of the namespace")
-    bundle_sha256: str
-    log_index: int | None
-    signed_at: datetime | None = None
 
 
 class VariantSignatures(BaseModel):

@@ -53,8 +53,44 @@ class LineageClaimCreate(BaseModel):
 
 
 class AttachSignature(BaseModel):
+    """A bundle signed with a key (``public_key``), or keyless by Sigstore (``trust_root``,
+    ``identity`` and ``issuer``: a certificate is never verified by its leaf key alone)."""
+
     bundle: str = Field(description="an OpenSSF model-signing (sigstore) bundle, verbatim JSON")
-    public_key: str = Field(description="PEM public key the bundle was signed with")
+    public_key: str | None = Field(
+        default=None, description="PEM public key a key-signed bundle was signed with"
+    )
+    trust_root: str | None = Field(
+        default=None,
+        description="sigstore trusted_root.json (Fulcio CAs, CT logs, Rekor keys) to verify a "
+        "keyless bundle against, verbatim JSON",
+    )
+    identity: str | None = Field(
+        default=None, description="the signer a keyless bundle must name (email or URI SAN)"
+    )
+    issuer: str | None = Field(
+        default=None, description="the OIDC issuer that must have vouched for `identity`"
+    )
+
+
+class SignerIdentity(BaseModel):
+    """Who signed a keyless bundle, checked against a trust root and an identity policy."""
+
+    identity: str = Field(description="the certificate's SAN that matched (email or URI)")
+    issuer: str = Field(description="the OIDC issuer named in the certificate")
+    trust_root_sha256: str = Field(description="sha256 of the trusted_root.json verified with")
+
+
+class AttachedSignatureSummary(BaseModel):
+    kind: str
+    key_id: str
+    key_registered: bool = Field(description="the key is an active key of the namespace")
+    signer: SignerIdentity | None = Field(
+        default=None, description="keyless bundles: the verified signer; null for key-signed"
+    )
+    bundle_sha256: str
+    log_index: int | None
+    signed_at: UtcDatetime | None = None
 
 
 class AttachedSignaturePublic(BaseModel):
@@ -66,6 +102,9 @@ class AttachedSignaturePublic(BaseModel):
     files_checked: int
     unregistered_files: list[str] = Field(
         default_factory=list, description="in the bundle's manifest but not registered"
+    )
+    signer: SignerIdentity | None = Field(
+        default=None, description="keyless bundles: the verified signer; null for key-signed"
     )
     bundle_sha256: str
     log_index: int | None
@@ -156,6 +195,9 @@ class VerifyReport(BaseModel):
     checkpoint: dict[str, Any] | None = None
     trust_on_first_use: bool = False
     checks: list[VerifyCheck] = Field(default_factory=list)
+    attached_signatures: list[AttachedSignatureSummary] = Field(
+        default_factory=list, description="bundles attached to the variant, with their signers"
+    )
 
 
 class TokenRevoked(BaseModel):

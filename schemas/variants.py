@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from schemas.common import INT64_MAX, Count, Relation, UtcDatetime
 from schemas.lineage import LineageEdgePublic
-from schemas.trust import SignatureInfo
+from schemas.trust import AttachedSignatureSummary, SignatureInfo
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 DIGEST = r"^sha256:[0-9a-f]{64}$"
@@ -117,6 +117,10 @@ class VariantPublic(BaseModel):
     )
     log_index: int | None = Field(
         default=None, description="transparency-log leaf of the registration"
+    )
+    attached_signatures: list[AttachedSignatureSummary] = Field(
+        default_factory=list,
+        description="OpenSSF model-signing bundles attached to it (keyless ones name the signer)",
     )
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None

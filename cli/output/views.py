@@ -13,6 +13,7 @@ from schemas import (
     AdvisoryAffected,
     AdvisoryPublic,
     AttachedSignaturePublic,
+    AttachedSignatureSummary,
     DownloadIngestResult,
     DownloadSnapshotPublic,
     DownloadsPublic,
@@ -58,6 +59,7 @@ def _variant_body(v: VariantPublic) -> Iterable[Line]:
             yield f"  signature   key {v.signature.key_id[:16]}…  log leaf {v.signature.log_index}"
         else:
             yield "  signature   [yellow]unsigned[/]"
+        yield from attached_lines(v.attached_signatures)
     if v.files:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("  file")
@@ -123,7 +125,24 @@ def key_view(key: KeyPublic) -> Iterable[Line]:
     yield f"key {key.key_id}  {key.namespace}  {key.role}  {state}"
 
 
+def attached_lines(attached: list[AttachedSignatureSummary]) -> Iterable[Line]:
+    """One line per attached bundle: its signer (keyless) or its key."""
+    for a in attached:
+        if a.signer is not None:
+            who = f"{escape(a.signer.identity)} ({escape(a.signer.issuer)}), Sigstore"
+        else:
+            who = f"key {a.key_id[:16]}…" + ("" if a.key_registered else " (not registered)")
+        yield f"  bundle      {who}  log leaf {a.log_index}"
+
+
 def attached_view(out: AttachedSignaturePublic) -> Iterable[Line]:
+    if out.signer is not None:
+        yield (
+            f"[green]attached[/] keyless model-signing bundle to {out.name}@{out.revision}: "
+            f"{out.files_checked} files match, signed by {escape(out.signer.identity)} "
+            f"({escape(out.signer.issuer)}), log leaf {out.log_index}"
+        )
+        return
     trusted = "a registered key" if out.key_registered else "a key not registered in provreg"
     yield (
         f"[green]attached[/] model-signing bundle to {out.name}@{out.revision}: "

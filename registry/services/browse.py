@@ -16,8 +16,6 @@ from registry.db.engine import transaction
 from registry.db.lineage_queries import ancestors
 from registry.db.models import (
     Advisory,
-    AttachedSignature,
-    LogLeaf,
     SafeguardStatus,
     Variant,
 )
@@ -27,12 +25,14 @@ from registry.services.safeguards.advisories import advisory_public
 from registry.services.safeguards.compute import MAX_DEPTH
 from registry.services.safeguards.policy import SafeguardPolicy
 from registry.services.safeguards.status import catch_up, refresh
-from registry.services.trust import keys as keys_service
-from registry.services.trust.signatures import registration_index, signature_info
+from registry.services.trust.signatures import (
+    attached_signatures,
+    registration_index,
+    signature_info,
+)
 from registry.services.variants.register import get_variant
 from schemas.browse import (
     AdvisoryReach,
-    AttachedSignatureSummary,
     SafeguardSummary,
     SafeguardSummaryList,
     VariantAdvisories,
@@ -206,31 +206,10 @@ def variant_signatures(session: Session, ref: VariantRef) -> VariantSignatures:
     VariantNotFound."""
     variant = get_variant(session, ref)
     assert variant.id is not None
-    active = keys_service.active_keys(session, variant.name.split("/", 1)[0])
-    attached = session.exec(
-        select(AttachedSignature, LogLeaf.leaf_index)
-        .outerjoin(
-            LogLeaf,
-            (col(LogLeaf.kind) == "signature.attached")
-            & (col(LogLeaf.record_id) == col(AttachedSignature.id)),
-        )
-        .where(AttachedSignature.variant_id == variant.id)
-        .order_by(col(AttachedSignature.id))
-    ).all()
     return VariantSignatures(
         name=variant.name,
         revision=variant.revision,
         registration_log_index=registration_index(session, variant.id),
         release=signature_info(session, variant.id),
-        attached=[
-            AttachedSignatureSummary(
-                kind=s.kind,
-                key_id=s.key_id,
-                key_registered=s.key_id in active,
-                bundle_sha256=s.bundle_sha256,
-                log_index=index,
-                signed_at=s.created_at,
-            )
-            for s, index in attached
-        ],
+        attached=attached_signatures(session, variant),
     )

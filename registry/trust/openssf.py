@@ -67,8 +67,9 @@ def verify_bundle(bundle_text: str | bytes, public_key: PublicKey) -> ModelSigni
         # chains to a trusted root and names the expected identity; never accept it alone.
         raise BundleInvalid(
             "the bundle is signed with a certificate, and a certificate is never verified by "
-            "its key alone",
-            hint="attach a bundle signed with `model_signing sign key` and pass its public key",
+            "its key alone (--public-key)",
+            hint="verify it as Sigstore signs it: --trust-root trusted_root.json --identity "
+            "SIGNER --issuer OIDC_ISSUER instead of --public-key",
         )
     hint = (material.get("publicKey") or {}).get("hint")
     pem_sha = hashlib.sha256(public_key_pem(public_key).encode()).hexdigest()
@@ -92,10 +93,12 @@ def verify_bundle(bundle_text: str | bytes, public_key: PublicKey) -> ModelSigni
             "the model-signing bundle's signature does not verify with --public-key",
             hint="the bundle was altered or signed with another key",
         )
-    return _manifest(payload)
+    return read_manifest(payload)
 
 
-def _manifest(payload: bytes) -> ModelSigningManifest:
+def read_manifest(payload: bytes) -> ModelSigningManifest:
+    """The file manifest of a verified model-signing payload (an in-toto Statement v1);
+    raises :class:`BundleInvalid` for other predicates, pre-1.0 ones named as such."""
     try:
         statement = json.loads(payload)
     except ValueError:

@@ -89,6 +89,7 @@ class Verifier:
             verified=False,
             signature=v.signature,
             log_index=v.log_index,
+            attached_signatures=v.attached_signatures,  # as the registry verified them
         )
         done = Verification(report)
         envelope = self._step(done, "signature", lambda: self._signature(v, allow_unsigned))

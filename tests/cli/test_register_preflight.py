@@ -4,7 +4,9 @@ refused with one line naming the fix, and the model's files are never opened."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +24,7 @@ from registry.services import create_token
 from registry.services.trust.tokens import revoke_token
 from tests.cli.conftest import CliRunner
 from tests.factories import tiny_tensors, write_model
-from tests.servers import free_port
+from tests.servers import PROVREG, free_port, running_server
 
 _TOUCHED: list[str] = []
 _WATCHED: list[str] = []
@@ -143,3 +145,29 @@ def test_a_server_that_is_down_stops_register_before_any_file_is_read(
     message = _one_line(err)
     assert url in message and "PROVREG_URL" in message and "provreg serve" in message
     assert opened == []
+
+
+def test_a_real_server_refuses_before_the_client_reads_a_byte(tmp_path: Path) -> None:
+    """`provreg serve` and the console script: the weights file is a named pipe with no writer,
+    so any attempt to read it would hang; the refusal comes first."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PROVREG_")}
+    server_env = {**base, "PROVREG_HOME": str(tmp_path / "server-home")}
+
+    def cli(env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PROVREG, *map(str, args)], env=env, text=True, capture_output=True, timeout=90
+        )
+
+    assert cli(server_env, "init").returncode == 0
+    made = cli(server_env, "token", "create", "--scope", "publish", "--namespace", "acme")
+    token = json.loads(made.stdout)["token"]
+    model = tmp_path / "m"
+    model.mkdir()
+    os.mkfifo(model / "model.safetensors")
+    with running_server(server_env) as url:
+        env = {**base, "PROVREG_HOME": str(tmp_path / "client-home"), "PROVREG_URL": url}
+        r = cli({**env, "PROVREG_TOKEN": token}, "register", model, "--name", "other/m")
+        assert r.returncode == 1
+        assert "publish:other" in _one_line(r.stderr)
+        r = cli(env, "register", model, "--name", "acme/m")
+        assert r.returncode == 1 and "PROVREG_TOKEN" in _one_line(r.stderr)

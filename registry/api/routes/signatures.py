@@ -47,10 +47,20 @@ def attach(
     token: PublisherToken,
     revision: str = "main",
 ) -> AttachedSignaturePublic:
-    """Attach an OpenSSF model-signing bundle after checking it against the registered files."""
+    """Attach an OpenSSF model-signing bundle after checking it against the registered files:
+    signed with a key (``public_key``) or keyless by Sigstore (``trust_root``, ``identity``,
+    ``issuer``; the signer is recorded)."""
     require_publish(token, namespace)
     variant = get_variant(session, variant_ref(namespace, name, revision))
-    return attach_bundle(session, variant, body.bundle, body.public_key)
+    return attach_bundle(
+        session,
+        variant,
+        body.bundle,
+        body.public_key,
+        trust_root=body.trust_root,
+        identity=body.identity,
+        issuer=body.issuer,
+    )
 
 
 @router.post(

@@ -122,8 +122,9 @@ function signaturesSection(sigs) {
   const attached = sigs.attached.length
     ? table(
         "Attached OpenSSF model-signing bundles",
-        ["key", "key registered", "bundle", "log leaf", "attached"],
+        ["signed by", "key", "key registered", "bundle", "log leaf", "attached"],
         sigs.attached.map((a) => [
+          a.signer ? `${a.signer.identity} (${a.signer.issuer}, Sigstore)` : "a key",
           mono(a.key_id.slice(0, 16) + "…"),
           a.key_registered ? "yes" : "no",
           mono(a.bundle_sha256.slice(0, 23) + "…"),

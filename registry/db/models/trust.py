@@ -65,6 +65,11 @@ class AttachedSignature(SQLModel, table=True):
     public_key: str = Field(sa_type=Text)
     bundle: bytes = Field(sa_type=LargeBinary)
     bundle_sha256: str = Field(max_length=80)
+    # keyless (Sigstore) bundles: the signer the certificate named, checked against an identity
+    # policy and the trust root with this digest; null for bundles signed with a key
+    signer_identity: str | None = Field(default=None, sa_type=Text)
+    signer_issuer: str | None = Field(default=None, sa_type=Text)
+    trust_root_sha256: str | None = Field(default=None, max_length=80)
     created_at: datetime = timestamp_field()
 
 

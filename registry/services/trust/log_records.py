@@ -193,7 +193,7 @@ def _key_revoked(session: Session, record_id: int) -> dict[str, Any]:
 def _signature_attached(session: Session, record_id: int) -> dict[str, Any]:
     sig: AttachedSignature = _get(session, AttachedSignature, record_id)
     variant = _ref(session, sig.variant_id)
-    return {
+    record: dict[str, Any] = {
         "subject": variant.ref,
         "digest": variant.digest,
         "kind": sig.kind,
@@ -201,6 +201,12 @@ def _signature_attached(session: Session, record_id: int) -> dict[str, Any]:
         "public_key": sig.public_key,
         "bundle": sha256_digest(bytes(sig.bundle)),
     }
+    # a keyless bundle's signer (absent before keyless bundles existed, so older leaves
+    # re-derive unchanged; any signer set on a row makes its leaf say so)
+    signer = (sig.signer_identity, sig.signer_issuer, sig.trust_root_sha256)
+    if any(v is not None for v in signer):
+        record["signer"] = dict(zip(("identity", "issuer", "trust_root"), signer, strict=True))
+    return record
 
 
 def _evaluation_added(session: Session, record_id: int) -> dict[str, Any]:

@@ -23,7 +23,13 @@ from registry.db.models import (
     Variant,
     VariantFile,
 )
-from registry.errors import FilesMismatch, NotFound, SignatureInvalid, StatementReplayed
+from registry.errors import (
+    FilesMismatch,
+    InvalidInput,
+    NotFound,
+    SignatureInvalid,
+    StatementReplayed,
+)
 from registry.names import VariantRef
 from registry.services.lineage.edge_log import edges_touching, log_edge_states
 from registry.services.trust import keys as keys_service
@@ -31,13 +37,22 @@ from registry.services.trust import translog
 from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
 from registry.trust.keys import key_id, load_public_key, public_key_pem
-from registry.trust.openssf import SINGLE_FILE_RESOURCE, verify_bundle
+from registry.trust.openssf import SINGLE_FILE_RESOURCE, ModelSigningManifest, verify_bundle
+from registry.trust.sigstore_bundles import Signer, is_certificate_bundle, verify_keyless_bundle
 from registry.trust.statements import check_release_matches, open_statement, parent_claims
 from schemas.statements import RELEASE_PREDICATE, ReleaseStatement
-from schemas.trust import AttachedSignaturePublic, SignatureInfo, StatementPublic
+from schemas.trust import (
+    AttachedSignaturePublic,
+    AttachedSignatureSummary,
+    SignatureInfo,
+    SignerIdentity,
+    StatementPublic,
+)
 from schemas.variants import VariantCreate
 
 S = TypeVar("S", bound=BaseModel)
+KEY_KIND = "openssf-model-signing"  # a bundle signed with a key
+SIGSTORE_KIND = "openssf-model-signing-sigstore"  # keyless: a Fulcio certificate and Rekor
 
 
 def verified_statement(
@@ -173,16 +188,49 @@ def get_release_statement(session: Session, variant: Variant) -> StatementPublic
     )
 
 
-def attach_bundle(
-    session: Session, variant: Variant, bundle: str, public_key: str
-) -> AttachedSignaturePublic:
-    """Verify an OpenSSF model-signing bundle, check its manifest against the registered files,
-    store it byte for byte and log it. Attaching the same bundle again changes nothing.
+def _verified_bundle(
+    bundle: str,
+    public_key: str | None,
+    trust_root: str | None,
+    identity: str | None,
+    issuer: str | None,
+) -> tuple[ModelSigningManifest, str, Signer | None]:
+    """The manifest of a bundle verified the way it was signed, the PEM of the key that signed
+    it, and for a keyless bundle its signer."""
+    keyless_options = {"--trust-root": trust_root, "--identity": identity, "--issuer": issuer}
+    if not is_certificate_bundle(bundle):
+        if any(v is not None for v in keyless_options.values()):
+            raise InvalidInput(
+                "the bundle is signed with a key, not a certificate: --trust-root, --identity "
+                "and --issuer do not apply to it",
+                hint="pass the public key it was signed with: --public-key PEM",
+            )
+        if public_key is None:
+            raise InvalidInput(
+                "a bundle signed with a key is verified with that key",
+                hint="pass --public-key PEM",
+            )
+        key = load_public_key(public_key, source="--public-key", allow_ec=True)
+        return verify_bundle(bundle, key), public_key_pem(key), None
+    if public_key is not None:
+        verify_bundle(bundle, load_public_key(public_key, source="--public-key", allow_ec=True))
+    missing = [option for option, value in keyless_options.items() if not value]
+    if missing:
+        raise InvalidInput(
+            "the bundle is signed keylessly (a Sigstore certificate), which is verified against "
+            f"a trust root and the signer you expect: missing {', '.join(missing)}",
+            hint="pass --trust-root trusted_root.json --identity SIGNER --issuer OIDC_ISSUER",
+        )
+    assert trust_root is not None and identity is not None and issuer is not None
+    manifest, signer = verify_keyless_bundle(bundle, trust_root, identity=identity, issuer=issuer)
+    return manifest, signer.leaf_public_key_pem, signer
 
-    Raises BundleInvalid, SignatureInvalid, KeyInvalid or FilesMismatch.
-    """
-    key = load_public_key(public_key, source="--public-key", allow_ec=True)
-    manifest = verify_bundle(bundle, key)
+
+def _check_files(
+    session: Session, variant: Variant, manifest: ModelSigningManifest
+) -> tuple[int, list[str]]:
+    """Check the manifest against the registered files; returns how many were checked and the
+    signed files that are not registered. Raises FilesMismatch."""
     files = {
         f.path: f.sha256
         for f in session.exec(select(VariantFile).where(VariantFile.variant_id == variant.id))
@@ -203,7 +251,31 @@ def attach_bundle(
             hint="sign the same directory that was registered",
             detail={"differ": differ, "missing": missing},
         )
-    kid = key_id(key)
+    return len(files), sorted(p for p in signed if p not in files)
+
+
+def attach_bundle(
+    session: Session,
+    variant: Variant,
+    bundle: str,
+    public_key: str | None = None,
+    *,
+    trust_root: str | None = None,
+    identity: str | None = None,
+    issuer: str | None = None,
+) -> AttachedSignaturePublic:
+    """Verify an OpenSSF model-signing bundle, check its manifest against the registered files,
+    store it byte for byte and log it. Attaching the same bundle again changes nothing.
+
+    A bundle signed with a key is verified with ``public_key``; a keyless one (a Sigstore
+    certificate and transparency-log entry) against ``trust_root`` for the signer ``identity``
+    vouched for by ``issuer``, whom the record then names; a certificate is never verified by
+    its leaf key alone. Raises InvalidInput, BundleInvalid, SignatureInvalid, KeyInvalid or
+    FilesMismatch.
+    """
+    manifest, pem, signer = _verified_bundle(bundle, public_key, trust_root, identity, issuer)
+    files_checked, unregistered = _check_files(session, variant, manifest)
+    kid = key_id(load_public_key(pem, source="the signing key", allow_ec=True))
     bundle_bytes = bundle.encode("utf-8")
     digest = "sha256:" + hashlib.sha256(bundle_bytes).hexdigest()
     with transaction(session):
@@ -216,21 +288,26 @@ def attach_bundle(
         if row is None:
             row = AttachedSignature(
                 variant_id=variant.id or 0,
-                kind="openssf-model-signing",
+                kind=SIGSTORE_KIND if signer is not None else KEY_KIND,
                 key_id=kid,
-                public_key=public_key_pem(key),
+                public_key=pem,
                 bundle=bundle_bytes,
                 bundle_sha256=digest,
+                signer_identity=signer.identity if signer is not None else None,
+                signer_issuer=signer.issuer if signer is not None else None,
+                trust_root_sha256=signer.trust_root_sha256 if signer is not None else None,
             )
             translog.append_row(session, row, "signature.attached")
     registered = kid in keys_service.active_keys(session, variant.name.split("/", 1)[0])
     return AttachedSignaturePublic(
         name=variant.name,
         revision=variant.revision,
+        kind=row.kind,
         key_id=kid,
         key_registered=registered,
-        files_checked=len(files),
-        unregistered_files=sorted(p for p in signed if p not in files),
+        signer=signer_of(row),
+        files_checked=files_checked,
+        unregistered_files=unregistered,
         bundle_sha256=digest,
         log_index=session.exec(
             select(LogLeaf.leaf_index).where(
@@ -239,3 +316,41 @@ def attach_bundle(
         ).first(),
         signed_at=row.created_at,
     )
+
+
+def signer_of(row: AttachedSignature) -> SignerIdentity | None:
+    """The verified signer an attached keyless bundle names; None for a key-signed one."""
+    if row.signer_identity is None or row.signer_issuer is None:
+        return None
+    return SignerIdentity(
+        identity=row.signer_identity,
+        issuer=row.signer_issuer,
+        trust_root_sha256=row.trust_root_sha256 or "",
+    )
+
+
+def attached_signatures(session: Session, variant: Variant) -> list[AttachedSignatureSummary]:
+    """The bundles attached to ``variant``, oldest first, with their log leaves and signers."""
+    active = keys_service.active_keys(session, variant.name.split("/", 1)[0])
+    rows = session.exec(
+        select(AttachedSignature, LogLeaf.leaf_index)
+        .outerjoin(
+            LogLeaf,
+            (col(LogLeaf.kind) == "signature.attached")
+            & (col(LogLeaf.record_id) == col(AttachedSignature.id)),
+        )
+        .where(AttachedSignature.variant_id == variant.id)
+        .order_by(col(AttachedSignature.id))
+    ).all()
+    return [
+        AttachedSignatureSummary(
+            kind=s.kind,
+            key_id=s.key_id,
+            key_registered=s.key_id in active,
+            signer=signer_of(s),
+            bundle_sha256=s.bundle_sha256,
+            log_index=index,
+            signed_at=s.created_at,
+        )
+        for s, index in rows
+    ]

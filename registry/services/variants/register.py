@@ -39,6 +39,7 @@ from registry.services.pagination import check_limit, decode_cursor, encode_curs
 from registry.services.safeguards.status import mark_dirty
 from registry.services.trust.keys import namespace_row
 from registry.services.trust.signatures import (
+    attached_signatures,
     check_reposted_statement,
     record_registration,
     registration_index,
@@ -284,6 +285,7 @@ def variant_public(
         created=created,
         signature=signature_info(session, variant.id),
         log_index=registration_index(session, variant.id),
+        attached_signatures=attached_signatures(session, variant),
         created_at=variant.created_at,
         updated_at=variant.updated_at,
     )
