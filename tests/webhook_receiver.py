@@ -24,6 +24,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     url: str = ""
+    gate: threading.Event | None = None  # when set, each answer waits for it
     _server: ThreadingHTTPServer | None = None
 
     def start(self) -> Receiver:
@@ -33,6 +34,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.received.append(Received(dict(self.headers.items()), body))
+                if receiver.gate is not None:
+                    receiver.gate.wait(30)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

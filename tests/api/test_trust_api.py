@@ -102,6 +102,12 @@ def _example_bodies() -> dict[tuple[str, str], Any]:
             )
         },
         ("POST", "/keys"): {"namespace": "acme", "public_key": pem, "role": "evaluator"},
+        ("POST", "/webhooks"): {
+            "url": "http://127.0.0.1:9/hook",
+            "secret": "s3cret-hook",
+            "events": ["advisory"],
+            "under": "acme/chat",
+        },
         ("POST", "/downloads/ingest"): {
             "content": "timestamp,repo,user,country\n2026-11-01T00:00:00Z,acme/chat,u1,DE\n"
         },

@@ -106,6 +106,8 @@ UNTOUCHED_TABLES = {
     "log_leaf": "checked by the tree itself (test_translog)",
     "log_node": "checked by the tree itself (test_translog)",
     "attached_signature": "covered by signature.attached leaves (test_signing)",
+    "webhook": "subscribers' delivery settings: no lineage, trust or status reads them",
+    "webhook_delivery": "the webhook outbox and its attempt log",
 }
 
 

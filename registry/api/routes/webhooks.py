@@ -1,6 +1,7 @@
 """Webhooks: subscribe a URL to events below a variant, list, remove, and read deliveries.
 
-Every route needs a token: admin manages every webhook, ``publish:<ns>`` those it added.
+Every route needs a token: admin manages every webhook, ``publish:<ns>`` those it added (the
+reads check that in the service: a namespace token lists its own).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from registry.api.deps import ERRORS, ScopeRequirement, SessionDep
+from registry.api.deps import ERRORS, ScopeRequirement, SessionDep, TokenDep
 from registry.db.models import ApiToken
 from registry.services.webhooks import (
     add_webhook,
@@ -35,7 +36,7 @@ def add(body: WebhookCreate, session: SessionDep, token: WebhookToken) -> Webhoo
 
 
 @router.get("", response_model=WebhookList, responses=ERRORS)
-def list_(session: SessionDep, token: WebhookToken) -> WebhookList:
+def list_(session: SessionDep, token: TokenDep) -> WebhookList:
     """The webhooks the token manages (secrets are never shown)."""
     return list_webhooks(session, token)
 
@@ -43,7 +44,7 @@ def list_(session: SessionDep, token: WebhookToken) -> WebhookList:
 @router.get("/deliveries", response_model=DeliveryList, responses=ERRORS)
 def deliveries(
     session: SessionDep,
-    token: WebhookToken,
+    token: TokenDep,
     webhook_id: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeliveryList:

@@ -61,17 +61,14 @@ def add_webhook(session: Session, token: ApiToken, body: WebhookCreate) -> Webho
             f"a {token.scope} token can only watch its own namespace's variants",
             hint=f"pass --under {namespace}/<name>, or use an admin token",
         )
+    under_ref = parse_ref(body.under) if body.under else None
+    if namespace is not None and under_ref is not None and under_ref.namespace != namespace:
+        raise PermissionDenied(
+            f"a {token.scope} token cannot watch {under_ref}",
+            hint=f"watch a variant of {namespace}/, or use an admin token",
+        )
     with transaction(session):
-        under = get_variant(session, parse_ref(body.under)) if body.under else None
-        if (
-            namespace is not None
-            and under is not None
-            and not under.name.startswith(f"{namespace}/")
-        ):
-            raise PermissionDenied(
-                f"a {token.scope} token cannot watch {under.ref}",
-                hint=f"watch a variant of {namespace}/, or use an admin token",
-            )
+        under = get_variant(session, under_ref) if under_ref is not None else None
         hook = Webhook(
             url=body.url,
             secret=body.secret,
@@ -96,6 +93,11 @@ def _get(session: Session, token: ApiToken, webhook_id: int) -> Webhook:
     for hook in _visible(session, token):
         if hook.id == webhook_id:
             return hook
+    if token.scope != "admin":  # the same answer whether it exists in another namespace or not
+        raise PermissionDenied(
+            f"token scope {token.scope!r} manages no webhook {webhook_id}",
+            hint="`provreg webhook list` shows the webhooks you can manage",
+        )
     raise WebhookNotFound(
         f"no webhook {webhook_id}", hint="`provreg webhook list` shows the ids you can manage"
     )
