@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import DateTime, LargeBinary, Table
 from sqlmodel import SQLModel
 
-import registry.db.models  # noqa: F401 - every table on the metadata
+from registry.db.models import load_tables
 
 # Webhooks hold their subscribers' secrets and a delivery log: a receiver's business, not the
 # registry's record, so a dump leaves them out (add them again after a restore).
@@ -19,6 +19,7 @@ EXCLUDED = frozenset({"webhook", "webhook_delivery"})
 
 def dumped_tables() -> list[Table]:
     """Every table a dump holds, parents before children (foreign keys hold as rows arrive)."""
+    load_tables()  # the tables load lazily; a dump needs every one on the metadata
     return [t for t in SQLModel.metadata.sorted_tables if t.name not in EXCLUDED]
 
 
