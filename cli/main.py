@@ -9,6 +9,9 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -23,37 +26,79 @@ from cli import (
     identify,
     keys,
     lineage,
+    listing,
     log,
+    profiles,
     safeguards,
     signatures,
     tokens,
     variants,
     worker,
 )
+from cli.help import polish
 from cli.output import Output, render, report_error
 from cli.state import CliState
 from registry.errors import InvalidInput, ProvregError
+
+
+def provreg_version() -> str:
+    try:
+        return package_version("provreg")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
 
 app = typer.Typer(
     name="provreg",
     help="Where AI model weights come from and where they went.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"provreg {provreg_version()}\n")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: bool = typer.Option(False, "--debug", help="show tracebacks for errors"),
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks for errors")] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            help="use this saved profile (see `provreg login`); default: PROVREG_PROFILE",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
 ) -> None:
-    """Where AI model weights come from and where they went."""
+    """Where AI model weights come from and where they went.
+
+    Works on the local database, or on a server: PROVREG_URL and PROVREG_TOKEN, or a profile
+    saved by `provreg login`."""
+    state: CliState = ctx.obj
+    state.profile = profile
+    if ctx.invoked_subcommand not in ("login", "logout"):
+        state.settings.with_profile(profile)  # an unknown profile fails here, before any work
 
 
 app.command("init")(admin.init)
 app.command("register")(variants.register)
 app.command("show")(variants.show)
+app.command("list")(listing.list_variants)
+app.command("revisions")(listing.revisions)
 app.command("lineage")(lineage.lineage)
 app.command("identify")(identify.identify)
 app.command("serve")(admin.serve)
@@ -70,6 +115,8 @@ app.add_typer(advisories.advisory_app, name="advisory")
 app.add_typer(downloads.downloads_app, name="downloads")
 app.add_typer(hub.hub_app, name="hub")
 app.command("worker")(worker.worker)
+app.command("login")(profiles.login)
+app.command("logout")(profiles.logout)
 
 
 # wire-model fields whose option is not ``--`` + the field name with dashes
@@ -105,9 +152,11 @@ def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> 
         args = ["--debug", *[a for a in args if a != "--debug"]]
     as_json = "--json" in args
     command = typer.main.get_command(app)
+    polish(command)
     try:
         state = state or CliState()
         state.as_json = as_json
+        state.argv = [a for a in args if a != "--debug"]
         result = command.main(args=args, prog_name="provreg", standalone_mode=False, obj=state)
         if isinstance(result, Output):
             render(result, as_json=as_json)

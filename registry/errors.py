@@ -18,6 +18,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── DownloadLogInvalid          download_log_invalid detail.line, detail.field
     │   ├── PolicyInvalid               policy_invalid
     │   ├── FingerprintInvalid          fingerprint_invalid  a submitted fingerprint breaks a limit
+    │   ├── ConfigInvalid               config_invalid       the CLI's config file cannot be read
+    │   ├── ProfileNotFound             profile_not_found    no such profile in the config file
     │   └── WeightsError
     │       ├── WeightsNotFound         weights_not_found
     │       ├── UnsupportedFormat       unsupported_format
@@ -146,6 +148,14 @@ class FingerprintInvalid(InvalidInput):
     """A fingerprint sent for registration holds a value the registry refuses to store."""
 
     code = "fingerprint_invalid"
+
+
+class ConfigInvalid(InvalidInput):
+    code = "config_invalid"
+
+
+class ProfileNotFound(InvalidInput):
+    code = "profile_not_found"
 
 
 class WeightsError(InvalidInput):

@@ -66,6 +66,14 @@ from schemas.hub import (
 )
 from schemas.identify import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
 from schemas.lineage import LineageEdgePublic, LineageGraph, LineageNode
+from schemas.lists import (
+    AdvisoryPage,
+    EvalResultPage,
+    KeyPage,
+    TokenInfo,
+    TokenPage,
+    VariantOverview,
+)
 from schemas.statements import (
     DsseEnvelope,
     LineagePredicate,
@@ -114,6 +122,7 @@ __all__ = [
     "UNSAFE_STATES",
     "AdvisoryAffected",
     "AdvisoryCreate",
+    "AdvisoryPage",
     "AdvisoryPublic",
     "AdvisoryReach",
     "AffectedVariant",
@@ -137,6 +146,7 @@ __all__ = [
     "EvalResultCreate",
     "EvalResultEntry",
     "EvalResultList",
+    "EvalResultPage",
     "EvalResultPublic",
     "EvaluationPredicate",
     "EvaluationStatement",
@@ -160,6 +170,7 @@ __all__ = [
     "HubSyncResult",
     "HubWatchResult",
     "IngestedVariant",
+    "KeyPage",
     "KeyPublic",
     "LackingSafeguardPage",
     "LackingSafeguardRow",
@@ -183,11 +194,14 @@ __all__ = [
     "StatementPublic",
     "TensorDigest",
     "TokenCreate",
+    "TokenInfo",
+    "TokenPage",
     "TokenPublic",
     "TokenRevoked",
     "VariantAdvisories",
     "VariantCreate",
     "VariantMatch",
+    "VariantOverview",
     "VariantPage",
     "VariantPublic",
     "VariantSearchResult",

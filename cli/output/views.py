@@ -36,12 +36,6 @@ def registered_view(v: VariantPublic) -> Iterable[Line]:
     yield from _variant_body(v)
 
 
-def variant_view(v: VariantPublic) -> Iterable[Line]:
-    """A variant's digests, files and direct lineage."""
-    yield f"[bold]{v.name}@{v.revision}[/]"
-    yield from _variant_body(v)
-
-
 def _variant_body(v: VariantPublic) -> Iterable[Line]:
     if not v.registered:
         yield "  [yellow]known only by name[/]: declared as a parent, weights not registered"

@@ -46,7 +46,8 @@ MAX_QUERY_CHARS = 300
 MAX_BATCH = 100
 
 
-def _like_escape(text: str) -> str:
+def like_escape(text: str) -> str:
+    """``text`` for a LIKE pattern with ``escape="\\"``: its wildcards taken literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -64,7 +65,7 @@ def search_variants(session: Session, query: str, *, limit: int = 10) -> Variant
     name_part, _, rev_part = q.partition("@")
     if not name_part:
         return VariantSearchResult(query=query, items=[])
-    esc = _like_escape(name_part)
+    esc = like_escape(name_part)
     lowered = func.lower(Variant.name)
     rank = case(
         (lowered == name_part, 0),
@@ -75,7 +76,7 @@ def search_variants(session: Session, query: str, *, limit: int = 10) -> Variant
     stmt = select(Variant).where(lowered.like(f"%{esc}%", escape="\\"))
     if rev_part:
         stmt = stmt.where(
-            func.lower(Variant.revision).like(f"{_like_escape(rev_part)}%", escape="\\")
+            func.lower(Variant.revision).like(f"{like_escape(rev_part)}%", escape="\\")
         )
     rows = session.exec(stmt.order_by(rank, Variant.name, Variant.revision).limit(limit)).all()
     return VariantSearchResult(

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from registry.api.deps import ERRORS, AdminToken, SessionDep
+from fastapi import APIRouter, Query, status
+
+from registry.api.deps import ERRORS, AdminToken, SessionDep, TokenDep
 from registry.services import create_token
-from registry.services.trust.tokens import revoke_token
-from schemas import TokenCreate, TokenPublic, TokenRevoked
+from registry.services.trust.tokens import list_tokens, revoke_token, token_info
+from schemas import TokenCreate, TokenInfo, TokenPage, TokenPublic, TokenRevoked
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+@router.get("", response_model=TokenPage, responses=ERRORS)
+def list_(
+    session: SessionDep,
+    token: AdminToken,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> TokenPage:
+    """Tokens, oldest first, without their secrets (admin only)."""
+    return list_tokens(session, limit=limit, cursor=cursor)
+
+
+@router.get("/current", response_model=TokenInfo, responses=ERRORS)
+def current(token: TokenDep) -> TokenInfo:
+    """The token this request carries: its scope and expiry (how `login` checks a token)."""
+    return token_info(token)
 
 
 @router.post("", response_model=TokenPublic, status_code=status.HTTP_201_CREATED, responses=ERRORS)
