@@ -173,6 +173,8 @@ def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> 
         return 1
     except typer.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # typer's --show-completion and --install-completion end so
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except typer.TyperException as exc:  # usage errors: typer's own click exceptions
         show = getattr(exc, "show", None)
         if callable(show):

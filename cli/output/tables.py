@@ -23,6 +23,7 @@ STATUS_STYLE = {
     "suspected": "yellow",
     "unverified": "dim",
 }
+_FREE_TEXT = {"reasons", "summary"}
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
@@ -55,8 +56,8 @@ def page_view(
             yield empty
             return
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for header, _ in columns:
-            table.add_column(header)
+        for header, _ in columns:  # on a narrow terminal only free text wraps, never a name
+            table.add_column(header, no_wrap=header not in _FREE_TEXT)
         for item in items:
             table.add_row(*(_cell(cell(item)) for _, cell in columns))
         yield table

@@ -127,7 +127,7 @@ def attached_view(out: AttachedSignaturePublic) -> Iterable[Line]:
 
 
 def eval_added_view(r: EvalResultPublic) -> Iterable[Line]:
-    yield (
+    yield escape(
         f"recorded {r.benchmark} {r.metric} = {r.value:g} for {r.name}@{r.revision} "
         f"[{r.category}] log leaf {r.log_index}"
     )
@@ -144,7 +144,7 @@ def eval_list_view(result: EvalResultList) -> Iterable[Line]:
     for r in result.results:
         err = f" ± {r.stderr:g}" if r.stderr is not None else ""
         n = f" n={r.samples}" if r.samples is not None else ""
-        yield f"  {r.benchmark:<24} {r.metric:<20} {r.value:g}{err}{n}  [{r.category}]"
+        yield escape(f"  {r.benchmark:<24} {r.metric:<20} {r.value:g}{err}{n}  [{r.category}]")
 
 
 def safeguards_view(result: SafeguardStatusPublic) -> Iterable[Line]:
