@@ -92,6 +92,8 @@ def test_list_refuses_bad_input(provreg: CliRunner) -> None:
     assert cursor is None  # an empty registry has one page
     r = provreg("list", "--limit", "0")
     assert r.code == 2
+    r = provreg("list", "--search", "chat\x00")
+    assert r.code == 1 and "the search holds a NUL character" in r.err
 
 
 def test_cursor_of_one_sort_is_refused_by_another(session: Session, provreg: CliRunner) -> None:

@@ -48,6 +48,10 @@ def list_variants(
             f"the search text is {len(search):,} characters long",
             hint=f"search for at most {MAX_QUERY_CHARS} characters of a name",
         )
+    for option, text in (("namespace", namespace), ("name", name), ("digest", digest),
+                         ("search", search), ("status", status)):  # fmt: skip
+        if text and "\x00" in text:  # PostgreSQL cannot compare text holding NUL
+            raise InvalidInput(f"the {option} holds a NUL character", hint="remove it")
     state = decode_cursor(cursor)
     if state and state.get("sort", "registered") != sort:
         raise CursorInvalid("the cursor belongs to another sort order", hint="start without it")
