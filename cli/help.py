@@ -4,9 +4,12 @@ as markup, so ``NAME[@REV]`` survives), and an Examples block under every comman
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import typer
 from typer.core import TyperArgument
+
+from cli.output import Output, Raw
 
 # one or more examples per command, by its path under `provreg`
 EXAMPLES: dict[str, list[str]] = {
@@ -92,6 +95,10 @@ EXAMPLES: dict[str, list[str]] = {
     "hub watch": ["provreg hub watch meta-llama/Llama-3.1-8B --interval 60"],
     "hub scan": ["provreg hub scan meta-llama/Llama-3.1-8B --search llama --limit 200"],
     "hub jobs": ["provreg hub jobs"],
+    "completion": [
+        "provreg completion bash > ~/.local/share/bash-completion/completions/provreg",
+        "provreg completion zsh > ~/.zfunc/_provreg",
+    ],
 }
 
 # metavars of options by name, where the upper-cased name would not say it
@@ -152,3 +159,19 @@ def _option_metavar(option: Any) -> str:
         return "[" + "|".join(str(getattr(c, "value", c)) for c in choices) + "]"
     long = max(option.opts, key=len)
     return _OPTION_METAVARS.get(long, long.lstrip("-").replace("-", "_").upper())
+
+
+def completion(
+    shell: Annotated[
+        Literal["bash", "zsh", "fish", "powershell"],
+        typer.Argument(help="the shell to complete in"),
+    ],
+) -> Output:
+    """Print the shell completion script for SHELL (--install-completion installs it for the
+    shell it detects)."""
+    from typer.completion import get_completion_script
+
+    script = get_completion_script(
+        prog_name="provreg", complete_var="_PROVREG_COMPLETE", shell=shell
+    )
+    return Output({"shell": shell, "script": script}, view=lambda d: [Raw(d["script"] + "\n")])

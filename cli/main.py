@@ -35,7 +35,7 @@ from cli import (
     variants,
     worker,
 )
-from cli.help import polish
+from cli.help import completion, polish
 from cli.output import Output, render, report_error
 from cli.state import CliState
 from registry.errors import InvalidInput, ProvregError
@@ -117,6 +117,7 @@ app.add_typer(hub.hub_app, name="hub")
 app.command("worker")(worker.worker)
 app.command("login")(profiles.login)
 app.command("logout")(profiles.logout)
+app.command("completion")(completion)
 
 
 # wire-model fields whose option is not ``--`` + the field name with dashes

@@ -146,5 +146,9 @@ def test_every_command_has_examples_and_plain_metavars(provreg: CliRunner) -> No
 def test_version_and_completion(provreg: CliRunner) -> None:
     r = provreg("--version")
     assert r.code == 0 and r.out == f"provreg {provreg_version()}\n"
-    r = provreg("--show-completion", "bash")
-    assert r.code == 0 and "_PROVREG_COMPLETE" in r.out, r.err
+    for shell in ("bash", "zsh", "fish"):
+        r = provreg("completion", shell)
+        assert r.code == 0 and "_PROVREG_COMPLETE" in r.out, r.err
+    assert "complete -o default -F _provreg_completion provreg" in provreg("completion", "bash").out
+    r = provreg("completion", "tcsh")
+    assert r.code == 2 and "bash" in r.err
