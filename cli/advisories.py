@@ -1,4 +1,4 @@
-"""`provreg advisory add | affected`: advisories against variants and all they reach."""
+"""`provreg advisory add | list | affected`: advisories against variants and all they reach."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 import typer
 
-from cli.options import JsonOption, Ref
+from cli.options import CursorOption, JsonOption, LimitOption, Ref
 from cli.output import Output
+from cli.output.tables import ADVISORY_COLUMNS, page_view
 from cli.output.views import advisory_view, affected_view
 from cli.state import CliState
 from registry.names import parse_ref
@@ -35,6 +36,20 @@ def advisory_add(
         name=str(parse_ref(ref)), severity=severity, summary=summary, references=reference or []
     )
     return Output(state.registry().add_advisory(body), view=advisory_view)
+
+
+@advisory_app.command("list")
+def advisory_list(
+    ctx: typer.Context,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
+) -> Output:
+    """List every advisory, newest first."""
+    state: CliState = ctx.obj
+    page = state.registry().list_advisories(limit=limit, cursor=cursor)
+    view = page_view(ADVISORY_COLUMNS, argv=state.argv, empty="no advisories published")
+    return Output(page, view=view)
 
 
 @advisory_app.command("affected")

@@ -7,8 +7,17 @@ from typing import Annotated, Literal
 
 import typer
 
-from cli.options import JsonOption, Ref, iso_datetime, json_object, read_text
+from cli.options import (
+    CursorOption,
+    JsonOption,
+    LimitOption,
+    Ref,
+    iso_datetime,
+    json_object,
+    read_text,
+)
 from cli.output import Output, stderr
+from cli.output.tables import EVAL_COLUMNS, page_view
 from cli.output.views import eval_added_view, eval_import_view, eval_list_view
 from cli.signing import load_signing_key
 from cli.state import CliState
@@ -147,9 +156,29 @@ def eval_import(
 
 
 @eval_app.command("list")
-def eval_list(ctx: typer.Context, ref: Ref, as_json: JsonOption = False) -> Output:
-    """List a variant's results."""
+def eval_list(
+    ctx: typer.Context,
+    ref: Annotated[
+        str | None, typer.Argument(metavar="NAME[@REV]", help="the variant (or --all)")
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="every variant's results, newest first, a page at a time")
+    ] = False,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
+) -> Output:
+    """List a variant's results, or with --all every variant's."""
     state: CliState = ctx.obj
+    if every == (ref is not None):
+        raise InvalidInput(
+            "give either NAME[@REV] or --all",
+            hint="`provreg eval list acme/base` or `provreg eval list --all`",
+        )
+    if ref is None:
+        page = state.registry().list_all_evals(limit=limit, cursor=cursor)
+        view = page_view(EVAL_COLUMNS, argv=state.argv, empty="no evaluation results recorded")
+        return Output(page, view=view)
     target = parse_ref(ref)
     return Output(state.registry().list_evals(target.name, target.revision), view=eval_list_view)
 

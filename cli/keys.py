@@ -1,4 +1,4 @@
-"""`provreg keys generate | add | revoke`."""
+"""`provreg keys generate | add | list | revoke`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from typing import Annotated, Literal
 
 import typer
 
-from cli.options import JsonOption, read_text
+from cli.options import CursorOption, JsonOption, LimitOption, read_text
 from cli.output import Output
+from cli.output.tables import KEY_COLUMNS, page_view
 from cli.output.views import key_view
 from cli.state import CliState
 from registry.errors import KeyInvalid
 from registry.trust.keys import write_key_pair
 from schemas import KeyCreate
 
-keys_app = typer.Typer(help="Signing keys: generate, register, revoke.", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys: generate, register, list, revoke.", no_args_is_help=True)
 
 
 @keys_app.command("generate")
@@ -54,6 +55,22 @@ def add(
     chosen: Literal["publisher", "evaluator"] = "publisher" if role == "publisher" else "evaluator"
     request = KeyCreate(namespace=namespace, public_key=pem, role=chosen)
     return Output(state.registry().add_key(request), view=key_view)
+
+
+@keys_app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", metavar="NS", help="only this namespace's keys")
+    ] = None,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
+) -> Output:
+    """List registered keys, oldest first, active and revoked."""
+    state: CliState = ctx.obj
+    page = state.registry().list_keys(namespace=namespace, limit=limit, cursor=cursor)
+    return Output(page, view=page_view(KEY_COLUMNS, argv=state.argv, empty="no keys registered"))
 
 
 @keys_app.command("revoke")

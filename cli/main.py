@@ -9,6 +9,9 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -25,7 +28,9 @@ from cli import (
     identify,
     keys,
     lineage,
+    listing,
     log,
+    profiles,
     safeguards,
     signatures,
     tokens,
@@ -33,30 +38,70 @@ from cli import (
     webhooks,
     worker,
 )
+from cli.help import completion, polish
 from cli.output import Output, render, report_error
 from cli.state import CliState
 from registry.errors import InvalidInput, ProvregError
+
+
+def provreg_version() -> str:
+    try:
+        return package_version("provreg")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
 
 app = typer.Typer(
     name="provreg",
     help="Where AI model weights come from and where they went.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"provreg {provreg_version()}\n")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: bool = typer.Option(False, "--debug", help="show tracebacks for errors"),
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks for errors")] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            help="use this saved profile (see `provreg login`); default: PROVREG_PROFILE",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
 ) -> None:
-    """Where AI model weights come from and where they went."""
+    """Where AI model weights come from and where they went.
+
+    Works on the local database, or on a server: PROVREG_URL and PROVREG_TOKEN, or a profile
+    saved by `provreg login`."""
+    state: CliState = ctx.obj
+    state.profile = profile
+    if ctx.invoked_subcommand not in ("login", "logout"):
+        state.settings.with_profile(profile)  # an unknown profile fails here, before any work
 
 
 app.command("init")(admin.init)
 app.command("register")(variants.register)
 app.command("show")(variants.show)
+app.command("list")(listing.list_variants)
+app.command("revisions")(listing.revisions)
 app.command("lineage")(lineage.lineage)
 app.command("identify")(identify.identify)
 app.command("serve")(admin.serve)
@@ -77,6 +122,9 @@ app.command("export")(exports.export)
 app.command("dump")(backup.dump)
 app.command("restore")(backup.restore)
 app.add_typer(webhooks.webhook_app, name="webhook")
+app.command("login")(profiles.login)
+app.command("logout")(profiles.logout)
+app.command("completion")(completion)
 
 
 # wire-model fields whose option is not ``--`` + the field name with dashes
@@ -112,9 +160,11 @@ def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> 
         args = ["--debug", *[a for a in args if a != "--debug"]]
     as_json = "--json" in args
     command = typer.main.get_command(app)
+    polish(command)
     try:
         state = state or CliState()
         state.as_json = as_json
+        state.argv = [a for a in args if a != "--debug"]
         result = command.main(args=args, prog_name="provreg", standalone_mode=False, obj=state)
         if isinstance(result, Output):
             render(result, as_json=as_json)
@@ -131,6 +181,8 @@ def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> 
         return 1
     except typer.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # typer's --show-completion and --install-completion end so
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except typer.TyperException as exc:  # usage errors: typer's own click exceptions
         show = getattr(exc, "show", None)
         if callable(show):

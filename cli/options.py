@@ -15,6 +15,14 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="print exactly one JSON document on stdout")
 ]
 
+LimitOption = Annotated[
+    int, typer.Option("--limit", metavar="N", min=1, max=1000, help="rows per page")
+]
+CursorOption = Annotated[
+    str | None,
+    typer.Option("--cursor", metavar="CURSOR", help="the next page, as the last one said"),
+]
+
 Ref = Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")]
 
 

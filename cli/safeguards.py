@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -9,6 +10,7 @@ import typer
 
 from cli.options import JsonOption, Ref
 from cli.output import Output, csv_view, jsonl_view
+from cli.output.tables import LACKING_COLUMNS, page_view
 from cli.output.views import safeguards_view
 from cli.state import CliState
 from registry.errors import InvalidInput
@@ -55,7 +57,10 @@ def lacking_safeguards(
     sort: Annotated[Literal["downloads", "reach"], typer.Option("--sort")] = "downloads",
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
     cursor: Annotated[str | None, typer.Option("--cursor")] = None,
-    fmt: Annotated[Literal["json", "jsonl", "csv"], typer.Option("--format")] = "json",
+    fmt: Annotated[
+        Literal["table", "json", "jsonl", "csv"] | None,
+        typer.Option("--format", help="default: a table on a terminal, else json"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> Output:
     """Variants that lack safeguards, ranked by downloads or reach."""
@@ -74,5 +79,11 @@ def lacking_safeguards(
         limit=limit,
         cursor=cursor,
     )
+    if fmt is None:  # scripts that pipe the output keep getting JSON
+        fmt = "table" if sys.stdout.isatty() else "json"
+    if fmt == "table":
+        empty = "no variant lacks safeguards among those asked for"
+        view = page_view(LACKING_COLUMNS, argv=state.argv, empty=empty, rows="results")
+        return Output(page, view=view)
     notes = [f"next page: --cursor {page.next_cursor}"] if page.next_cursor else []
     return Output(page, form=fmt, forms=_PAGE_FORMS, notes=notes)

@@ -1,9 +1,9 @@
 """Per-invocation state: the settings, the one :class:`Registry` commands talk to, and how
 output is rendered.
 
-With ``PROVREG_URL`` the registry is a :class:`RegistryClient` over HTTP; without it, the same
-client over the in-process app on the local database (:mod:`registry.api.local`). Commands never
-ask which.
+With a server URL (``PROVREG_URL``, or the profile `provreg login` saved) the registry is a
+:class:`RegistryClient` over HTTP; without one, the same client over the in-process app on the
+local database (:mod:`registry.api.local`). Commands never ask which.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 from registry.config import Settings
 from registry.interface import Registry
 
-if TYPE_CHECKING:  # sqlmodel loads only when a command opens the local database
+if TYPE_CHECKING:  # sqlmodel and requests load only when a command needs them
+    import requests
     from sqlmodel import Session
+
+    from registry.client import RegistryClient
 
 
 @dataclass
@@ -27,6 +30,9 @@ class CliState:
     registry_override: Registry | None = None
     session_factory_override: Callable[[], Session] | None = None
     as_json: bool = False
+    argv: list[str] = field(default_factory=list)
+    profile: str | None = None
+    http: requests.Session | None = None
     _registry: Registry | None = None
     _local: Registry | None = None
 
@@ -44,13 +50,18 @@ class CliState:
         if self.registry_override is not None:
             return self.registry_override
         if self._registry is None:
-            if self.settings.url:
-                from registry.client import RegistryClient  # requests: only when a command talks
-
-                self._registry = RegistryClient(self.settings.url, token=self.settings.token)
+            settings = self.settings.with_profile(self.profile)
+            if settings.url:
+                self._registry = self.client(settings.url, settings.token)
             else:
                 self._registry = self.local_registry()
         return self._registry
+
+    def client(self, url: str, token: str | None) -> RegistryClient:
+        """A client of the server at ``url`` (tests hand in the transport as ``http``)."""
+        from registry.client import RegistryClient  # requests: only when a command talks
+
+        return RegistryClient(url, token=token, http=self.http)
 
     def local_registry(self) -> Registry:
         """The local database through the in-process app, acting as its administrator."""

@@ -1,4 +1,4 @@
-"""`provreg token create | revoke`."""
+"""`provreg token create | list | revoke`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption
+from cli.options import CursorOption, JsonOption, LimitOption
 from cli.output import Output
+from cli.output.tables import TOKEN_COLUMNS, page_view
 from cli.output.views import token_revoked_view, token_view
 from cli.state import CliState
 from schemas import TokenCreate
@@ -46,6 +47,22 @@ def create(
         view=token_view,
         notes=[f"[dim]scope {token.scope}; store it now, it is not shown again[/]"],
     )
+
+
+@token_app.command("list")
+def list_tokens(
+    ctx: typer.Context,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
+) -> Output:
+    """List tokens, oldest first, with scope, expiry and state; secrets are never shown.
+
+    With PROVREG_URL the server's (PROVREG_TOKEN must be an admin token); without, the local
+    database's."""
+    state: CliState = ctx.obj
+    page = state.registry().list_tokens(limit=limit, cursor=cursor)
+    return Output(page, view=page_view(TOKEN_COLUMNS, argv=state.argv, empty="no tokens"))
 
 
 @token_app.command("revoke")

@@ -9,7 +9,8 @@ import typer
 
 from cli.options import JsonOption
 from cli.output import Output
-from cli.output.views import registered_view, variant_view
+from cli.output.overview import overview_view
+from cli.output.views import registered_view
 from cli.signing import load_signing_key, sign_release
 from cli.state import CliState
 from cli.weights_io import read_release
@@ -60,7 +61,8 @@ def register(
     name: Annotated[str, typer.Option("--name", help="namespace/name, as on the Hub")],
     revision: Annotated[str, typer.Option("--revision", help="branch, tag or commit")] = "main",
     parent: Annotated[
-        list[str] | None, typer.Option("--parent", help="declared parent NAME[@REV], repeatable")
+        list[str] | None,
+        typer.Option("--parent", metavar="NAME[@REV]", help="declared parent, repeatable"),
     ] = None,
     relation: Annotated[list[str] | None, typer.Option("--relation", help=_RELATION_HELP)] = None,
     card: Annotated[
@@ -102,7 +104,11 @@ def show(
     ref: Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")],
     as_json: JsonOption = False,
 ) -> Output:
-    """Show a variant: digests, files and direct lineage."""
+    """Show a variant on one page: identity, lineage, safeguards, results, advisories, downloads.
+
+    --json prints the variant as before, with the safeguards, evaluations, advisories and
+    downloads fields added."""
     state: CliState = ctx.obj
     target = parse_ref(ref)
-    return Output(state.registry().show(target.name, target.revision), view=variant_view)
+    overview = state.registry().variant_overview(target.name, target.revision)
+    return Output(overview, view=overview_view)

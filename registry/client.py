@@ -16,6 +16,7 @@ from registry.errors import ProvregError, ServerUnreachable, from_wire
 from schemas import (
     AdvisoryAffected,
     AdvisoryCreate,
+    AdvisoryPage,
     AdvisoryPublic,
     AttachedSignaturePublic,
     AttachSignature,
@@ -31,11 +32,13 @@ from schemas import (
     EvalImportResult,
     EvalResultEntry,
     EvalResultList,
+    EvalResultPage,
     EvalResultPublic,
     IdentifyQuery,
     IdentifyResult,
     InclusionProof,
     KeyCreate,
+    KeyPage,
     KeyPublic,
     LackingSafeguardPage,
     LineageClaimCreate,
@@ -47,10 +50,12 @@ from schemas import (
     SignedEvalCreate,
     StatementPublic,
     TokenCreate,
+    TokenPage,
     TokenPublic,
     TokenRevoked,
     TokenSelf,
     VariantCreate,
+    VariantOverview,
     VariantPage,
     VariantPublic,
     VariantTable,
@@ -138,6 +143,10 @@ class RegistryClient:
         cursor: str | None = None,
         namespace: str | None = None,
         digest: str | None = None,
+        name: str | None = None,
+        search: str | None = None,
+        status: str | None = None,
+        sort: str = "registered",
     ) -> VariantPage:
         return self._get(
             "/variants",
@@ -146,7 +155,15 @@ class RegistryClient:
             cursor=cursor or None,
             namespace=namespace or None,
             digest=digest or None,
+            name=name or None,
+            search=search or None,
+            status=status or None,
+            sort=sort,
         )
+
+    def variant_overview(self, name: str, revision: str = "main") -> VariantOverview:
+        path = self._at("variants", name, "/overview")
+        return self._get(path, VariantOverview, revision=revision)
 
     def lineage(
         self,
@@ -196,6 +213,17 @@ class RegistryClient:
         would); with ``namespace``, whether it may publish there."""
         return self._request(
             "GET", "/tokens/self", TokenSelf, auth=True, params={"namespace": namespace}
+        )
+
+    def list_tokens(self, *, limit: int = 50, cursor: str | None = None) -> TokenPage:
+        params = {"limit": limit, "cursor": cursor or None}
+        return self._request("GET", "/tokens", TokenPage, auth=True, params=params)
+
+    def list_keys(
+        self, *, namespace: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> KeyPage:
+        return self._get(
+            "/keys/page", KeyPage, namespace=namespace or None, limit=limit, cursor=cursor or None
         )
 
     def add_key(self, request: KeyCreate) -> KeyPublic:
@@ -260,6 +288,9 @@ class RegistryClient:
     def list_evals(self, name: str, revision: str = "main") -> EvalResultList:
         return self._get(self._at("evals", name), EvalResultList, revision=revision)
 
+    def list_all_evals(self, *, limit: int = 50, cursor: str | None = None) -> EvalResultPage:
+        return self._get("/evals", EvalResultPage, limit=limit, cursor=cursor or None)
+
     def safeguards(self, name: str, revision: str = "main") -> SafeguardStatusPublic:
         return self._get(self._at("safeguards", name), SafeguardStatusPublic, revision=revision)
 
@@ -269,6 +300,9 @@ class RegistryClient:
 
     def add_advisory(self, body: AdvisoryCreate) -> AdvisoryPublic:
         return self._post("/advisories", AdvisoryPublic, body)
+
+    def list_advisories(self, *, limit: int = 50, cursor: str | None = None) -> AdvisoryPage:
+        return self._get("/advisories", AdvisoryPage, limit=limit, cursor=cursor or None)
 
     def advisory_affected(self, advisory_id: int) -> AdvisoryAffected:
         return self._get(f"/advisories/{int(advisory_id)}/affected", AdvisoryAffected)

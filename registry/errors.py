@@ -20,6 +20,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── FingerprintInvalid          fingerprint_invalid  a submitted fingerprint breaks a limit
     │   ├── DumpInvalid                 dump_invalid         a dump that is malformed or tampered
     │   ├── LocalOnly                   local_only           admin work on the local database only
+    │   ├── ConfigInvalid               config_invalid       the CLI's config file cannot be read
+    │   ├── ProfileNotFound             profile_not_found    no such profile in the config file
     │   └── WeightsError
     │       ├── WeightsNotFound         weights_not_found
     │       ├── UnsupportedFormat       unsupported_format
@@ -158,6 +160,14 @@ class DumpInvalid(InvalidInput):
 
 class LocalOnly(InvalidInput):
     code = "local_only"
+
+
+class ConfigInvalid(InvalidInput):
+    code = "config_invalid"
+
+
+class ProfileNotFound(InvalidInput):
+    code = "profile_not_found"
 
 
 class WeightsError(InvalidInput):

@@ -74,6 +74,14 @@ from schemas.hub import (
 )
 from schemas.identify import IdentifyMatch, IdentifyQuery, IdentifyResult, QuerySummary
 from schemas.lineage import LineageEdgePublic, LineageGraph, LineageNode
+from schemas.lists import (
+    AdvisoryPage,
+    EvalResultPage,
+    KeyPage,
+    TokenInfo,
+    TokenPage,
+    VariantOverview,
+)
 from schemas.statements import (
     DsseEnvelope,
     LineagePredicate,
@@ -129,6 +137,7 @@ __all__ = [
     "UNSAFE_STATES",
     "AdvisoryAffected",
     "AdvisoryCreate",
+    "AdvisoryPage",
     "AdvisoryPublic",
     "AdvisoryReach",
     "AffectedVariant",
@@ -152,6 +161,7 @@ __all__ = [
     "EvalResultCreate",
     "EvalResultEntry",
     "EvalResultList",
+    "EvalResultPage",
     "EvalResultPublic",
     "EvaluationPredicate",
     "EvaluationStatement",
@@ -175,6 +185,7 @@ __all__ = [
     "HubSyncResult",
     "HubWatchResult",
     "IngestedVariant",
+    "KeyPage",
     "KeyPublic",
     "LackingSafeguardPage",
     "LackingSafeguardRow",
@@ -199,12 +210,15 @@ __all__ = [
     "StatementPublic",
     "TensorDigest",
     "TokenCreate",
+    "TokenInfo",
+    "TokenPage",
     "TokenPublic",
     "TokenSelf",
     "TokenRevoked",
     "VariantAdvisories",
     "VariantCreate",
     "VariantMatch",
+    "VariantOverview",
     "VariantPage",
     "VariantPublic",
     "VariantSearchResult",

@@ -85,6 +85,13 @@ class VariantSummary(BaseModel):
     parameters: int | None = None
     registered: bool = Field(description="false for a parent known only by name")
     created_at: UtcDatetime | None = None
+    status: str | None = Field(
+        default=None, description="safeguard status; null for a parent known only by name"
+    )
+    downloads: int | None = Field(default=None, description="latest 30d (else all-time) count")
+    reach: int | None = Field(
+        default=None, description="downloads of the variant and all its descendants"
+    )
 
 
 class VariantPublic(BaseModel):

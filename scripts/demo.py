@@ -284,7 +284,9 @@ def main() -> None:
         provreg(env, "downloads", "record", name, "--count", str(count), "--at", "2026-11-01")
     provreg(env, "advisory", "add", "community/tiny-chat-int8", "--severity", "medium",
             "--summary", "int8 quantization weakens refusals (harmbench ASR 0.38)")  # fmt: skip
-    provreg(env, "query", "lacking-safeguards", "--sort", "reach")
+    provreg(env, "show", "community/tiny-chat-int8")
+    provreg(env, "list", "--sort", "reach")
+    provreg(env, "query", "lacking-safeguards", "--sort", "reach", "--format", "table")
 
     print(f"""
 {BOLD}Done.{RESET} The demo's registry lives in {home / "state"}.

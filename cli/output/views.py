@@ -37,12 +37,6 @@ def registered_view(v: VariantPublic) -> Iterable[Line]:
     yield from _variant_body(v)
 
 
-def variant_view(v: VariantPublic) -> Iterable[Line]:
-    """A variant's digests, files and direct lineage."""
-    yield f"[bold]{v.name}@{v.revision}[/]"
-    yield from _variant_body(v)
-
-
 def _variant_body(v: VariantPublic) -> Iterable[Line]:
     if not v.registered:
         yield "  [yellow]known only by name[/]: declared as a parent, weights not registered"
@@ -152,7 +146,7 @@ def attached_view(out: AttachedSignaturePublic) -> Iterable[Line]:
 
 
 def eval_added_view(r: EvalResultPublic) -> Iterable[Line]:
-    yield (
+    yield escape(
         f"recorded {r.benchmark} {r.metric} = {r.value:g} for {r.name}@{r.revision} "
         f"[{r.category}] log leaf {r.log_index}"
     )
@@ -169,7 +163,7 @@ def eval_list_view(result: EvalResultList) -> Iterable[Line]:
     for r in result.results:
         err = f" ± {r.stderr:g}" if r.stderr is not None else ""
         n = f" n={r.samples}" if r.samples is not None else ""
-        yield f"  {r.benchmark:<24} {r.metric:<20} {r.value:g}{err}{n}  [{r.category}]"
+        yield escape(f"  {r.benchmark:<24} {r.metric:<20} {r.value:g}{err}{n}  [{r.category}]")
 
 
 def safeguards_view(result: SafeguardStatusPublic) -> Iterable[Line]:

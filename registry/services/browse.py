@@ -50,6 +50,7 @@ MAX_BATCH = 100
 
 
 def like_escape(text: str) -> str:
+    """``text`` for a LIKE pattern with ``escape="\\"``: its wildcards taken literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

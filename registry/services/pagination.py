@@ -6,6 +6,9 @@ import base64
 import json
 from typing import Any
 
+from sqlmodel import Session
+from sqlmodel.sql.expression import SelectOfScalar
+
 from registry.errors import CursorInvalid
 
 MAX_PAGE_SIZE = 1000
@@ -36,3 +39,28 @@ def check_limit(limit: int) -> int:
             f"limit {limit} is out of range", hint=f"use a limit from 1 to {MAX_PAGE_SIZE}"
         )
     return limit
+
+
+def id_page(
+    session: Session,
+    query: SelectOfScalar[Any],
+    id_column: Any,
+    *,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = False,
+) -> tuple[list[Any], str | None]:
+    """One page of ``query`` (rows with an ``id``) in ``id_column`` order, and the cursor of the
+    next page (None on the last); raises :class:`CursorInvalid`."""
+    check_limit(limit)
+    state = decode_cursor(cursor)
+    if state:
+        try:
+            after = int(state["after"])
+        except (KeyError, TypeError, ValueError):
+            raise CursorInvalid("the cursor is damaged", hint="start without it") from None
+        query = query.where(id_column < after if newest_first else id_column > after)
+    order = id_column.desc() if newest_first else id_column
+    rows: list[Any] = list(session.exec(query.order_by(order).limit(limit + 1)).all())
+    next_cursor = encode_cursor({"after": rows[limit - 1].id}) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from registry.api.deps import ERRORS, EvaluatorToken, SessionDep, variant_ref
 from registry.services.browse import variant_advisories
-from registry.services.safeguards.advisories import add_advisory, affected
+from registry.services.safeguards.advisories import add_advisory, affected, list_advisories
 from schemas.browse import VariantAdvisories
 from schemas.common import INT64_MAX
 from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic
+from schemas.lists import AdvisoryPage
 
 router = APIRouter()
 
@@ -28,6 +29,16 @@ def advisory_add(
 ) -> AdvisoryPublic:
     """Publish an advisory against a variant (scope evaluate or admin); it is logged."""
     return add_advisory(session, body)
+
+
+@router.get("/advisories", response_model=AdvisoryPage, responses=ERRORS, tags=["evaluations"])
+def advisory_list(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> AdvisoryPage:
+    """Every advisory, newest first."""
+    return list_advisories(session, limit=limit, cursor=cursor)
 
 
 @router.get(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from registry.api.deps import ERRORS, EvaluatorToken, PolicyDep, SessionDep, variant_ref
 from registry.services.evals.results import (
     add_results,
     add_signed_results,
     import_results,
+    list_all_results,
     list_results,
 )
 from schemas.evals import (
@@ -19,8 +22,19 @@ from schemas.evals import (
     EvalResultPublic,
     SignedEvalCreate,
 )
+from schemas.lists import EvalResultPage
 
 router = APIRouter(tags=["evaluations"])
+
+
+@router.get("/evals", response_model=EvalResultPage, responses=ERRORS)
+def list_all(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> EvalResultPage:
+    """Every variant's results, newest first."""
+    return list_all_results(session, limit=limit, cursor=cursor)
 
 
 @router.post(

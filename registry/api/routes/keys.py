@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from registry.api.deps import ERRORS, KeyManagerToken, SessionDep
 from registry.services.trust import keys as keys_service
-from schemas import KeyCreate, KeyPublic
+from schemas import KeyCreate, KeyPage, KeyPublic
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -15,6 +17,17 @@ router = APIRouter(prefix="/keys", tags=["keys"])
 def list_(session: SessionDep, namespace: str | None = None) -> list[KeyPublic]:
     """Registered keys, oldest first, active and revoked; filter by namespace."""
     return keys_service.list_keys(session, namespace)
+
+
+@router.get("/page", response_model=KeyPage, responses=ERRORS)
+def page(
+    session: SessionDep,
+    namespace: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> KeyPage:
+    """A page of registered keys, oldest first (``GET /v1/keys`` with a cursor)."""
+    return keys_service.key_page(session, namespace, limit=limit, cursor=cursor)
 
 
 @router.get("/{key_id}", response_model=KeyPublic, responses=ERRORS)

@@ -9,10 +9,21 @@ from fastapi import APIRouter, Query, status
 from registry.api.deps import ERRORS, AdminToken, SessionDep, TokenDep
 from registry.names import NAME_PART
 from registry.services import create_token
-from registry.services.trust.tokens import revoke_token, token_self
-from schemas import TokenCreate, TokenPublic, TokenRevoked, TokenSelf
+from registry.services.trust.tokens import list_tokens, revoke_token, token_self
+from schemas import TokenCreate, TokenPage, TokenPublic, TokenRevoked, TokenSelf
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+@router.get("", response_model=TokenPage, responses=ERRORS)
+def list_(
+    session: SessionDep,
+    token: AdminToken,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> TokenPage:
+    """Tokens, oldest first, without their secrets (admin only)."""
+    return list_tokens(session, limit=limit, cursor=cursor)
 
 
 @router.post("", response_model=TokenPublic, status_code=status.HTTP_201_CREATED, responses=ERRORS)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from registry.api.deps import ERRORS, PublisherToken, SessionDep, variant_ref
+from registry.api.deps import ERRORS, PolicyDep, PublisherToken, SessionDep, variant_ref
 from registry.names import validate_name
 from registry.services import list_variants, register_variant, require_publish, show_variant
 from registry.services.browse import MAX_QUERY_CHARS, MAX_SEARCH, search_variants
-from schemas import VariantCreate, VariantPage, VariantPublic
+from registry.services.variants import variant_overview
+from schemas import VariantCreate, VariantOverview, VariantPage, VariantPublic
 from schemas.browse import VariantSearchResult
 
 router = APIRouter(prefix="/variants")
@@ -19,13 +20,34 @@ router = APIRouter(prefix="/variants")
 @router.get("", response_model=VariantPage, responses=ERRORS, tags=["variants"])
 def list_(
     session: SessionDep,
+    policy: PolicyDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: str | None = None,
     namespace: str | None = None,
     digest: str | None = None,
+    name: Annotated[str | None, Query(description="namespace/name: its revisions")] = None,
+    search: Annotated[
+        str | None, Query(max_length=MAX_QUERY_CHARS, description="part of the name, any case")
+    ] = None,
+    status_: Annotated[
+        str | None, Query(alias="status", description="safeguard statuses, comma-separated")
+    ] = None,
+    sort: Literal["registered", "downloads", "reach"] = "registered",
 ) -> VariantPage:
-    """Registered variants, oldest first; filter by namespace or content digest."""
-    return list_variants(session, limit=limit, cursor=cursor, namespace=namespace, digest=digest)
+    """Variants, oldest first (or by downloads or reach, most first), each with its safeguard
+    status; filter by namespace, name, content digest, part of the name or status."""
+    return list_variants(
+        session,
+        limit=limit,
+        cursor=cursor,
+        namespace=namespace,
+        digest=digest,
+        name=name,
+        search=search,
+        status=status_,
+        sort=sort,
+        policy=policy,
+    )
 
 
 @router.post(
@@ -64,3 +86,16 @@ def search(
 ) -> VariantSearchResult:
     """Variants whose name contains ``q``, best match first: for search suggestions."""
     return search_variants(session, q, limit=limit)
+
+
+@router.get(
+    "/{namespace}/{name}/overview",
+    response_model=VariantOverview,
+    responses=ERRORS,
+    tags=["variants"],
+)
+def overview(
+    namespace: str, name: str, session: SessionDep, policy: PolicyDep, revision: str = "main"
+) -> VariantOverview:
+    """One variant with its safeguard status, latest results, advisories and downloads."""
+    return variant_overview(session, variant_ref(namespace, name, revision), policy)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
         add_results,
         add_signed_results,
         import_results,
+        list_all_results,
         list_results,
         resolve_category,
     )

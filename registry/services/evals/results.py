@@ -17,6 +17,7 @@ from registry.errors import EvalFileInvalid, StatementMismatch
 from registry.names import VariantRef, parse_ref
 from registry.services.evals.checks import check_entered, check_imported, check_signed
 from registry.services.evals.formats import read_results
+from registry.services.pagination import id_page
 from registry.services.safeguards.compute import reads
 from registry.services.safeguards.policy import BenchmarkRule, SafeguardPolicy, normalise
 from registry.services.safeguards.status import refresh
@@ -34,6 +35,7 @@ from schemas.evals import (
     EvaluationStatement,
     SignedEvalCreate,
 )
+from schemas.lists import EvalResultPage
 from schemas.statements import EVALUATION_PREDICATE
 
 
@@ -232,24 +234,43 @@ def list_results(session: Session, ref: VariantRef) -> EvalResultList:
     rows = session.exec(
         select(EvalResult).where(EvalResult.variant_id == variant.id).order_by(col(EvalResult.id))
     ).all()
+    return EvalResultList(
+        name=variant.name, revision=variant.revision, results=_publics(session, list(rows))
+    )
+
+
+def list_all_results(
+    session: Session, *, limit: int = 50, cursor: str | None = None
+) -> EvalResultPage:
+    """Every variant's results, newest first."""
+    rows, next_cursor = id_page(
+        session, select(EvalResult), col(EvalResult.id), limit=limit, cursor=cursor,
+        newest_first=True,
+    )  # fmt: skip
+    return EvalResultPage(items=_publics(session, rows), next_cursor=next_cursor)
+
+
+def _publics(session: Session, rows: list[EvalResult]) -> list[EvalResultPublic]:
+    """The wire form of ``rows``, with their log leaves and signing keys."""
+    statement_ids = {r.statement_id for r in rows if r.statement_id}
     keys = {
         s.id: s.key_id
         for s in session.exec(
-            select(SignedStatement).where(
-                SignedStatement.variant_id == variant.id, SignedStatement.kind == "evaluation"
-            )
+            select(SignedStatement).where(col(SignedStatement.id).in_(statement_ids))
+        ).all()
+    } if statement_ids else {}  # fmt: skip
+    variants = {
+        v.id: v
+        for v in session.exec(
+            select(Variant).where(col(Variant.id).in_({r.variant_id for r in rows}))
         ).all()
     }
-    return EvalResultList(
-        name=variant.name,
-        revision=variant.revision,
-        results=[
-            eval_public(
-                r,
-                variant,
-                next(iter(leaves_of(session, "evaluation.added", r.id or 0)), None),
-                keys.get(r.statement_id) if r.statement_id else None,
-            )
-            for r in rows
-        ],
-    )
+    return [
+        eval_public(
+            r,
+            variants[r.variant_id],
+            next(iter(leaves_of(session, "evaluation.added", r.id or 0)), None),
+            keys.get(r.statement_id) if r.statement_id else None,
+        )
+        for r in rows
+    ]

@@ -7,13 +7,14 @@ cycle cannot make it loop), each with the shortest path by which the advisory re
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from registry.db.engine import transaction
 from registry.db.lineage_queries import descendants
 from registry.db.models import Advisory, Variant
 from registry.errors import AdvisoryNotFound
 from registry.names import parse_ref
+from registry.services.pagination import id_page
 from registry.services.safeguards.compute import MAX_DEPTH
 from registry.services.safeguards.status import current_downloads
 from registry.services.trust import translog
@@ -21,8 +22,19 @@ from registry.services.trust.log_records import leaves_of
 from registry.services.variants.register import get_variant
 from registry.services.webhooks.events import advisory_published
 from schemas.evals import AdvisoryAffected, AdvisoryCreate, AdvisoryPublic, AffectedVariant
+from schemas.lists import AdvisoryPage
 
 MAX_AFFECTED = 100_000
+
+
+def list_advisories(
+    session: Session, *, limit: int = 50, cursor: str | None = None
+) -> AdvisoryPage:
+    """Every advisory, newest first."""
+    rows, next_cursor = id_page(
+        session, select(Advisory), col(Advisory.id), limit=limit, cursor=cursor, newest_first=True
+    )
+    return AdvisoryPage(items=[advisory_public(session, r) for r in rows], next_cursor=next_cursor)
 
 
 def advisory_public(session: Session, row: Advisory) -> AdvisoryPublic:

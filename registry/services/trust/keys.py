@@ -12,8 +12,10 @@ from registry.db.engine import insert_once, transaction
 from registry.db.models import LogLeaf, Namespace, SigningKey, utcnow
 from registry.errors import InvalidInput, KeyExists, KeyNotFound, KeyRevoked, PermissionDenied
 from registry.names import NAME_PART
+from registry.services.pagination import id_page
 from registry.services.trust import translog
 from registry.trust.keys import PublicKey, key_id, load_public_key, public_key_pem
+from schemas.lists import KeyPage
 from schemas.trust import KeyPublic
 
 ROLES = ("publisher", "evaluator")
@@ -99,6 +101,17 @@ def list_keys(session: Session, namespace: str | None = None) -> list[KeyPublic]
     if namespace:
         query = query.join(Namespace).where(Namespace.name == namespace)
     return [key_public(session, k) for k in session.exec(query).all()]
+
+
+def key_page(
+    session: Session, namespace: str | None = None, *, limit: int = 50, cursor: str | None = None
+) -> KeyPage:
+    """A page of keys, oldest first, active and revoked; filter by namespace."""
+    query = select(SigningKey)
+    if namespace:
+        query = query.join(Namespace).where(Namespace.name == namespace)
+    rows, next_cursor = id_page(session, query, col(SigningKey.id), limit=limit, cursor=cursor)
+    return KeyPage(items=[key_public(session, k) for k in rows], next_cursor=next_cursor)
 
 
 def namespace_of_key(session: Session, kid: str) -> tuple[str, str]:

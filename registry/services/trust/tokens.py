@@ -12,7 +12,7 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry.db.models import ApiToken
 from registry.errors import (
@@ -23,7 +23,8 @@ from registry.errors import (
     TokenNotFound,
 )
 from registry.names import NAME_PART
-from schemas import TokenSelf
+from registry.services.pagination import id_page
+from schemas import TokenInfo, TokenPage, TokenSelf
 
 TOKEN_PREFIX = "provreg_"
 _TOKEN = re.compile(r"^provreg_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
@@ -142,3 +143,27 @@ def revoke_token(session: Session, token_id: str) -> ApiToken:
         session.commit()
         session.refresh(row)
     return row
+
+
+def token_info(row: ApiToken) -> TokenInfo:
+    """A stored token without its secret."""
+    expires = row.expires_at
+    expired = expires is not None and (
+        expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    ) < datetime.now(UTC)
+    return TokenInfo(
+        token_id=row.token_id,
+        scope=row.scope,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        active=row.revoked_at is None and not expired,
+    )
+
+
+def list_tokens(session: Session, *, limit: int = 50, cursor: str | None = None) -> TokenPage:
+    """Tokens, oldest first, revoked and expired ones too; never their secrets."""
+    rows, next_cursor = id_page(
+        session, select(ApiToken), col(ApiToken.id), limit=limit, cursor=cursor
+    )
+    return TokenPage(items=[token_info(r) for r in rows], next_cursor=next_cursor)

@@ -12,11 +12,12 @@ if TYPE_CHECKING:
         declared_parents_from_card,
         declared_parents_from_metadata,
     )
+    from registry.services.variants.listing import VARIANT_SORTS, list_variants
+    from registry.services.variants.overview import latest_results, variant_overview
     from registry.services.variants.register import (
         edge_public,
         find_variant,
         get_variant,
-        list_variants,
         register_variant,
         show_variant,
         variant_or_placeholder,

@@ -35,7 +35,6 @@ from registry.names import (
     validate_name,
     validate_revision,
 )
-from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguards.status import mark_dirty
 from registry.services.trust.keys import namespace_row
 from registry.services.trust.signatures import (
@@ -52,9 +51,7 @@ from schemas import (
     FileDigest,
     LineageEdgePublic,
     VariantCreate,
-    VariantPage,
     VariantPublic,
-    VariantSummary,
 )
 from schemas.variants import LEGACY_CARD_CONFIG_KEY
 
@@ -294,36 +291,3 @@ def variant_public(
 def show_variant(session: Session, ref: VariantRef) -> VariantPublic:
     """The public view of ``ref``; raises :class:`VariantNotFound`."""
     return variant_public(session, get_variant(session, ref))
-
-
-def list_variants(
-    session: Session,
-    *,
-    limit: int = 50,
-    cursor: str | None = None,
-    namespace: str | None = None,
-    digest: str | None = None,
-) -> VariantPage:
-    """Variants in registration order, keyset-paginated; filter by namespace or digest."""
-    check_limit(limit)
-    after = int(decode_cursor(cursor).get("after", 0))
-    query = select(Variant).where(col(Variant.id) > after)
-    if namespace:
-        query = query.where(col(Variant.name).startswith(f"{namespace}/"))
-    if digest:
-        query = query.where(Variant.digest == digest)
-    rows = session.exec(query.order_by(col(Variant.id)).limit(limit + 1)).all()
-    items = [
-        VariantSummary(
-            name=v.name,
-            revision=v.revision,
-            digest=v.digest,
-            format=v.format,
-            parameters=v.parameters,
-            registered=v.digest is not None,
-            created_at=v.created_at,
-        )
-        for v in rows[:limit]
-    ]
-    next_cursor = encode_cursor({"after": rows[limit - 1].id}) if len(rows) > limit else None
-    return VariantPage(items=items, next_cursor=next_cursor)
