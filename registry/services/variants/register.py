@@ -36,7 +36,6 @@ from registry.names import (
     validate_revision,
 )
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
-from registry.services.safeguards.status import mark_dirty
 from registry.services.trust.keys import namespace_row
 from registry.services.trust.signatures import (
     check_reposted_statement,
@@ -146,9 +145,11 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     parents = declared_parents(request.parents)
     fp = request.fingerprint
     check_fingerprint(fp)
-    # the sketch and the comparison (numpy) load on the first registration, not on every read
+    # the sketch and the comparison (numpy) and the safeguard statuses load on the first
+    # registration, not on every read
     from registry.services.identify.sketch_index import decode_sketch, store_sketch
     from registry.services.lineage.checks import check_lineage
+    from registry.services.safeguards.status import mark_dirty
 
     with transaction(session):
         variant = find_variant(session, ref)
