@@ -73,10 +73,14 @@ def insert_once(session: Session, row: T, find: Callable[[], T | None]) -> T:
     dialect = session.get_bind().dialect.name
     # each dialect's insert loads when first used: a SQLite command never loads PostgreSQL's
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement: Any = postgresql_insert(table)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table)
+    session.execute(statement.values(**values).on_conflict_do_nothing())
     stored = find()
     if stored is None:  # pragma: no cover - the key was just inserted or already there
         raise RuntimeError(f"{table.name}: the row inserted is not found")
