@@ -40,8 +40,9 @@ ROUTE_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _all_route_modules() -> list[str]:
-    return list(dict.fromkeys(m for modules in ROUTE_MODULES.values() for m in modules))
+#: every route module, in the order the full app (and its OpenAPI document) lists them
+ALL_ROUTE_MODULES = ("variants", "lineage", "identify", "tokens", "keys", "signatures", "log",
+                     "evals", "safeguards", "advisories", "downloads")  # fmt: skip
 
 
 def include_route_modules(app: FastAPI, modules: Iterable[str]) -> None:
@@ -113,7 +114,7 @@ def create_app(
         return {"status": "ok", "version": registry.__version__}
 
     if not lazy_routes:
-        include_route_modules(app, _all_route_modules())
+        include_route_modules(app, ALL_ROUTE_MODULES)
     install_pages(app)
     app.add_middleware(RequestGuard, fastapi_app=app)
     return app
