@@ -196,7 +196,9 @@ def main() -> int:
     details += (
         "\n\nThe loopback Hub serves the files from disk on the same machine, so times are "
         "the client's and the server's CPU, not a network's. Ranges closer than 64 KiB are "
-        "fetched as one request; a sketch reads whole rows of the rows it samples."
+        "fetched as one request; a sketch reads whole rows of the rows it samples, and a "
+        "column-residual Gram reads a quarter of a matrix's rows (at least 512, at most "
+        "1,024), so a 2,048-row square projection gives 512 rows, not half of its bytes."
     )
     path = write_section(
         TITLE,

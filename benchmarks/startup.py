@@ -85,11 +85,15 @@ def main() -> int:
         f"Wall time of a fresh process, {args.rounds} alternating rounds (ms):\n\n"
         + markdown_table(["command", "median", "min", "max"], rows)
         + "\n\nHeavy modules load where they are used: scipy (comparisons), onnx (ONNX models), "
-        "ml_dtypes and gguf (GGUF and quantized tensors); `--help` imports no registry code "
-        "beyond the command tree, and `show` in local mode loads the registry's app without "
-        "them. What `show` still pays in local mode is the app itself in the CLI's process: "
-        "FastAPI and its route models, SQLAlchemy/SQLModel, Alembic's revision check and numpy "
-        "(about 1.1 s over `--help` here); a remote `show` (PROVREG_URL) loads none of them."
+        "ml_dtypes and gguf (GGUF and quantized tensors), numpy (a registration or an "
+        "identification), Alembic (a database behind the newest schema); `--help` imports no "
+        "registry code beyond the command tree. In local mode `show` runs the registry's app in "
+        "the CLI's process, built lazily: a request loads only the route modules of its path "
+        "(a variant's read: the variants routes), their services and the tables they use. "
+        "What it still pays over `--help` is FastAPI (and pydantic.v1, which FastAPI loads to "
+        "build any route), SQLAlchemy/SQLModel, requests and those few modules; a remote `show` "
+        "(PROVREG_URL) loads none but requests. Figures taken on a shared machine under heavy "
+        "load (see the load averages) colour both sides of the ratio."
     )
     path = write_section(
         TITLE,

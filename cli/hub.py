@@ -21,7 +21,7 @@ from cli.output import Output, say, stderr
 from cli.output.views import hub_sync_summary, hub_sync_view
 from cli.state import CliState
 from registry.errors import HubRepoNotFound, HubUnavailable, InvalidInput
-from schemas import HubJobCounts, HubSyncResult, HubWatchResult
+from schemas import HubJobCounts, HubScanResult, HubSyncResult, HubWatchResult
 
 if TYPE_CHECKING:  # the Hub client and the sync load only when a hub command runs
     from sqlmodel import Session
@@ -213,15 +213,37 @@ def watch(
     once: Annotated[bool, typer.Option("--once", help="one round, then stop")] = False,
     depth: DepthOption = DEFAULT_DEPTH,
     fingerprint: FingerprintOption = False,
+    scan: Annotated[
+        bool, typer.Option("--scan", help="after each sync, scan the root's family (hub scan)")
+    ] = False,
+    search: Annotated[
+        list[str] | None,
+        typer.Option("--search", metavar="TEXT", help="with --scan: list repos named so"),
+    ] = None,
+    author: Annotated[
+        list[str] | None,
+        typer.Option("--author", metavar="NAME", help="with --scan: list an author's repos"),
+    ] = None,
     endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> Output:
-    """Sync each root every --interval minutes. Safe to kill at any moment: the next start
-    resumes each interrupted sync without losing or repeating anything."""
+    """Sync each root every --interval minutes, and with --scan scan its family after the sync
+    (fingerprinting with --fingerprint). Safe to kill at any moment: the next start resumes
+    each interrupted sync without losing or repeating anything.
+
+    Example: provreg hub watch acme/base --interval 360 --scan --search base --fingerprint"""
     state: CliState = ctx.obj
+    searches, authors = search or [], author or []
+    if scan and not (searches or authors):
+        raise InvalidInput(
+            "--scan needs something to list by", hint="give --search TEXT or --author NAME"
+        )
+    if not scan and (searches or authors):
+        raise InvalidInput("--search and --author list repos for a scan", hint="add --scan")
     hub = hub_reader(state, endpoint)
     rounds = 1 if once else iterations
     syncs: list[HubSyncResult] = []
+    scans: list[HubScanResult] = []
     done = 0
     sleep: Callable[[float], None] = time.sleep
     try:
@@ -231,13 +253,32 @@ def watch(
             for root in roots:
                 try:
                     result = _sync(state, hub, root, depth, fingerprint)
+                    syncs.append(result)
+                    say(state.as_json, hub_sync_summary(result))
+                    if scan:
+                        scans.append(_scan(state, hub, root, searches, authors, fingerprint))
                 except (HubUnavailable, HubRepoNotFound) as exc:
                     stderr().print(f"[red]{root}:[/] {exc.message} (next round retries)")
-                    continue
-                syncs.append(result)
-                say(state.as_json, hub_sync_summary(result))
             done += 1
     except KeyboardInterrupt:
         stderr().print("stopped; the next start resumes any interrupted sync")
     # each round's summary is already out; --json prints the whole run at the end
-    return Output(HubWatchResult(iterations=done, syncs=syncs), view=lambda _: [])
+    return Output(HubWatchResult(iterations=done, syncs=syncs, scans=scans), view=lambda _: [])
+
+
+def _scan(
+    state: CliState,
+    hub: HubReader,
+    root: str,
+    searches: list[str],
+    authors: list[str],
+    fingerprint: bool,
+) -> HubScanResult:
+    """A watch round's scan of ``root``, with its summary line."""
+    from cli.hub_scan import hub_scan_summary, scan_family  # it imports this module
+
+    found = scan_family(
+        state, hub, root, searches=searches, authors=authors, fingerprint=fingerprint
+    )
+    say(state.as_json, hub_scan_summary(found))
+    return found

@@ -3,8 +3,8 @@ fingerprint jobs that identify them. Registered on the `hub` group by :mod:`cli.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,12 +14,25 @@ from cli.output import Line, Output
 from cli.state import CliState
 from schemas import HubJobCounts, HubJobsReport, HubScanResult
 
+if TYPE_CHECKING:
+    from registry.hub.reader import HubReader
 
-def _scan_view(r: HubScanResult) -> Iterable[Line]:
-    yield (
+
+def _counts(r: HubScanResult) -> str:
+    return (
         f"{r.root}: listed {r.listed}, examined {r.examined} ({r.exact_copies} exact copies), "
         f"skipped {r.skipped}, {r.already_known} already in the family"
     )
+
+
+def hub_scan_summary(r: HubScanResult) -> str:
+    """One line for a scan in a `hub watch` round."""
+    jobs = f"; fingerprint jobs: {r.jobs.done} done, {r.jobs.failed} failed" if r.jobs else ""
+    return f"scan of {_counts(r)}{jobs}, {len(r.matches)} matches"
+
+
+def _scan_view(r: HubScanResult) -> Iterable[Line]:
+    yield _counts(r)
     if r.jobs is not None:
         j = r.jobs
         yield (
@@ -58,27 +71,47 @@ def scan(
     identifies the rest and records what it finds as detected edges. A rerun resumes.
 
     Example: provreg hub scan meta-llama/Llama-2-7b-chat-hf --search llama-2-7b --fingerprint"""
+    state: CliState = ctx.obj
+    hub = hub_reader(state, endpoint)
+    found = scan_family(
+        state, hub, root, searches=search or [], authors=author or [], limit=limit,
+        fingerprint=fingerprint, wait=not no_wait,
+    )  # fmt: skip
+    return Output(found, view=_scan_view)
+
+
+def scan_family(
+    state: CliState,
+    hub: HubReader,
+    root: str,
+    *,
+    searches: Sequence[str],
+    authors: Sequence[str],
+    limit: int = 1000,
+    fingerprint: bool = False,
+    wait: bool = True,
+) -> HubScanResult:
+    """One scan of ROOT's family (`hub scan`, and `hub watch --scan` after each sync): examine
+    the listing, fingerprint what could be kin when asked, and report the matches."""
     from registry.hub.scan import scan_matches, scan_root
     from registry.services.safeguards.policy import load_policy
 
-    state: CliState = ctx.obj
-    hub = hub_reader(state, endpoint)
     with state.local_sessions()() as session:
         found = scan_root(
             session,
             hub,
             root,
             load_policy(state.settings),
-            searches=search or [],
-            authors=author or [],
+            searches=searches,
+            authors=authors,
             limit=limit,
         )
     unknown = [f.repo for f in found.findings if f.outcome == "examined"]
     if fingerprint:
-        found.jobs = fingerprint_jobs(state, hub.endpoint, unknown, wait=not no_wait)
+        found.jobs = fingerprint_jobs(state, hub.endpoint, unknown, wait=wait)
     with state.local_sessions()() as session:
         found.matches = scan_matches(session, found.recorded_repos())
-    return Output(found, view=_scan_view)
+    return found
 
 
 def _jobs_view(r: HubJobsReport) -> Iterable[Line]:

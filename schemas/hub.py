@@ -37,11 +37,6 @@ class HubSyncResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class HubWatchResult(BaseModel):
-    iterations: int
-    syncs: list[HubSyncResult]
-
-
 class DownloadPoint(BaseModel):
     window: DownloadWindow
     count: int
@@ -155,3 +150,11 @@ class HubScanResult(BaseModel):
     def recorded_repos(self) -> list[str]:
         """The repos the scan recorded (examined, copies included): what it matched."""
         return [f.repo for f in self.findings if f.outcome in ("examined", "copy")]
+
+
+class HubWatchResult(BaseModel):
+    iterations: int
+    syncs: list[HubSyncResult]
+    scans: list[HubScanResult] = Field(
+        default_factory=list, description="with --scan: each root's scan, after its sync"
+    )

@@ -43,8 +43,9 @@ ROUTE_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _all_route_modules() -> list[str]:
-    return list(dict.fromkeys(m for modules in ROUTE_MODULES.values() for m in modules))
+#: every route module, in the order the full app (and its OpenAPI document) lists them
+ALL_ROUTE_MODULES = ("variants", "lineage", "identify", "tokens", "keys", "signatures", "log",
+                     "evals", "safeguards", "advisories", "downloads")  # fmt: skip
 
 
 def include_route_modules(app: FastAPI, modules: Iterable[str]) -> None:
@@ -57,11 +58,26 @@ def include_route_modules(app: FastAPI, modules: Iterable[str]) -> None:
             included.add(name)
 
 
+#: under ``/v1/variants/{namespace}/{name}/``, the module serving each last segment
+VARIANT_TAIL_MODULES = {"statement": "signatures", "signatures": "signatures",
+                        "advisories": "advisories"}  # fmt: skip
+
+
+def modules_for(path: str) -> tuple[str, ...]:
+    """The route modules that may serve ``path``: those of its segment under ``/v1``, and for
+    a variant's own paths only the one module that serves them."""
+    parts = path.strip("/").split("/")
+    if len(parts) < 2 or parts[0] != "v1":
+        return ()
+    if parts[1] == "variants":
+        tail = VARIANT_TAIL_MODULES.get(parts[4]) if len(parts) == 5 else "variants"
+        return (tail,) if tail else ()
+    return ROUTE_MODULES.get(parts[1], ())
+
+
 def route_path(app: FastAPI, path: str) -> None:
-    """Make sure a lazily routed app serves ``path``: load the route modules of its segment."""
-    parts = path.split("/", 3)
-    if len(parts) > 2 and parts[1] == "v1":
-        include_route_modules(app, ROUTE_MODULES.get(parts[2], ()))
+    """Make sure a lazily routed app serves ``path``: load the route modules it may need."""
+    include_route_modules(app, modules_for(path))
 
 
 def create_app(
@@ -111,7 +127,7 @@ def create_app(
         return {"status": "ok", "version": registry.__version__}
 
     if not lazy_routes:
-        include_route_modules(app, _all_route_modules())
+        include_route_modules(app, ALL_ROUTE_MODULES)
     install_pages(app)
     install_docs(app)
     app.add_middleware(RequestGuard, fastapi_app=app)

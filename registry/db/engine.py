@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
@@ -73,8 +71,16 @@ def insert_once(session: Session, row: T, find: Callable[[], T | None]) -> T:
         c.name: getattr(row, c.name) for c in table.columns if getattr(row, c.name) is not None
     }
     dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    # each dialect's insert loads when first used: a SQLite command never loads PostgreSQL's
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement: Any = postgresql_insert(table)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table)
+    session.execute(statement.values(**values).on_conflict_do_nothing())
     stored = find()
     if stored is None:  # pragma: no cover - the key was just inserted or already there
         raise RuntimeError(f"{table.name}: the row inserted is not found")

@@ -296,10 +296,28 @@ def recognise_copy(session: Session, repo: HubRepo, variant: Variant, tally: Syn
 
 
 def record_counts(
-    session: Session, variant: Variant, facts: RepoFacts, observed_at: datetime, tally: SyncTally
+    session: Session,
+    variant: Variant,
+    facts: RepoFacts,
+    observed_at: datetime,
+    tally: SyncTally,
+    *,
+    only_changed: bool = False,
 ) -> None:
     """Both counters as ``hub`` snapshots at the sync's start. The item is recorded once per
-    sync, so no snapshot can exist yet (the unique constraint would refuse a second)."""
+    sync, so no snapshot can exist yet (the unique constraint would refuse a second).
+
+    With ``only_changed`` a counter is recorded only when it differs from the latest ``hub``
+    snapshot of its window: a scan, which has no frontier to say it saw a repo already, adds no
+    second observation of the same figures when it is run again (or resumed)."""
+    latest: dict[str, int] = {}
+    if only_changed:
+        for window, count in session.exec(
+            select(DownloadSnapshot.window, DownloadSnapshot.count)
+            .where(DownloadSnapshot.variant_id == variant.id, DownloadSnapshot.source == "hub")
+            .order_by(col(DownloadSnapshot.observed_at))
+        ):
+            latest[window] = count
     rows = [
         {
             "variant_id": variant.id,
@@ -309,7 +327,7 @@ def record_counts(
             "source": "hub",
         }
         for window, count in (("30d", facts.downloads), ("all", facts.downloads_all_time))
-        if count is not None
+        if count is not None and latest.get(window) != int(count)
     ]
     if rows:
         session.execute(insert(DownloadSnapshot), rows)

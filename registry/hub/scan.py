@@ -157,7 +157,9 @@ def _examine(
     if (why := fits(profile, candidate)) is not None:
         return HubScanFinding(repo=repo_id, outcome="skipped", reason=why)
     with transaction(session):
-        repo = record_repo(session, hub, policy, candidate.facts, utcnow(), tally)
+        # no frontier tells a rerun (or a resumed scan) what it saw: figures it recorded
+        # already are not recorded again
+        repo = record_repo(session, hub, policy, candidate.facts, utcnow(), tally, recount=False)
     copy = session.get(Variant, repo.exact_copy_of) if repo.exact_copy_of else None
     if copy is not None:
         return HubScanFinding(

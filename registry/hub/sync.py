@@ -251,7 +251,11 @@ def record_repo(
     facts: RepoFacts,
     observed_at: datetime,
     tally: SyncTally,
+    *,
+    recount: bool = True,
 ) -> HubRepo:
+    """Record the repo (see the module docstring); its counters are recorded each time, or,
+    without ``recount``, only those that changed since the repo's latest snapshot."""
     name = validate_name(facts.repo_id)
     variant = variant_or_placeholder(session, VariantRef(name, "main"))
     assert variant.id is not None
@@ -283,7 +287,7 @@ def record_repo(
         record_declared(session, variant, full, tally)
         record_evals(session, variant, full, policy, tally)
         recognise_copy(session, repo, variant, tally)
-    record_counts(session, variant, facts, observed_at, tally)
+    record_counts(session, variant, facts, observed_at, tally, only_changed=not recount)
     if changed:
         mark_dirty(session, variant.id)  # its status, at the next read
     if first_seen and variant.digest is None:

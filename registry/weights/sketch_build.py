@@ -34,8 +34,12 @@ from registry.weights.sketch import (
 # row, hence every page. Above GRAM_ROWS rows it is estimated from GRAM_ROWS of them instead:
 # runs of GRAM_RUN consecutive rows at GRAM_RUN-aligned starts, spread evenly. Runs cover whole
 # attention heads (head sizes divide 128), so a within-head row permutation (llama.cpp's
-# rotary layout) sums the same rows; correlations from 1,024 rows err by about 0.03.
+# rotary layout) sums the same rows; correlations from 1,024 rows err by about 0.03. A matrix
+# of fewer than 4 * GRAM_ROWS rows gives a quarter of its rows, but never fewer than
+# GRAM_MIN_ROWS (about 0.045): 1,024 rows of a 2,048-row square projection were half of its
+# bytes, which a remote sketch fetches.
 GRAM_ROWS = 1024
+GRAM_MIN_ROWS = 512
 GRAM_RUN = 128
 _VOCAB_HINT = re.compile(r"(embed|wte|word_embeddings|token_embd|tok_embeddings|shared)", re.I)
 _NOT_VOCAB = re.compile(r"(position|token_type|segment|pos_emb|wpe)", re.I)
@@ -98,8 +102,9 @@ def gram_rows(rows: int) -> np.ndarray | None:
     """The rows a column-residual Gram is summed over; None for all of them."""
     if rows <= GRAM_ROWS:
         return None
+    budget = max(GRAM_MIN_ROWS, min(GRAM_ROWS, rows // 4 // GRAM_RUN * GRAM_RUN))
     runs = rows // GRAM_RUN
-    starts = np.unique(np.round(np.linspace(0, runs - 1, GRAM_ROWS // GRAM_RUN)).astype(np.int64))
+    starts = np.unique(np.round(np.linspace(0, runs - 1, budget // GRAM_RUN)).astype(np.int64))
     return (starts[:, None] * GRAM_RUN + np.arange(GRAM_RUN)[None, :]).reshape(-1)
 
 

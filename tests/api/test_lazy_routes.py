@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from registry.api import create_app
-from registry.api.app import ROUTE_MODULES, route_path
+from registry.api.app import ALL_ROUTE_MODULES, ROUTE_MODULES, modules_for, route_path
 from registry.api.guard import api_routes
 from registry.config import Settings
 from registry.db import make_engine, make_session_factory
@@ -48,6 +48,12 @@ def test_a_lazy_app_loads_only_the_modules_of_the_segment_asked_for() -> None:
     route_path(lazy, "/v1/keys")  # asked again: included once
     assert len(lazy.router.routes) == len(_app(lazy=True).router.routes) + 1
     assert set(ROUTE_MODULES["variants"]) >= {"variants", "signatures", "advisories"}
+    assert {m for ms in ROUTE_MODULES.values() for m in ms} == set(ALL_ROUTE_MODULES)
+    # a variant's own read loads its module only; its statement, the signatures module
+    assert modules_for("/v1/variants/acme/chat") == ("variants",)
+    assert modules_for("/v1/variants/acme/chat/statement") == ("signatures",)
+    assert modules_for("/v1/variants/acme/chat/nothing") == ()
+    assert modules_for("/ui/app.js") == modules_for("/") == ()
 
 
 def test_a_lazy_app_answers_a_request_after_its_routes_load() -> None:

@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from registry.config import Settings
 from tests.cli.conftest import CliRunner
-from tests.hub_server import FakeHub, HubServer
-from tests.services.test_hub_scan import ROOT, _hub, _register_root
+from tests.hub_server import FakeHub, HubRepoSpec, HubServer, zoo_files
+from tests.services.test_hub_scan import ROOT, ZOO, _hub, _register_root
 
 
 @pytest.fixture
@@ -45,6 +45,45 @@ def test_scan_fingerprints_and_reports_why(
     jobs = provreg("hub", "jobs", "--json")
     assert jobs.code == 0 and jobs.json()["counts"]["done"] == 3
     assert jobs.json()["broker"] is None
+
+
+def test_watch_scans_each_root_after_its_sync(
+    session: Session, provreg: CliRunner, hub: tuple[FakeHub, HubServer]
+) -> None:
+    _register_root(session)
+    fake, server = hub
+    fake.add(HubRepoSpec(id=ROOT, files=zoo_files(ZOO / "llama-b0")))  # the root, on the Hub
+    r = provreg(
+        "hub", "watch", ROOT, "--once", "--scan", "--search", "llama", "--fingerprint",
+        "--endpoint", server.url, "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["iterations"] == 1 and [s["root"] for s in doc["syncs"]] == [ROOT]
+    [scan] = doc["scans"]
+    assert scan["root"] == ROOT and scan["already_known"] == 1  # the root, listed too
+    assert (scan["examined"], scan["exact_copies"], scan["skipped"]) == (4, 1, 1)
+    assert scan["jobs"]["done"] == 3
+    relations = {m["repo"]: m["relation"] for m in scan["matches"]}
+    assert relations["anon/llama-uncensored"] == "finetune"
+    assert relations["mirror/llama-copy"] == "repackaged"
+
+    # the next round finds everything known or done: nothing fingerprinted again
+    text = provreg(
+        "hub", "watch", ROOT, "--once", "--scan", "--author", "anon", "--fingerprint",
+        "--endpoint", server.url,
+    )  # fmt: skip
+    assert text.code == 0, text.err
+    assert f"scan of {ROOT}: listed 2, examined 0" in text.out
+    assert "fingerprint jobs: 0 done" in text.out
+
+
+def test_watch_scan_options_go_together(provreg: CliRunner, hub: tuple[FakeHub, HubServer]) -> None:
+    _fake, server = hub
+    r = provreg("hub", "watch", ROOT, "--once", "--scan", "--endpoint", server.url)
+    assert r.code == 1 and "--scan needs something to list by" in r.err
+    r = provreg("hub", "watch", ROOT, "--once", "--search", "llama", "--endpoint", server.url)
+    assert r.code == 1 and "add --scan" in r.err
 
 
 def test_scan_and_worker_errors(provreg: CliRunner, hub: tuple[FakeHub, HubServer]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from registry.db.models import HubRepo, LineageEdge, Variant, VariantSketch
+from registry.db.models import DownloadSnapshot, HubRepo, LineageEdge, Variant, VariantSketch
 from registry.errors import InvalidInput, VariantNotFound
 from registry.hub.fingerprint import sketch_repo_remotely
 from registry.hub.jobs import enqueue_jobs, run_job
@@ -145,3 +145,30 @@ def test_scan_input_errors(session: Session) -> None:
             scan_root(session, hub, ROOT, load_policy())
         with pytest.raises(InvalidInput):
             scan_root(session, hub, ROOT, load_policy(), searches=["x"], limit=0)
+
+
+def test_a_scan_run_again_records_only_download_counters_that_changed(session: Session) -> None:
+    """A scan has no frontier: run again (or resumed after a kill) it must not observe the same
+    figures twice, yet it keeps the counters of the repos it watches current."""
+    _register_root(session)
+    fake = _hub()
+    lone = fake.repos["other/llama-independent"]
+    lone.downloads, lone.downloads_all_time = 10, 100
+
+    def snapshots() -> list[tuple[str, int]]:
+        variant = session.exec(select(Variant).where(Variant.name == lone.id)).one()
+        rows = session.exec(
+            select(DownloadSnapshot).where(DownloadSnapshot.variant_id == variant.id)
+        )
+        return sorted((s.window, s.count) for s in rows)
+
+    with HubServer(fake) as server:
+        hub = HubReader(server.url, None, sleep=lambda _s: None)
+        scan_root(session, hub, ROOT, load_policy(), searches=["llama"])
+        assert snapshots() == [("30d", 10), ("all", 100)]
+        scan_root(session, hub, ROOT, load_policy(), searches=["llama"])
+        assert snapshots() == [("30d", 10), ("all", 100)]  # the same figures: nothing new
+        lone.downloads, lone.downloads_all_time = 12, 102
+        again = scan_root(session, hub, ROOT, load_policy(), searches=["llama"])
+    assert snapshots() == [("30d", 10), ("30d", 12), ("all", 100), ("all", 102)]
+    assert lone.id in again.recorded_repos()

@@ -13,7 +13,13 @@ import numpy as np
 from registry.weights.arrays import ArrayTensor
 from registry.weights.compare import compare_sketches
 from registry.weights.sketch import MAX_BLOCKS
-from registry.weights.sketch_build import GRAM_ROWS, GRAM_RUN, build_sketch, gram_rows
+from registry.weights.sketch_build import (
+    GRAM_MIN_ROWS,
+    GRAM_ROWS,
+    GRAM_RUN,
+    build_sketch,
+    gram_rows,
+)
 
 VOCAB, HIDDEN, WIDE, LAYERS = 512, 64, 4 * GRAM_ROWS, 2
 
@@ -65,6 +71,15 @@ def test_gram_rows_are_whole_aligned_runs_spread_over_the_matrix() -> None:
     assert np.array_equal(
         rows.reshape(-1, GRAM_RUN) - starts[:, None], np.tile(np.arange(128), (8, 1))
     )
+
+
+def test_matrices_under_four_budgets_give_a_quarter_of_their_rows_but_never_too_few() -> None:
+    """A 2,048-row square projection gives 512 rows, not half of itself."""
+    sizes = {n: gram_rows(n) for n in (GRAM_ROWS + 1, 2048, 3000, 4 * GRAM_ROWS, 5632)}
+    counts = {n: (rows.size if rows is not None else n) for n, rows in sizes.items()}
+    assert counts == {GRAM_ROWS + 1: GRAM_MIN_ROWS, 2048: 512, 3000: 640, 4096: 1024, 5632: 1024}
+    for n, rows in sizes.items():
+        assert rows is not None and rows.size % GRAM_RUN == 0 and rows[-1] < n
 
 
 def test_wide_matrices_are_read_in_part_and_still_recognised_after_permutation() -> None:

@@ -14,8 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from registry.config import Settings
 from registry.errors import PolicyInvalid
 from registry.trust.canonical import canonical_json, sha256_digest
@@ -106,6 +104,8 @@ def _mapping(source: str, where: str, value: Any) -> dict[str, Any]:
 
 def parse_policy(text: str, source: str = "<text>") -> SafeguardPolicy:
     """Parse and check a policy document; raises :class:`PolicyInvalid`."""
+    import yaml  # here: most commands and requests never read a policy
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -35,7 +35,6 @@ from registry.names import (
     validate_name,
     validate_revision,
 )
-from registry.services.safeguards.status import mark_dirty
 from registry.services.trust.keys import namespace_row
 from registry.services.trust.signatures import (
     attached_signatures,
@@ -145,10 +144,12 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     parents = declared_parents(request.parents)
     fp = request.fingerprint
     check_fingerprint(fp)
-    # the sketch and the comparison (numpy) load on the first registration, not on every read
-    from registry.db.models import HubRepo  # the Hub's tables load on writes, not on reads
+    # the sketch and the comparison (numpy), the safeguard statuses and the Hub's tables load
+    # on the first registration, not on every read
+    from registry.db.models import HubRepo
     from registry.services.identify.sketch_index import decode_sketch, store_sketch
     from registry.services.lineage.checks import check_lineage
+    from registry.services.safeguards.status import mark_dirty
 
     with transaction(session):
         variant = find_variant(session, ref)
