@@ -43,6 +43,8 @@ EXAMPLES: dict[str, list[str]] = {
     "serve": ["provreg serve --host 127.0.0.1 --port 8000"],
     "attach-signature": [
         "provreg attach-signature acme/chat model.sig --public-key signer.pub",
+        "provreg attach-signature acme/chat model.sig --trust-root trusted_root.json "
+        "--identity release@acme.example --issuer https://accounts.google.com",
     ],
     "verify": ["provreg verify acme/chat", "provreg verify acme/chat@v1 --path ./chat"],
     "audit": ["provreg audit", "provreg audit --json"],
@@ -92,9 +94,25 @@ EXAMPLES: dict[str, list[str]] = {
     "downloads record": ["provreg downloads record acme/chat --count 1200 --at 2026-11-01"],
     "downloads ingest": ["provreg downloads ingest downloads.csv"],
     "hub sync": ["provreg hub sync meta-llama/Llama-3.1-8B --depth 2 --fingerprint"],
-    "hub watch": ["provreg hub watch meta-llama/Llama-3.1-8B --interval 60"],
+    "hub watch": [
+        "provreg hub watch meta-llama/Llama-3.1-8B --interval 60",
+        "provreg hub watch meta-llama/Llama-3.1-8B --scan --search llama --fingerprint",
+    ],
     "hub scan": ["provreg hub scan meta-llama/Llama-3.1-8B --search llama --limit 200"],
     "hub jobs": ["provreg hub jobs"],
+    "export": [
+        "provreg export acme/chat --format cyclonedx --out chat.cdx.json",
+        "provreg export acme/chat@v1 --format spdx > chat.spdx.json",
+    ],
+    "dump": ["provreg dump --out registry.jsonl", "provreg dump > registry.jsonl"],
+    "restore": ["PROVREG_DATABASE_URL=postgresql://… provreg restore registry.jsonl"],
+    "webhook add": [
+        'provreg webhook add https://hooks.example.org/provreg --secret "$SECRET" '
+        "--on new-descendant,status-lacking,advisory --under acme/base",
+    ],
+    "webhook list": ["provreg webhook list", "provreg webhook list --json"],
+    "webhook remove": ["provreg webhook remove 3"],
+    "webhook deliveries": ["provreg webhook deliveries", "provreg webhook deliveries 3"],
     "completion": [
         "provreg completion bash > ~/.local/share/bash-completion/completions/provreg",
         "provreg completion zsh > ~/.zfunc/_provreg",
@@ -115,7 +133,7 @@ _OPTION_METAVARS = {
     "--port": "PORT",
     "--name": "NAME",
     "--model": "NAME[@REV]",
-    "--out": "KEYFILE",
+    "--out": "FILE",
     "--public-key": "PEM",
     "--path": "DIR",
     "--card": "README.md",
