@@ -55,6 +55,11 @@ class WeightsFingerprint(BaseModel):
     sketch: str | None = Field(
         default=None, description="similarity sketch, base64; what identify and checks compare"
     )
+    adapter: str | None = Field(
+        default=None,
+        description="adapter sketch, base64, of a PEFT LoRA adapter release: its target modules, "
+        "shapes and low-rank delta; checked against the declared base and merged models",
+    )
 
 
 class DeclaredParent(BaseModel):

@@ -103,6 +103,18 @@ def gram_rows(rows: int) -> np.ndarray | None:
     return (starts[:, None] * GRAM_RUN + np.arange(GRAM_RUN)[None, :]).reshape(-1)
 
 
+def block_columns(residual: int) -> np.ndarray:
+    """The residual indices a raw block samples (the same in every sketch of that width)."""
+    rng = np.random.default_rng(SKETCH_SEED + 1)
+    return np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
+
+
+def block_rows(other: int) -> np.ndarray:
+    """The indices a raw block samples on a matrix's non-residual axis of width ``other``."""
+    rng = np.random.default_rng(SKETCH_SEED + other)
+    return np.sort(rng.choice(other, size=min(BLOCK, other), replace=False))
+
+
 def _grid(sample: np.ndarray) -> float:
     """Median fraction of distinct values per GROUP-long run: ~1 for trained floats."""
     flat = sample.reshape(-1)
@@ -114,7 +126,8 @@ def _grid(sample: np.ndarray) -> float:
     return float(np.median(distinct / GROUP))
 
 
-def _layer_of(name: str) -> int | None:
+def layer_of(name: str) -> int | None:
+    """The block number a tensor's name carries, if any."""
     numbers = _LAYER_NUMBER.findall(name)
     return int(numbers[0]) if numbers else None
 
@@ -182,8 +195,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
     dims = np.sort(np.argsort(-np.asarray(norms), kind="stable")[:keep]).astype(np.int32)
     signatures = [unit_rows(x[:, dims].T).astype(np.float16) for x in xs]
     gram = np.mean([upper(unit_rows(x) @ unit_rows(x).T) for x in xs], axis=0)
-    rng = np.random.default_rng(SKETCH_SEED + 1)
-    block_cols = np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
+    block_cols = block_columns(residual)
 
     records: list[MatrixRecord] = []
     skip = {id(t) for t in vocab_tensors}
@@ -197,11 +209,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         if rows == residual:
             grams.append(_correlation_gram(t.read_rows(dims).T))
         other = rows if cols == residual else cols
-        row_pick = np.sort(
-            np.random.default_rng(SKETCH_SEED + other).choice(
-                other, size=min(BLOCK, other), replace=False
-            )
-        )
+        row_pick = block_rows(other)
         if cols == residual:
             sample_rows = t.read_rows(row_pick)
             block = sample_rows[:, block_cols]
@@ -214,7 +222,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         records.append(
             MatrixRecord(
                 order=order,
-                layer=_layer_of(t.name),
+                layer=layer_of(t.name),
                 other=other,
                 storage=t.storage,
                 grams=grams,

@@ -35,6 +35,7 @@ from registry.names import (
     validate_name,
     validate_revision,
 )
+from registry.services.identify.adapters import decode_adapter, store_adapter
 from registry.services.identify.sketch_index import decode_sketch, store_sketch
 from registry.services.lineage.checks import check_lineage
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
@@ -184,10 +185,13 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
             session.execute(
                 insert(Tensor), [{"variant_id": variant.id, **t.model_dump()} for t in fp.tensors]
             )
-        sketch = None
+        sketch = adapter = None
         if fp.sketch:
             sketch, blob = decode_sketch(fp.sketch)
             store_sketch(session, variant.id, sketch, blob)
+        if fp.adapter:
+            adapter, adapter_blob = decode_adapter(fp.adapter)
+            store_adapter(session, variant.id, adapter, adapter_blob)
         for parent_ref, relation in parents:
             parent = variant_or_placeholder(session, parent_ref)
             assert parent.id is not None
@@ -206,7 +210,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
                 )
             )
         session.flush()
-        check_lineage(session, variant, sketch)
+        check_lineage(session, variant, sketch, adapter)
         record_registration(session, variant, request, parents)  # signature check and log
         mark_dirty(session, variant.id)  # its safeguard status, at the next read
         for child_id in session.exec(
