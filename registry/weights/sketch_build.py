@@ -12,6 +12,14 @@ from typing import Protocol
 import numpy as np
 
 from registry.weights.blas import one_blas_thread
+from registry.weights.rotation import (
+    VIEW_ROWS,
+    anchor_view,
+    gain_for,
+    norm_gains,
+    reads_residual,
+    view_anchor_rows,
+)
 from registry.weights.sketch import (
     ANCHOR_POOL_CAP,
     BLOCK,
@@ -199,6 +207,8 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
 
     records: list[MatrixRecord] = []
     skip = {id(t) for t in vocab_tensors}
+    gains = norm_gains(tensors, residual)
+    view_rows = view_anchor_rows(xs[0])
     for order, t in enumerate(matrices):
         if id(t) in skip or residual not in t.shape:
             continue
@@ -219,8 +229,13 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
             # a remote file); the block holds the same values either way
             sample_rows = t.read_rows(block_cols)
             block = sample_rows[:, row_pick].T
+        view = None
+        if cols == residual and reads_residual(t.name):
+            head = t.read_rows(np.arange(min(rows, VIEW_ROWS)))
+            view = anchor_view(view_rows, gain_for(t.name, gains), head)
         records.append(
             MatrixRecord(
+                view=view,
                 order=order,
                 layer=layer_of(t.name),
                 other=other,
@@ -252,4 +267,5 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         records=records,
         vocab_storage=embedding.storage,
         parameters=parameters,
+        unit_norms=bool(gains) and all(np.all(g == 1.0) for g in gains.values()),
     )
