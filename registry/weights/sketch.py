@@ -69,6 +69,7 @@ class MatrixRecord:
     # int8 view through the anchor embeddings of a matrix that reads the residual stream, which
     # an orthogonal rotation of that stream leaves unchanged (registry.weights.rotation)
     view: np.ndarray | None = None
+    expert: int | None = None  # the expert number of a mixture-of-experts matrix
 
 
 @dataclass
@@ -104,6 +105,15 @@ class Sketch:
         widths = [QUANTIZED_BITS.get(r.storage.upper(), 32) for r in self.records]
         return min(widths, default=32)
 
+    @property
+    def experts(self) -> int:
+        """Experts per mixture-of-experts layer (the most any layer has; 0 for a dense model)."""
+        per_layer: dict[Any, set[int]] = {}
+        for r in self.records:
+            if r.expert is not None:
+                per_layer.setdefault(r.layer, set()).add(r.expert)
+        return max((len(e) for e in per_layer.values()), default=0)
+
     def digest(self) -> str:
         return "sha256:" + hashlib.sha256(self.to_bytes()).hexdigest()
 
@@ -126,6 +136,7 @@ class Sketch:
                     "zero_fraction": round(r.zero_fraction, 6),
                     "grid": round(r.grid, 6),
                     **({"view": True} if r.view is not None else {}),
+                    **({"expert": r.expert} if r.expert is not None else {}),
                 }
             )
             arrays.extend(r.grams)
@@ -179,7 +190,7 @@ class Sketch:
             records.append(
                 MatrixRecord(
                     r["order"], r["layer"], r["other"], r["storage"], grams, block,
-                    r["zero_fraction"], r["grid"], view,
+                    r["zero_fraction"], r["grid"], view, r.get("expert"),
                 )
             )  # fmt: skip
         return cls(

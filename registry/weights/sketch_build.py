@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from registry.weights.blas import one_blas_thread
+from registry.weights.experts import expand_experts, expert_of
 from registry.weights.rotation import (
     VIEW_ROWS,
     anchor_view,
@@ -184,6 +185,7 @@ def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Ske
 
 
 def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
+    tensors = expand_experts(tensors)  # stacked experts: one matrix each
     matrices = [t for t in tensors if len(t.shape) == 2 and min(t.shape) > 1]
     if not matrices:
         raise SketchError("no 2-D weight matrices to sketch")
@@ -236,6 +238,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         records.append(
             MatrixRecord(
                 view=view,
+                expert=expert_of(t.name),
                 order=order,
                 layer=layer_of(t.name),
                 other=other,
