@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks._report import Figure, command_line, markdown_table, write_section
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, recall_hits, recall_total = [], 0, 0
     bf16_hits = false_attr = attr_checks = 0
     merged_sketches: list[tuple[str, str, Sketch]] = []
-    for base_id in BASES:
+    for base_id in [b for b in BASES if (zoo / b).is_dir()]:
         base = sketch_path(zoo / base_id)
         adapters: dict[str, AdapterSketch] = {}
         merged: dict[str, tuple[Sketch, Sketch]] = {}
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in SEEDS:
                 name = f"{base_id} {label} seed {seed}"
                 recipe = LoraRecipe(base_id, seed=seed, **kw)  # type: ignore[arg-type]
+                recipe = replace(recipe, zoo=zoo)
                 out = work / name.replace(" ", "_").replace(",", "")
                 release = build_lora(recipe, out)
                 adapters[name] = sketch_adapter(release.adapter, open_model(release.adapter))

@@ -19,6 +19,7 @@ class LoraRecipe:
     alpha: int = 8
     steps: int = 15
     rslora: bool = False
+    zoo: Path = REALZOO  # where the base is
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def build_lora(recipe: LoraRecipe, out: Path) -> LoraRelease:
 
     torch.set_num_threads(1)
     torch.manual_seed(recipe.seed)
-    model = AutoModelForCausalLM.from_pretrained(REALZOO / recipe.base)
+    model = AutoModelForCausalLM.from_pretrained(recipe.zoo / recipe.base)
     config = LoraConfig(
         r=recipe.rank,
         lora_alpha=recipe.alpha,
