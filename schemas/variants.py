@@ -108,6 +108,9 @@ class VariantPublic(BaseModel):
     sketch_digest: str | None = Field(
         default=None, description="sha256 of the stored similarity sketch, when there is one"
     )
+    adapter_digest: str | None = Field(
+        default=None, description="sha256 of the stored adapter sketch, for a PEFT adapter"
+    )
     lineage: list[LineageEdgePublic] = Field(
         default_factory=list, description="edges to this variant's parents"
     )

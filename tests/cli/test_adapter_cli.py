@@ -29,6 +29,7 @@ def test_an_adapter_is_checked_against_its_base_and_merged_models_name_it(
     a = _register(provreg, lora_releases["a"].adapter, "acme/lora-a", "--parent", "acme/base")
     assert _edges(a) == [("acme/base@main", "adapter", "declared", "verified")]
     assert a["sketch_digest"] is None  # an adapter is no model: no model sketch
+    assert a["adapter_digest"].startswith("sha256:")
     evidence = a["lineage"][0]["evidence"]
     assert evidence["verdict"] == "fits" and evidence["targets"] == 6
     assert evidence["target_modules"] == ["down_proj", "q_proj", "v_proj"]

@@ -18,6 +18,7 @@ from registry.db.models import (
     LineageEdge,
     Tensor,
     Variant,
+    VariantAdapter,
     VariantFile,
     VariantSketch,
     utcnow,
@@ -263,6 +264,7 @@ def variant_public(
     parent_rows = _neighbours(session, variant, up=True)
     child_rows = _neighbours(session, variant, up=False, limit=CHILDREN_SHOWN)
     sketch = session.get(VariantSketch, variant.id)
+    adapter = session.get(VariantAdapter, variant.id)
     return VariantPublic(
         name=variant.name,
         revision=variant.revision,
@@ -277,6 +279,7 @@ def variant_public(
         files=[FileDigest(path=f.path, size=f.size, sha256=f.sha256) for f in files],
         tensor_count=int(tensor_count),
         sketch_digest=sketch.digest if sketch is not None else None,
+        adapter_digest=adapter.digest if adapter is not None else None,
         lineage=[edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
         children=[edge_public(e, c.ref, variant.ref) for e, c in child_rows],
         created=created,
