@@ -22,7 +22,8 @@ import numpy as np
 
 from registry.weights.sketch import MatrixRecord, Sketch
 
-VIEW_ANCHORS = 32
+VIEW_ANCHORS = 16
+MAX_VIEWS = 48  # records with views, spread over depth (a 7B model: 160 reading matrices)
 VIEW_ROWS = 128  # whole heads (head sizes divide 128): a within-head row order is matched
 ROTATED_R = 0.9  # a view pair this correlated is the same matrix; independent models: < 0.2,
 # kin sharing the embedding table: up to 0.65 (see BENCHMARKS.md)
@@ -122,30 +123,89 @@ def _matched_r(va: np.ndarray, vb: np.ndarray) -> float:
     return float((fa * matched).sum() / max(np.linalg.norm(fa) * np.linalg.norm(fb), 1e-30))
 
 
-def _viewed(records: list[MatrixRecord]) -> list[MatrixRecord]:
-    return [r for r in records if r.view is not None]
+def _viewed(records: list[MatrixRecord], through: int) -> list[np.ndarray]:
+    return [r.view[through] for r in records if r.view is not None and r.view.shape[0] > through]
+
+
+def _through(s: Sketch) -> int:
+    """How many vocabulary matrices the views are taken through (embeddings, untied head)."""
+    return max((r.view.shape[0] for r in s.records if r.view is not None), default=0)
 
 
 def rotation_evidence(a: Sketch, b: Sketch) -> dict[str, Any] | None:
-    """How many viewed matrices agree, pairing them in order (equal counts and widths), or
-    None when the two sketches cannot be compared that way."""
-    va, vb = _viewed(a.records), _viewed(b.records)
-    if not va or len(va) != len(vb) or any(x.other != y.other for x, y in zip(va, vb, strict=True)):
+    """The best agreement of views through any pairing of the two models' vocabulary matrices
+    (names do not always say which one is the embedding); None without views."""
+    found = [
+        f
+        for i in range(_through(a))
+        for j in range(_through(b))
+        if (f := _evidence(_viewed(a.records, i), _viewed(b.records, j))) is not None
+    ]
+    return max(found, key=lambda f: (f["agreeing_views"], f["mean_view_r"])) if found else None
+
+
+def _unit_vectors(views: list[np.ndarray], of: Any) -> np.ndarray:
+    rows = [of(v).ravel() for v in views]
+    x = np.stack(rows) if rows else np.zeros((0, 1))
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-30)
+
+
+def _row_gram(v: np.ndarray) -> np.ndarray:
+    """The view's anchor-by-anchor Gram: blind to the order of the matrix's rows."""
+    f = _centred(v)
+    g = f @ f.T
+    i, j = np.triu_indices(g.shape[0], 1)
+    return g[i, j] - g[i, j].mean()
+
+
+def _similarity(va: list[np.ndarray], vb: list[np.ndarray], of: Any) -> np.ndarray:
+    """Cosine of every view of ``a`` with every view of ``b`` (-1 where shapes differ)."""
+    sim = np.full((len(va), len(vb)), -1.0)
+    for shape in {v.shape for v in va} & {v.shape for v in vb}:
+        ia = [i for i, v in enumerate(va) if v.shape == shape]
+        ib = [j for j, v in enumerate(vb) if v.shape == shape]
+        ua = _unit_vectors([va[i] for i in ia], of)
+        ub = _unit_vectors([vb[j] for j in ib], of)
+        sim[np.ix_(ia, ib)] = ua @ ub.T
+    return sim
+
+
+def _evidence(va: list[np.ndarray], vb: list[np.ndarray]) -> dict[str, Any] | None:
+    """How many viewed matrices agree, matched one to one by content (names, storage order and
+    which matrices a name let be viewed may differ), or None without views on both sides."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not va or not vb:
         return None
-    pairs = list(zip(va, vb, strict=True))
-    rs = [_direct_r(x.view, y.view) for x, y in pairs]  # type: ignore[arg-type]
-    low = [i for i, r in enumerate(rs) if r < ROTATED_R]
-    # rows reordered within heads agree once matched; try that on a few first, and on all only
-    # when it makes them agree (an assignment per matrix costs milliseconds)
-    trial = {i: _matched_r(pairs[i][0].view, pairs[i][1].view) for i in low[:4]}  # type: ignore[arg-type]
-    if sum(r >= ROTATED_R for r in trial.values()) >= min(2, len(trial)) and trial:
-        for i in low:
-            rs[i] = trial.get(i) or _matched_r(pairs[i][0].view, pairs[i][1].view)  # type: ignore[arg-type]
-    agree = [r for r in rs if r >= ROTATED_R]
+    direct = _similarity(va, vb, _centred)
+    rows, cols = linear_sum_assignment(-direct)
+    rs = {int(i): float(direct[i, j]) for i, j in zip(rows, cols, strict=True)}
+    # rows reordered within heads (llama.cpp's q/k) agree once matched: the row-order-blind
+    # Gram proposes a partner for each view left over, an assignment of rows checks it; tried
+    # on a few first, and on all only when that makes them agree (milliseconds per matrix)
+    used = {int(j) for i, j in zip(rows, cols, strict=True) if direct[i, j] >= ROTATED_R}
+    left = [i for i in range(len(va)) if rs.get(i, -1.0) < ROTATED_R]
+    if left and len(used) < len(vb):
+        grams = _similarity(va, vb, _row_gram)
+        grams[:, sorted(used)] = -np.inf
+        tried = 0
+        for n, i in enumerate(left):
+            if n == 4 and tried < 2:
+                break
+            j = int(np.argmax(grams[i]))
+            if grams[i, j] == -np.inf:
+                continue
+            r = _matched_r(va[i], vb[j])
+            if r >= ROTATED_R:
+                rs[i], tried = r, tried + 1
+                grams[:, j] = -np.inf
+    values = np.array([rs.get(i, 0.0) for i in range(len(va))])
+    best = np.sort(values)[::-1][: min(len(va), len(vb))]
+    agree = int((best >= ROTATED_R).sum())
     return {
-        "viewed_matrices": len(rs),
-        "agreeing_views": len(agree),
-        "view_coverage": round(len(agree) / len(rs), 4),
-        "mean_view_r": round(float(np.mean(rs)), 6),
-        "min_view_r": round(float(np.min(rs)), 6),
+        "viewed_matrices": int(best.size),
+        "agreeing_views": agree,
+        "view_coverage": round(agree / best.size, 4),
+        "mean_view_r": round(float(best.mean()), 6),
+        "min_view_r": round(float(best.min()), 6),
     }

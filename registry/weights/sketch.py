@@ -66,8 +66,9 @@ class MatrixRecord:
     block: np.ndarray | None  # BLOCK x BLOCK float16 at fixed indices, residual as columns
     zero_fraction: float
     grid: float  # median distinct fraction in groups of GROUP values; low = a quantization grid
-    # int8 view through the anchor embeddings of a matrix that reads the residual stream, which
-    # an orthogonal rotation of that stream leaves unchanged (registry.weights.rotation)
+    # int8 views (one per vocabulary matrix, anchors x rows) through the anchor embeddings of a
+    # matrix that reads the residual stream, which an orthogonal rotation of that stream leaves
+    # unchanged (registry.weights.rotation)
     view: np.ndarray | None = None
     expert: int | None = None  # the expert number of a mixture-of-experts matrix
 

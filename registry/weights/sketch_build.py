@@ -14,6 +14,7 @@ import numpy as np
 from registry.weights.blas import one_blas_thread
 from registry.weights.experts import expand_experts, expert_of
 from registry.weights.rotation import (
+    MAX_VIEWS,
     VIEW_ROWS,
     anchor_view,
     gain_for,
@@ -210,7 +211,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
     records: list[MatrixRecord] = []
     skip = {id(t) for t in vocab_tensors}
     gains = norm_gains(tensors, residual)
-    view_rows = view_anchor_rows(xs[0])
+    view_rows = [view_anchor_rows(x) for x in xs[:2]]  # names may not say which is which
     for order, t in enumerate(matrices):
         if id(t) in skip or residual not in t.shape:
             continue
@@ -234,7 +235,8 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         view = None
         if cols == residual and reads_residual(t.name):
             head = t.read_rows(np.arange(min(rows, VIEW_ROWS)))
-            view = anchor_view(view_rows, gain_for(t.name, gains), head)
+            gain = gain_for(t.name, gains)
+            view = np.stack([anchor_view(e, gain, head) for e in view_rows])
         records.append(
             MatrixRecord(
                 view=view,
@@ -250,6 +252,12 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
             )
         )
     records.sort(key=lambda r: (r.layer if r.layer is not None else -1, r.order))
+    viewed = [r for r in records if r.view is not None]
+    if len(viewed) > MAX_VIEWS:
+        spread = set(np.round(np.linspace(0, len(viewed) - 1, MAX_VIEWS)).astype(int).tolist())
+        for i, record in enumerate(viewed):
+            if i not in spread:
+                record.view = None
     if len(records) > MAX_BLOCKS:
         spread = np.round(np.linspace(0, len(records) - 1, MAX_BLOCKS)).astype(int).tolist()
         with_block = set(spread)
