@@ -32,7 +32,7 @@ from registry.weights import compare_sketches, open_model, sketch_path
 from registry.weights.adapter import AdapterSketch, sketch_adapter
 from registry.weights.adapter_match import MERGED_FIT, merged_fit
 from registry.weights.sketch import Sketch
-from tests.peft_models import LoraRecipe, build_lora
+from tests.peft_models import LoraRecipe, LoraRelease, build_lora
 
 TITLE = "Adapter releases"
 RECIPES = [
@@ -88,9 +88,13 @@ def main(argv: list[str] | None = None) -> int:
                 recipe = LoraRecipe(base_id, seed=seed, **kw)  # type: ignore[arg-type]
                 recipe = replace(recipe, zoo=zoo)
                 out = work / name.replace(" ", "_").replace(",", "")
-                release = build_lora(recipe, out)
+                release = LoraRelease(out / "adapter", out / "merged")
+                if not (release.merged / "model.safetensors").exists():  # --workdir reused
+                    release = build_lora(recipe, out)
                 adapters[name] = sketch_adapter(release.adapter, open_model(release.adapter))
-                as_bf16 = _bf16(release.merged, out / "merged-bf16")
+                as_bf16 = out / "merged-bf16"
+                if not (as_bf16 / "model.safetensors").exists():
+                    _bf16(release.merged, as_bf16)
                 merged[name] = (sketch_path(release.merged), sketch_path(as_bf16))
                 print(f"built {name}", file=sys.stderr, flush=True)
         for name, (query, query_bf16) in merged.items():
@@ -118,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
                 attr_checks += 1
                 f = merged_fit(adapter, base, t)
                 false_attr += bool(f and f["fits"])
-    independent = [p for p in zoo.iterdir() if p.is_dir() and (
-        p.name.split("-")[1] in ("b1", "n00", "n01", "n02", "n03", "n04", "n05")
-        and p.name.count("-") == 1)]  # fmt: skip
+    independent = [
+        p for p in zoo.iterdir()
+        if p.is_dir() and p.name.count("-") == 1 and p.name.split("-")[1][:1] in ("n", "b")
+        and p.name.split("-")[1] != "b0"
+    ]  # fmt: skip
     kin = [p for p in _models(zoo, "llama-k") if p.name.count("-") == 1]
     ind_sketches = [(p.name, sketch_path(p)) for p in independent]
     kin_sketches = [(p.name, sketch_path(p)) for p in kin]
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                false_kin == 0),
     ]  # fmt: skip
     details = markdown_table(
-        ["merged model", "verdict vs base", "relation", "fit residual", "named",
+        ["merged model", "verdict vs base", "relation before naming", "fit residual", "named",
          "bf16 fit residual", "bf16 named"],
         [[n, v, r, f, "yes" if ok else "no", f16, "yes" if ok16 else "no"]
          for n, v, r, f, ok, f16, ok16 in rows],

@@ -12,6 +12,8 @@ What it measures
     * mixture of experts (``scripts/realzoo/moe.py``): upcycled from the dense model (per-expert
       and stacked layouts: ``derived``, ``finetune``, the MoE the child), experts pruned
       (``pruned``, the fewer experts the child), experts reordered (``derived``);
+    Recall is measured on every model of the pool (kin included: their layers were trained).
+
     * nulls: every form against every other independent model and its own form (``derived``
       or ``related`` is false), and forms of ``llama-b0`` against its kin, forms of its kin
       against ``llama-b0`` (``derived`` is false).
@@ -69,7 +71,7 @@ def _moe_forms(src: Path, out: Path) -> dict[str, tuple[Path, str, str]]:
 
 def _pool(zoo: Path) -> tuple[list[Path], list[Path]]:
     dirs = [p for p in zoo.iterdir() if p.is_dir() and p.name.count("-") == 1]
-    bases = sorted(p for p in dirs if p.name.startswith(("llama-b", "llama-n")))
+    bases = sorted(p for p in dirs if p.name.startswith(("llama-b", "llama-n", "qwen2-b")))
     kin = sorted(p for p in dirs if p.name.startswith("llama-k"))
     return bases, kin
 
@@ -127,7 +129,7 @@ def rotations(bases: list[Path], kin: list[Path], work: Path) -> Tally:
     for p in [*bases, *kin]:
         formed[p.name] = {f: sketch_path(m(p, work / p.name)) for f, (m, _) in ROTATIONS.items()}
         print(f"rotated {p.name}", file=sys.stderr, flush=True)
-    for p in bases:
+    for p in [*bases, *kin]:
         for form, (_, want) in ROTATIONS.items():
             c = compare_sketches(formed[p.name][form], plain[p.name])
             ok = _ok(c.verdict, c.relation, c.direction, want)
@@ -153,7 +155,7 @@ def experts(bases: list[Path], kin: list[Path], work: Path) -> Tally:
         made = _moe_forms(p, work / f"moe-{p.name}")
         forms[p.name] = {f: (sketch_path(path), want, vs) for f, (path, want, vs) in made.items()}
         print(f"MoE forms of {p.name}", file=sys.stderr, flush=True)
-    for p in bases:
+    for p in [*bases, *kin]:
         f = forms[p.name]
         against = {"dense": plain[p.name], "moe": f["upcycled (per-expert)"][0],
                    "moe-stacked": f["upcycled (stacked)"][0]}  # fmt: skip
