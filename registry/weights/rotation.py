@@ -193,7 +193,7 @@ def _evidence(va: list[np.ndarray], vb: list[np.ndarray]) -> dict[str, Any] | No
             if n == 4 and tried < 2:
                 break
             j = int(np.argmax(grams[i]))
-            if grams[i, j] == -np.inf:
+            if grams[i, j] < ROTATED_R:  # no view with the same rows in another order
                 continue
             r = _matched_r(va[i], vb[j])
             if r >= ROTATED_R:

@@ -179,6 +179,21 @@ def _anchor_rows(t: SketchTensor, anchors: np.ndarray, vocab: int) -> np.ndarray
     return np.asarray(x, dtype=np.float32)
 
 
+def _viewed_matrices(matrices: Sequence[SketchTensor], skip: set[int], residual: int) -> set[int]:
+    """The matrices that get rotation views (ids): those reading the residual stream as their
+    columns, at most MAX_VIEWS spread over depth, chosen before anything is read."""
+    eligible = [
+        (layer_of(t.name) if layer_of(t.name) is not None else -1, order, id(t))
+        for order, t in enumerate(matrices)
+        if id(t) not in skip and t.shape[1] == residual and reads_residual(t.name)
+    ]
+    eligible.sort()
+    if len(eligible) > MAX_VIEWS:
+        spread = np.round(np.linspace(0, len(eligible) - 1, MAX_VIEWS)).astype(int)
+        eligible = [eligible[i] for i in spread]
+    return {e[2] for e in eligible}
+
+
 def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Sketch:
     """Sketch a model from its tensors; raises :class:`SketchError` if it has no vocabulary."""
     with one_blas_thread():
@@ -212,6 +227,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
     skip = {id(t) for t in vocab_tensors}
     gains = norm_gains(tensors, residual)
     view_rows = [view_anchor_rows(x) for x in xs[:2]]  # names may not say which is which
+    viewed = _viewed_matrices(matrices, skip, residual)
     for order, t in enumerate(matrices):
         if id(t) in skip or residual not in t.shape:
             continue
@@ -233,7 +249,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
             sample_rows = t.read_rows(block_cols)
             block = sample_rows[:, row_pick].T
         view = None
-        if cols == residual and reads_residual(t.name):
+        if id(t) in viewed:
             head = t.read_rows(np.arange(min(rows, VIEW_ROWS)))
             gain = gain_for(t.name, gains)
             view = np.stack([anchor_view(e, gain, head) for e in view_rows])
@@ -252,12 +268,6 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
             )
         )
     records.sort(key=lambda r: (r.layer if r.layer is not None else -1, r.order))
-    viewed = [r for r in records if r.view is not None]
-    if len(viewed) > MAX_VIEWS:
-        spread = set(np.round(np.linspace(0, len(viewed) - 1, MAX_VIEWS)).astype(int).tolist())
-        for i, record in enumerate(viewed):
-            if i not in spread:
-                record.view = None
     if len(records) > MAX_BLOCKS:
         spread = np.round(np.linspace(0, len(records) - 1, MAX_BLOCKS)).astype(int).tolist()
         with_block = set(spread)
