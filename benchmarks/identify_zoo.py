@@ -4,9 +4,8 @@ What it measures (issue 3, item 7)
     1. Accuracy. The tiny zoo (``tests/fixtures/zoo``) and the small zoo are each registered in
        a fresh SQLite database and every model identified against the rest
        (``scripts.zoo.evaluate``): recall, relation and direction accuracy and false positives
-       per transformation, and recall over derivative->parent pairs with and without
-       ``obfuscated-rotated`` (a dense rotation of the residual stream, beyond the permutations
-       with paired rescaling the sketch claims to survive). Then every ordered pair of models
+       per transformation, and recall over derivative->parent pairs (``obfuscated-rotated``, a
+       dense rotation of the residual stream, included). Then every ordered pair of models
        from independently trained families (``expected_verdict == "unrelated"``) is compared
        with ``compare_sketches``: false positives, and the evidence those pairs produce (the
        null the false-positive rate is calibrated on).

@@ -13,7 +13,7 @@ from cli.output.overview import overview_view
 from cli.output.views import registered_view
 from cli.signing import load_signing_key, sign_release
 from cli.state import CliState
-from cli.weights_io import read_release
+from cli.weights_io import adapter_base, is_adapter_release, read_release
 from registry.errors import PermissionDenied
 from registry.interface import Registry
 from registry.names import declared_parents, parse_ref, validate_name, validate_revision
@@ -55,6 +55,29 @@ def check_can_publish(registry: Registry, name: str) -> None:
         raise PermissionDenied.to_publish(token.scope, namespace)
 
 
+def _adapter_base(path: Path) -> list[DeclaredParent]:
+    """The base an adapter release's config names, declared as its parent when it is a
+    registry name (a local path is not: then --parent says which registered model it is)."""
+    base = adapter_base(path)
+    if base is None:
+        return []
+    from registry.errors import InvalidName
+
+    try:
+        parsed = parse_ref(base)
+    except InvalidName:
+        parsed = None
+    if parsed is None:
+        from cli.output import stderr
+
+        stderr().print(
+            f"[yellow]warning:[/] the adapter's base_model_name_or_path {base!r} is not a "
+            "registry name; give --parent NAME[@REV] to declare its base"
+        )
+        return []
+    return [DeclaredParent(name=str(parsed), relation="adapter")]
+
+
 def register(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="model file or directory")],
@@ -82,7 +105,12 @@ def register(
     state: CliState = ctx.obj
     validate_name(name)
     validate_revision(revision)
+    adapter = is_adapter_release(path)
+    if adapter and parent and not relation:  # an adapter's parent is the base it adapts
+        relation = ["adapter"] * len(parent)
     parents = _declared_parents(parent or [], relation or [], card)
+    if adapter and not parents:
+        parents = _adapter_base(path)
     signing_key = load_signing_key(sign) if sign is not None else None
     check_can_publish(state.registry(), name)
     fingerprint = read_release(path, state.settings, quiet=state.as_json)

@@ -55,6 +55,11 @@ class WeightsFingerprint(BaseModel):
     sketch: str | None = Field(
         default=None, description="similarity sketch, base64; what identify and checks compare"
     )
+    adapter: str | None = Field(
+        default=None,
+        description="adapter sketch, base64, of a PEFT LoRA adapter release: its target modules, "
+        "shapes and low-rank delta; checked against the declared base and merged models",
+    )
 
 
 class DeclaredParent(BaseModel):
@@ -109,6 +114,9 @@ class VariantPublic(BaseModel):
     tensor_count: int = 0
     sketch_digest: str | None = Field(
         default=None, description="sha256 of the stored similarity sketch, when there is one"
+    )
+    adapter_digest: str | None = Field(
+        default=None, description="sha256 of the stored adapter sketch, for a PEFT adapter"
     )
     lineage: list[LineageEdgePublic] = Field(
         default_factory=list, description="edges to this variant's parents"

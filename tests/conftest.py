@@ -29,6 +29,7 @@ from registry.client import RegistryClient
 from registry.config import Settings
 from registry.db import make_engine, upgrade_database
 from registry.services import create_token
+from tests.peft_models import LoraRecipe, LoraRelease, build_lora
 
 DEFAULT_POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 #: this run's own database, used when PROVREG_TEST_POSTGRES_URL is not set
@@ -238,3 +239,17 @@ def client_for(http: TestClient) -> Callable[[str | None], RegistryClient]:
         return RegistryClient("http://testserver", token=token, http=transport)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def lora_releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, LoraRelease]:
+    """Real PEFT adapters on the tiny realzoo llamas, each saved and merged into its base:
+    ``a`` and ``b`` two adapters trained apart on llama-b0 (same targets and rank), ``kin``
+    adapter ``a``'s recipe on llama-k0 (which shares only llama-b0's embeddings)."""
+    recipes = {
+        "a": LoraRecipe("llama-b0", seed=1),
+        "b": LoraRecipe("llama-b0", seed=2),
+        "kin": LoraRecipe("llama-k0", seed=1),
+    }
+    root = tmp_path_factory.mktemp("lora")
+    return {name: build_lora(recipe, root / name) for name, recipe in recipes.items()}

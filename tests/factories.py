@@ -116,3 +116,56 @@ def write_model(
         json.dumps(config or {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
     )
     return directory
+
+
+def write_lora(
+    directory: Path,
+    base: dict[str, np.ndarray],
+    *,
+    modules: tuple[str, ...] = ("q_proj", "v_proj"),
+    rank: int = 4,
+    alpha: float = 8.0,
+    seed: int = 0,
+    base_name: str | None = None,
+) -> Path:
+    """A LoRA adapter release laid out as PEFT saves one (adapter_config.json and
+    adapter_model.safetensors, factors named base_model.model.<module>.lora_A/B.weight)."""
+    rng = np.random.default_rng(seed)
+    factors: dict[str, np.ndarray] = {}
+    for name, value in sorted(base.items()):
+        module = name.removesuffix(".weight")
+        if value.ndim != 2 or module.rsplit(".", 1)[-1] not in modules:
+            continue
+        out, inp = value.shape
+        factors[f"base_model.model.{module}.lora_A.weight"] = (
+            rng.standard_normal((rank, inp)) / np.sqrt(inp)
+        ).astype(np.float32)
+        factors[f"base_model.model.{module}.lora_B.weight"] = (
+            0.02 * value.std() * rng.standard_normal((out, rank))
+        ).astype(np.float32)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file(factors, str(directory / "adapter_model.safetensors"))
+    config = {
+        "peft_type": "LORA", "r": rank, "lora_alpha": alpha, "target_modules": list(modules),
+        "base_model_name_or_path": base_name, "fan_in_fan_out": False, "use_rslora": False,
+        "use_dora": False,
+    }  # fmt: skip
+    (directory / "adapter_config.json").write_text(json.dumps(config))
+    return directory
+
+
+def merged_lora(base: dict[str, np.ndarray], adapter: Path) -> dict[str, np.ndarray]:
+    """``base`` with the adapter at ``adapter`` merged in (W + alpha / r * B @ A)."""
+    from safetensors.numpy import load_file
+
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    factors = load_file(str(adapter / "adapter_model.safetensors"))
+    out = dict(base)
+    for name in base:
+        module = name.removesuffix(".weight")
+        a = factors.get(f"base_model.model.{module}.lora_A.weight")
+        if a is not None:
+            b = factors[f"base_model.model.{module}.lora_B.weight"]
+            scale = config["lora_alpha"] / a.shape[0]
+            out[name] = (base[name] + scale * b @ a).astype(np.float32)
+    return out

@@ -48,7 +48,10 @@ def _variant_body(v: VariantPublic) -> Iterable[Line]:
         )
         if v.architecture:
             yield f"  architecture {v.architecture}"
-        yield f"  sketch      {v.sketch_digest or 'none (exact digests only)'}"
+        if v.adapter_digest:
+            yield f"  adapter     {v.adapter_digest} (LoRA adapter sketch)"
+        else:
+            yield f"  sketch      {v.sketch_digest or 'none (exact digests only)'}"
         if v.signature is not None:
             yield f"  signature   key {v.signature.key_id[:16]}…  log leaf {v.signature.log_index}"
         else:

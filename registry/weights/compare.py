@@ -29,7 +29,15 @@ from registry.weights.relation import (
     Direction,
     block_evidence,
     guess_relation,
+    quantized,
     quantized_siblings,
+)
+from registry.weights.rotation import RELATED_COVERAGE as VIEWS_RELATED
+from registry.weights.rotation import (
+    ROTATED_COVERAGE,
+    ROTATED_R,
+    UNCHANGED_R,
+    rotation_evidence,
 )
 from registry.weights.sketch import Sketch
 
@@ -192,6 +200,9 @@ def _compare(a: Sketch, b: Sketch) -> Comparison:
             return Comparison("related", None, "unknown", round(score, 4), layer_log_p, evidence)
         score = min(1.0, coverage) * max(0.0, mean_r)
         return Comparison("derived", relation, direction, round(score, 4), layer_log_p, evidence)
+    rotated = rotated_comparison(a, b, evidence)
+    if rotated is not None and (rotated.verdict == "derived" or not strong):
+        return rotated
     shared_embeddings = evidence["signature_cosine"] >= 0.8 and sig_log_p <= STRONG_LOG10_P
     if shared_embeddings or (coverage >= RELATED_COVERAGE and layer_log_p <= STRONG_LOG10_P):
         evidence["reasons"] = (
@@ -210,3 +221,46 @@ def _compare(a: Sketch, b: Sketch) -> Comparison:
         min(0.0, min(sig_log_p, layer_log_p)),
         evidence,
     )
+
+
+def rotated_comparison(a: Sketch, b: Sketch, evidence: dict[str, Any]) -> Comparison | None:
+    """The verdict of the views through the anchor embeddings, which a rotation of the residual
+    stream leaves unchanged (see :mod:`registry.weights.rotation`), when they agree on enough
+    matrices; None otherwise."""
+    rot = rotation_evidence(a, b)
+    if rot is None or rot["viewed_matrices"] < 3 or rot["view_coverage"] < VIEWS_RELATED:
+        return None
+    evidence = {**evidence, **rot}
+    agree = rot["agreeing_views"]
+    # each agreeing view: correlation >= ROTATED_R on VIEW_ANCHORS x VIEW_ROWS entries, where
+    # independent models stay below 0.2 (p well under 1e-6 each)
+    log_p = max(LOG10_P_FLOOR, -6.0 * agree)
+    score = round(rot["view_coverage"] * max(0.0, rot["mean_view_r"]), 4)
+    if rot["view_coverage"] < ROTATED_COVERAGE:
+        evidence["reasons"] = [
+            f"{agree} of {rot['viewed_matrices']} matrices equal through the anchor embeddings "
+            f"(correlation >= {ROTATED_R}): layers shared, the rest trained apart"
+        ]
+        return Comparison("related", None, "unknown", score, log_p, evidence)
+    reasons = [
+        f"residual stream rotated: {agree} of {rot['viewed_matrices']} matrices equal through "
+        f"the anchor embeddings (mean correlation {rot['mean_view_r']:.4f}), the residual "
+        "dimensions themselves not"
+    ]
+    direction: Direction = "unknown"
+    if a.unit_norms != b.unit_norms:
+        direction = "a_is_child" if a.unit_norms else "b_is_child"
+        reasons.append("norm gains folded into the matrices (all 1) on the child side")
+    qa, qb = quantized(a), quantized(b)
+    if qa != qb or (qa and a.bits != b.bits):
+        relation = "quantized"
+        direction = (
+            "a_is_child" if (qa and not qb) or (qa and qb and a.bits < b.bits) else ("b_is_child")
+        )
+        reasons.append(f"quantization grid: {min(a.bits, b.bits)}-bit on the child side")
+    elif rot["min_view_r"] >= UNCHANGED_R:
+        relation = "repackaged"
+    else:
+        relation = "finetune"
+    evidence["reasons"] = reasons
+    return Comparison("derived", relation, direction, score, log_p, evidence)

@@ -169,6 +169,15 @@ def guess_relation(
         hi, lo = max(zeros_a, zeros_b), min(zeros_a, zeros_b)
         reasons.append(f"exact zeros: {hi:.0%} of sampled weights vs {lo:.0%}")
         return "pruned", child, reasons
+    ea, eb = a.experts, b.experts
+    if ea != eb and min(ea, eb) == 0:  # one MLP per layer became several experts
+        child = "a_is_child" if ea > eb else "b_is_child"
+        reasons.append(f"upcycled: each dense MLP became {max(ea, eb)} experts")
+        return "finetune", child, reasons
+    if ea != eb:
+        child = "a_is_child" if ea < eb else "b_is_child"
+        reasons.append(f"experts pruned: {max(ea, eb)} -> {min(ea, eb)} per layer")
+        return "pruned", child, reasons
     la, lb = len(a.records), len(b.records)
     if la != lb and len(pairs) >= 0.9 * min(la, lb):
         child = "a_is_child" if la < lb else "b_is_child"

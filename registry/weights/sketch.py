@@ -66,6 +66,11 @@ class MatrixRecord:
     block: np.ndarray | None  # BLOCK x BLOCK float16 at fixed indices, residual as columns
     zero_fraction: float
     grid: float  # median distinct fraction in groups of GROUP values; low = a quantization grid
+    # int8 views (one per vocabulary matrix, anchors x rows) through the anchor embeddings of a
+    # matrix that reads the residual stream, which an orthogonal rotation of that stream leaves
+    # unchanged (registry.weights.rotation)
+    view: np.ndarray | None = None
+    expert: int | None = None  # the expert number of a mixture-of-experts matrix
 
 
 @dataclass
@@ -89,6 +94,8 @@ class Sketch:
     # per vocabulary matrix, a ROW_KEY_BITS SimHash of each anchor row over the whole residual:
     # finds the same rows again when a trimmed vocabulary renumbered the token ids
     row_keys: list[np.ndarray] = field(default_factory=list)
+    # every residual-wide norm gain is exactly 1: folded into the matrices (QuaRot, SpinQuant)
+    unit_norms: bool = False
 
     def all_signatures(self) -> list[np.ndarray]:
         return [self.signatures, *self.more_signatures]
@@ -98,6 +105,15 @@ class Sketch:
         """Lowest storage precision among the matrices: evidence of quantization."""
         widths = [QUANTIZED_BITS.get(r.storage.upper(), 32) for r in self.records]
         return min(widths, default=32)
+
+    @property
+    def experts(self) -> int:
+        """Experts per mixture-of-experts layer (the most any layer has; 0 for a dense model)."""
+        per_layer: dict[Any, set[int]] = {}
+        for r in self.records:
+            if r.expert is not None:
+                per_layer.setdefault(r.layer, set()).add(r.expert)
+        return max((len(e) for e in per_layer.values()), default=0)
 
     def digest(self) -> str:
         return "sha256:" + hashlib.sha256(self.to_bytes()).hexdigest()
@@ -120,11 +136,15 @@ class Sketch:
                     "block": r.block is not None,
                     "zero_fraction": round(r.zero_fraction, 6),
                     "grid": round(r.grid, 6),
+                    **({"view": True} if r.view is not None else {}),
+                    **({"expert": r.expert} if r.expert is not None else {}),
                 }
             )
             arrays.extend(r.grams)
             if r.block is not None:
                 arrays.append(r.block)
+            if r.view is not None:
+                arrays.append(r.view)
         header = {
             "version": self.version,
             "residual": self.residual,
@@ -134,6 +154,7 @@ class Sketch:
             "parameters": self.parameters,
             "more_signatures": len(self.more_signatures),
             "row_keys": len(self.row_keys),
+            **({"unit_norms": True} if self.unit_norms else {}),
             "records": recs,
             "arrays": [[a.dtype.str, list(a.shape)] for a in arrays],
         }
@@ -166,10 +187,11 @@ class Sketch:
         for r in header["records"]:
             grams = [next(it) for _ in range(r["grams"])]
             block = next(it) if r["block"] else None
+            view = next(it) if r.get("view") else None
             records.append(
                 MatrixRecord(
                     r["order"], r["layer"], r["other"], r["storage"], grams, block,
-                    r["zero_fraction"], r["grid"],
+                    r["zero_fraction"], r["grid"], view, r.get("expert"),
                 )
             )  # fmt: skip
         return cls(
@@ -186,6 +208,7 @@ class Sketch:
             parameters=header["parameters"],
             more_signatures=more,
             row_keys=keys,
+            unit_norms=bool(header.get("unit_norms", False)),
         )
 
 

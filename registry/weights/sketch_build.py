@@ -12,6 +12,16 @@ from typing import Protocol
 import numpy as np
 
 from registry.weights.blas import one_blas_thread
+from registry.weights.experts import expand_experts, expert_of
+from registry.weights.rotation import (
+    MAX_VIEWS,
+    VIEW_ROWS,
+    anchor_view,
+    gain_for,
+    norm_gains,
+    reads_residual,
+    view_anchor_rows,
+)
 from registry.weights.sketch import (
     ANCHOR_POOL_CAP,
     BLOCK,
@@ -108,6 +118,18 @@ def gram_rows(rows: int) -> np.ndarray | None:
     return (starts[:, None] * GRAM_RUN + np.arange(GRAM_RUN)[None, :]).reshape(-1)
 
 
+def block_columns(residual: int) -> np.ndarray:
+    """The residual indices a raw block samples (the same in every sketch of that width)."""
+    rng = np.random.default_rng(SKETCH_SEED + 1)
+    return np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
+
+
+def block_rows(other: int) -> np.ndarray:
+    """The indices a raw block samples on a matrix's non-residual axis of width ``other``."""
+    rng = np.random.default_rng(SKETCH_SEED + other)
+    return np.sort(rng.choice(other, size=min(BLOCK, other), replace=False))
+
+
 def _grid(sample: np.ndarray) -> float:
     """Median fraction of distinct values per GROUP-long run: ~1 for trained floats."""
     flat = sample.reshape(-1)
@@ -119,7 +141,8 @@ def _grid(sample: np.ndarray) -> float:
     return float(np.median(distinct / GROUP))
 
 
-def _layer_of(name: str) -> int | None:
+def layer_of(name: str) -> int | None:
+    """The block number a tensor's name carries, if any."""
     numbers = _LAYER_NUMBER.findall(name)
     return int(numbers[0]) if numbers else None
 
@@ -161,6 +184,21 @@ def _anchor_rows(t: SketchTensor, anchors: np.ndarray, vocab: int) -> np.ndarray
     return np.asarray(x, dtype=np.float32)
 
 
+def _viewed_matrices(matrices: Sequence[SketchTensor], skip: set[int], residual: int) -> set[int]:
+    """The matrices that get rotation views (ids): those reading the residual stream as their
+    columns, at most MAX_VIEWS spread over depth, chosen before anything is read."""
+    eligible = [
+        (layer_of(t.name) if layer_of(t.name) is not None else -1, order, id(t))
+        for order, t in enumerate(matrices)
+        if id(t) not in skip and t.shape[1] == residual and reads_residual(t.name)
+    ]
+    eligible.sort()
+    if len(eligible) > MAX_VIEWS:
+        spread = np.round(np.linspace(0, len(eligible) - 1, MAX_VIEWS)).astype(int)
+        eligible = [eligible[i] for i in spread]
+    return {e[2] for e in eligible}
+
+
 def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Sketch:
     """Sketch a model from its tensors; raises :class:`SketchError` if it has no vocabulary."""
     with one_blas_thread():
@@ -168,6 +206,7 @@ def build_sketch(tensors: Sequence[SketchTensor], *, parameters: int = 0) -> Ske
 
 
 def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
+    tensors = expand_experts(tensors)  # stacked experts: one matrix each
     matrices = [t for t in tensors if len(t.shape) == 2 and min(t.shape) > 1]
     if not matrices:
         raise SketchError("no 2-D weight matrices to sketch")
@@ -187,11 +226,13 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
     dims = np.sort(np.argsort(-np.asarray(norms), kind="stable")[:keep]).astype(np.int32)
     signatures = [unit_rows(x[:, dims].T).astype(np.float16) for x in xs]
     gram = np.mean([upper(unit_rows(x) @ unit_rows(x).T) for x in xs], axis=0)
-    rng = np.random.default_rng(SKETCH_SEED + 1)
-    block_cols = np.sort(rng.choice(residual, size=min(BLOCK, residual), replace=False))
+    block_cols = block_columns(residual)
 
     records: list[MatrixRecord] = []
     skip = {id(t) for t in vocab_tensors}
+    gains = norm_gains(tensors, residual)
+    view_rows = [view_anchor_rows(x) for x in xs[:2]]  # names may not say which is which
+    viewed = _viewed_matrices(matrices, skip, residual)
     for order, t in enumerate(matrices):
         if id(t) in skip or residual not in t.shape:
             continue
@@ -202,11 +243,7 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         if rows == residual:
             grams.append(_correlation_gram(t.read_rows(dims).T))
         other = rows if cols == residual else cols
-        row_pick = np.sort(
-            np.random.default_rng(SKETCH_SEED + other).choice(
-                other, size=min(BLOCK, other), replace=False
-            )
-        )
+        row_pick = block_rows(other)
         if cols == residual:
             sample_rows = t.read_rows(row_pick)
             block = sample_rows[:, block_cols]
@@ -216,10 +253,17 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
             # a remote file); the block holds the same values either way
             sample_rows = t.read_rows(block_cols)
             block = sample_rows[:, row_pick].T
+        view = None
+        if id(t) in viewed:
+            head = t.read_rows(np.arange(min(rows, VIEW_ROWS)))
+            gain = gain_for(t.name, gains)
+            view = np.stack([anchor_view(e, gain, head) for e in view_rows])
         records.append(
             MatrixRecord(
+                view=view,
+                expert=expert_of(t.name),
                 order=order,
-                layer=_layer_of(t.name),
+                layer=layer_of(t.name),
                 other=other,
                 storage=t.storage,
                 grams=grams,
@@ -249,4 +293,5 @@ def _build_sketch(tensors: Sequence[SketchTensor], parameters: int) -> Sketch:
         records=records,
         vocab_storage=embedding.storage,
         parameters=parameters,
+        unit_norms=bool(gains) and all(np.all(g == 1.0) for g in gains.values()),
     )

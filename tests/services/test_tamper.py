@@ -8,6 +8,7 @@ list stays exact)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,12 @@ from registry.services.trust import keys as keys_service
 from registry.services.trust.audit import audit_log
 from registry.trust.keys import public_key_pem
 from registry.trust.statements import release_statement, sign_statement
-from registry.weights import fingerprint_path, sketch_path
+from registry.weights import fingerprint_path, open_model, sketch_path
+from registry.weights.adapter import sketch_adapter
 from schemas import AdvisoryCreate, DownloadRecord, EvalResultCreate, VariantCreate
 from schemas.statements import LineagePredicate, LineageStatement, ParentClaim, Subject
 from schemas.variants import CardMarkers, DeclaredParent
-from tests.factories import finetuned, tiny_tensors, variant_request, write_model
+from tests.factories import finetuned, tiny_tensors, variant_request, write_lora, write_model
 
 POLICY = load_policy()
 
@@ -53,6 +55,7 @@ NOT_AUDITED: dict[str, str] = {
             ("lineage_edge", "created_at"),
             ("lineage_edge", "updated_at"),
             ("variant_sketch", "created_at"),
+            ("variant_adapter", "created_at"),
             ("signing_key", "created_at"),
             ("signed_statement", "created_at"),
             ("eval_result", "created_at"),
@@ -86,9 +89,10 @@ NOT_AUDITED: dict[str, str] = {
     "variant.namespace_id": "never read: names (covered) carry the namespace",
 }
 
+# (a variant_file row moved to another variant collides only where that variant has a file of
+# the same path; the adapter's files move freely, and audit reports that)
 REFUSED = {
     "safeguard_status.variant_id",
-    "variant_file.variant_id",
     "variant_sketch.variant_id",
 }
 
@@ -158,6 +162,11 @@ def _scenario(session: Session, tmp: Path) -> None:
     add_advisory(session, AdvisoryCreate(name="acme/other", severity="low", summary="s"))
     for name in ("acme/base", "acme/tuned", "acme/other"):
         safeguard_status(session, parse_ref(name), POLICY)
+    lora = write_lora(tmp / "lora", base, seed=4)
+    fp = fingerprint_path(lora)
+    fp.adapter = base64.b64encode(sketch_adapter(lora, open_model(lora)).to_bytes()).decode()
+    parents = [DeclaredParent(name="acme/base", relation="adapter")]
+    register_variant(session, VariantCreate(name="acme/lora", fingerprint=fp, parents=parents))
     register_variant(session, variant_request("beta/plain"))  # a second namespace
     create_token(session, "publish", namespace="acme")
     assert tuned.digest is not None

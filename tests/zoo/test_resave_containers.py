@@ -27,6 +27,12 @@ from scripts.zoo.truth import DERIVATIONS, load_manifest
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ZOOS = [FIXTURES / "zoo", FIXTURES / "realzoo"]
 CONTAINERS = ("shuffled-safetensors", "onnx", "gguf")
+# A rotation is seen through views of the matrices stored with the residual stream as columns;
+# ONNX stores MatMul weights transposed, so a rotated model exported to ONNX is not recognised
+# (it reads unrelated to the parent, as it did before rotations were; README, known limits).
+ROTATED_ONNX = pytest.mark.xfail(
+    strict=True, reason="rotation views need the residual axis as columns; ONNX transposes"
+)
 
 
 def _cases() -> list:
@@ -39,7 +45,12 @@ def _cases() -> list:
                 continue
             for container in CONTAINERS:
                 key = (zoo.name, e["id"], container)
-                cases.append(pytest.param(*key, id=f"{zoo.name}:{e['id']}:{container}"))
+                marks = []
+                if e["transformation"] == "obfuscated-rotated" and container == "onnx":
+                    marks = [ROTATED_ONNX]
+                cases.append(
+                    pytest.param(*key, id=f"{zoo.name}:{e['id']}:{container}", marks=marks)
+                )
     return cases
 
 

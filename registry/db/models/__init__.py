@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         SketchBand,
         Tensor,
         Variant,
+        VariantAdapter,
         VariantFile,
         VariantSketch,
         timestamp_field,

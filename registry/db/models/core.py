@@ -145,6 +145,20 @@ class VariantSketch(SQLModel, table=True):
     created_at: datetime = timestamp_field()
 
 
+class VariantAdapter(SQLModel, table=True):
+    """A PEFT adapter release's sketch: its target modules, shapes and low-rank delta."""
+
+    __tablename__ = "variant_adapter"
+
+    variant_id: int = Field(foreign_key="variant.id", primary_key=True, ondelete="CASCADE")
+    version: int
+    digest: str = Field(max_length=80, description="sha256 of the stored bytes")
+    targets: int
+    rank: int = Field(description="the largest rank among the target modules")
+    data: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = timestamp_field()
+
+
 class SketchBand(SQLModel, table=True):
     """Banded LSH over sketch codes: variants sharing any band value are candidates."""
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from registry.db.lineage_queries import ancestor_sets
 from registry.db.models import LineageEdge, Variant, VariantSketch
+from registry.services.identify.adapters import name_adapters
 from registry.services.identify.sketch_index import (
     candidates,
     decode_sketch,
@@ -229,6 +230,7 @@ def compare_with_registry(
         if s.comparison is not None:
             s.fpr = s.comparison.false_positive_rate(max(1, len(compared)))
     _refine_with_lineage(session, sketch, scored)
+    name_adapters(session, sketch, scored)
     for s in scored:
         if s.verdict == "derived" and s.direction == "unknown" and s.comparison is not None:
             # no structural evidence: the variant already registered came first

@@ -15,8 +15,10 @@ from sqlmodel import Session, col, select
 
 from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import LineageEdge, Variant, utcnow
+from registry.services.identify.adapters import judge_adapter_edge, judge_waiting_adapters
 from registry.services.identify.compare import DETECT_MAX_FPR, Scored, compare_with_registry
 from registry.services.identify.sketch_index import load_sketch
+from registry.weights.adapter import AdapterSketch
 from registry.weights.compare import compare_sketches
 from registry.weights.sketch import Sketch
 
@@ -139,11 +141,19 @@ def _connected(session: Session, a: int, b: int) -> bool:
     return is_ancestor_or_self(session, a, b) or is_ancestor_or_self(session, b, a)
 
 
-def check_lineage(session: Session, variant: Variant, sketch: Sketch | None) -> None:
+def check_lineage(
+    session: Session, variant: Variant, sketch: Sketch | None, adapter: AdapterSketch | None = None
+) -> None:
     """Update the variant's declared edges (to its parents, and from children that declared it
-    before its weights were registered) from the weights and add detected ones (no commit)."""
+    before its weights were registered) from the weights and add detected ones (no commit).
+    An adapter's edges are checked against its base's matrix names and shapes."""
     assert variant.id is not None
     declared = list(session.exec(select(LineageEdge).where(LineageEdge.child_id == variant.id)))
+    judge_waiting_adapters(session, variant)
+    if adapter is not None:
+        for edge in declared:
+            judge_adapter_edge(session, edge, adapter)
+        return
     scored = (
         compare_with_registry(session, sketch, exclude={variant.id}, digest=variant.digest)
         if sketch is not None

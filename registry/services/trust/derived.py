@@ -1,8 +1,8 @@
 """Audit of stored columns that are derived from other stored data rather than logged: each is
 re-derived and compared. A sketch's retrieval code, version, size fields and LSH bands (from the
-sketch's bytes, which the variant's leaf covers), a statement's payload digest (from its
-envelope, which the leaves cover), and a safeguard row's downloads and reach (from the download
-snapshots and the lineage)."""
+sketch's bytes, which the variant's leaf covers), an adapter sketch's size fields (likewise), a
+statement's payload digest (from its envelope, which the leaves cover), and a safeguard row's
+downloads and reach (from the download snapshots and the lineage)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from registry.db.models import (
     SignedStatement,
     SketchBand,
     Variant,
+    VariantAdapter,
     VariantSketch,
 )
 from registry.errors import SignatureInvalid
@@ -26,6 +27,7 @@ from registry.services.identify.sketch_index import bands_of
 from registry.services.safeguards import status as safeguards
 from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
+from registry.weights.adapter import AdapterSketch
 from registry.weights.sketch import Sketch
 from schemas.statements import EVALUATION_PREDICATE, LINEAGE_PREDICATE, RELEASE_PREDICATE
 from schemas.trust import AuditProblem
@@ -74,6 +76,29 @@ def check_sketches(session: Session, problems: list[AuditProblem]) -> None:
             problems.append(_problem(f"the sketch of {name}: its LSH bands are not its code's"))
     for variant_id in sorted(bands):
         problems.append(_problem(f"LSH bands of {_name(session, variant_id)} without a sketch"))
+
+
+def check_adapters(session: Session, problems: list[AuditProblem]) -> None:
+    """Each adapter sketch's version, digest, target count and rank against its bytes (which
+    the adapter's leaf covers)."""
+    for row in session.exec(select(VariantAdapter).order_by(col(VariantAdapter.variant_id))):
+        name = _name(session, row.variant_id)
+        try:
+            adapter = AdapterSketch.from_bytes(bytes(row.data))
+        except ValueError:
+            problems.append(_problem(f"the adapter sketch of {name} does not decode"))
+            continue
+        expected = {
+            "version": adapter.version,
+            "digest": adapter.digest(),
+            "targets": len(adapter.targets),
+            "rank": max((t.rank for t in adapter.targets), default=0),
+        }
+        for field, value in expected.items():
+            if getattr(row, field) != value:
+                problems.append(
+                    _problem(f"the adapter sketch of {name}: stored {field} is not its bytes'")
+                )
 
 
 def check_statements(session: Session, problems: list[AuditProblem]) -> None:
@@ -126,5 +151,6 @@ def check_downloads(session: Session, problems: list[AuditProblem]) -> None:
 
 def check_derived(session: Session, problems: list[AuditProblem]) -> None:
     check_sketches(session, problems)
+    check_adapters(session, problems)
     check_statements(session, problems)
     check_downloads(session, problems)

@@ -31,6 +31,7 @@ from registry.db.models import (
     SigningKey,
     Tensor,
     Variant,
+    VariantAdapter,
     VariantFile,
     VariantSketch,
 )
@@ -41,7 +42,8 @@ from schemas.variants import TensorDigest
 #: leaves are written at this version; audit re-derives each leaf at the version it holds.
 #: 1: the records as first logged. 2: also a variant's stored description (architecture,
 #: config, dtypes, total size, card markers: ``details``), a statement's key and payload digest,
-#: and an edge's score and evidence (``lineage.status``, see ``edge_log``).
+#: and an edge's score and evidence (``lineage.status``, see ``edge_log``), and an adapter
+#: release's stored sketch (``adapter``, only in the leaves of adapters).
 LEAF_VERSION = 2
 
 
@@ -116,7 +118,10 @@ def _variant_registered_v2(session: Session, record_id: int) -> dict[str, Any]:
         )
     ).first()
     signed = {"key_id": statement.key_id, "payload": statement.payload_sha256} if statement else {}
-    return {"details": variant_details(v), **signed}
+    adapter = session.get(VariantAdapter, v.id)
+    # an adapter release's sketch (absent from every other leaf, so theirs read as before)
+    stored = {"adapter": sha256_digest(bytes(adapter.data))} if adapter is not None else {}
+    return {"details": variant_details(v), **signed, **stored}
 
 
 def _statement_v2(session: Session, statement_id: int | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from registry.db.models import (
     LineageEdge,
     Tensor,
     Variant,
+    VariantAdapter,
     VariantFile,
     VariantSketch,
     utcnow,
@@ -147,6 +148,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     # the sketch and the comparison (numpy), the safeguard statuses and the Hub's tables load
     # on the first registration, not on every read
     from registry.db.models import HubRepo
+    from registry.services.identify.adapters import decode_adapter, store_adapter
     from registry.services.identify.sketch_index import decode_sketch, store_sketch
     from registry.services.lineage.checks import check_lineage
     from registry.services.safeguards.status import mark_dirty
@@ -187,10 +189,13 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
             session.execute(
                 insert(Tensor), [{"variant_id": variant.id, **t.model_dump()} for t in fp.tensors]
             )
-        sketch = None
+        sketch = adapter = None
         if fp.sketch:
             sketch, blob = decode_sketch(fp.sketch)
             store_sketch(session, variant.id, sketch, blob)
+        if fp.adapter:
+            adapter, adapter_blob = decode_adapter(fp.adapter)
+            store_adapter(session, variant.id, adapter, adapter_blob)
         for parent_ref, relation in parents:
             parent = variant_or_placeholder(session, parent_ref)
             assert parent.id is not None
@@ -209,7 +214,7 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
                 )
             )
         session.flush()
-        check_lineage(session, variant, sketch)
+        check_lineage(session, variant, sketch, adapter)
         record_registration(session, variant, request, parents)  # signature check and log
         if session.exec(select(HubRepo.id).where(HubRepo.variant_id == variant.id)).first() is None:
             variant_added(session, variant)  # webhooks (a Hub repo was announced when first seen)
@@ -264,6 +269,7 @@ def variant_public(
     parent_rows = _neighbours(session, variant, up=True)
     child_rows = _neighbours(session, variant, up=False, limit=CHILDREN_SHOWN)
     sketch = session.get(VariantSketch, variant.id)
+    adapter = session.get(VariantAdapter, variant.id)
     return VariantPublic(
         name=variant.name,
         revision=variant.revision,
@@ -278,6 +284,7 @@ def variant_public(
         files=[FileDigest(path=f.path, size=f.size, sha256=f.sha256) for f in files],
         tensor_count=int(tensor_count),
         sketch_digest=sketch.digest if sketch is not None else None,
+        adapter_digest=adapter.digest if adapter is not None else None,
         lineage=[edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
         children=[edge_public(e, c.ref, variant.ref) for e, c in child_rows],
         created=created,
