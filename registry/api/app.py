@@ -45,7 +45,8 @@ ROUTE_MODULES: dict[str, tuple[str, ...]] = {
 
 #: every route module, in the order the full app (and its OpenAPI document) lists them
 ALL_ROUTE_MODULES = ("variants", "lineage", "identify", "tokens", "keys", "signatures", "log",
-                     "evals", "safeguards", "advisories", "downloads")  # fmt: skip
+                     "evals", "safeguards", "advisories", "downloads", "exports", "webhooks",
+                     "catalog")  # fmt: skip
 
 
 def include_route_modules(app: FastAPI, modules: Iterable[str]) -> None:
@@ -60,7 +61,10 @@ def include_route_modules(app: FastAPI, modules: Iterable[str]) -> None:
 
 #: under ``/v1/variants/{namespace}/{name}/``, the module serving each last segment
 VARIANT_TAIL_MODULES = {"statement": "signatures", "signatures": "signatures",
-                        "advisories": "advisories"}  # fmt: skip
+                        "advisories": "advisories", "export": "exports",
+                        "overview": "variants"}  # fmt: skip
+#: ``/v1/variants/<segment>`` paths served by another module than ``variants``
+VARIANT_COLLECTION_MODULES = {"table": "catalog"}
 
 
 def modules_for(path: str) -> tuple[str, ...]:
@@ -70,6 +74,8 @@ def modules_for(path: str) -> tuple[str, ...]:
     if len(parts) < 2 or parts[0] != "v1":
         return ()
     if parts[1] == "variants":
+        if len(parts) == 3:
+            return (VARIANT_COLLECTION_MODULES.get(parts[2], "variants"),)
         tail = VARIANT_TAIL_MODULES.get(parts[4]) if len(parts) == 5 else "variants"
         return (tail,) if tail else ()
     return ROUTE_MODULES.get(parts[1], ())

@@ -4,10 +4,12 @@ from the same route module, loading only the modules of the segment a request na
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+import registry.api.routes
 from registry.api import create_app
 from registry.api.app import ALL_ROUTE_MODULES, ROUTE_MODULES, modules_for, route_path
 from registry.api.guard import api_routes
@@ -36,6 +38,12 @@ def test_every_route_is_served_once_its_path_is_asked_for() -> None:
         lazy = _app(lazy=True)
         route_path(lazy, re.sub(r"\{[^}]+\}", "x", path))
         assert (method, path, module) in _served(lazy), f"{method} {path} not served lazily"
+
+
+def test_every_route_module_is_part_of_the_full_app() -> None:
+    routes = Path(registry.api.routes.__file__).parent
+    modules = {p.stem for p in routes.glob("*.py") if p.stem != "__init__"}
+    assert modules == set(ALL_ROUTE_MODULES)
 
 
 def test_a_lazy_app_loads_only_the_modules_of_the_segment_asked_for() -> None:
