@@ -1,7 +1,9 @@
-"""`provreg eval add | import | list`: evaluation results of variants."""
+"""`provreg eval add | import | list | retract | supersede`: evaluation results of variants,
+and their append-only corrections."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +11,7 @@ import typer
 
 from cli.options import JsonOption, Ref, iso_datetime, json_object, read_text
 from cli.output import Output, stderr
+from cli.output.corrections import eval_correction_view
 from cli.output.views import eval_added_view, eval_import_view, eval_list_view
 from cli.signing import load_signing_key
 from cli.state import CliState
@@ -25,6 +28,7 @@ from schemas import (
     EvaluationStatement,
     SignedEvalCreate,
 )
+from schemas.corrections import EvalRetract, EvalSupersede
 from schemas.statements import Subject
 
 eval_app = typer.Typer(help="Evaluation results of variants.", no_args_is_help=True)
@@ -129,12 +133,14 @@ def eval_import(
         from registry.services.evals.formats import read_results
 
         found, parsed, warnings = read_results(content, fmt, file.name)
-        stored = _add_signed(state, target, parsed, sign, evaluator) if parsed else []
+        digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        stored = _add_signed(state, target, parsed, sign, evaluator, digest) if parsed else []
         result = EvalImportResult(
             name=target.name,
             revision=target.revision,
             format=found,
             imported=len(stored),
+            already_recorded=len(parsed) - len(stored),
             results=stored,
             warnings=warnings,
         )
@@ -160,6 +166,7 @@ def _add_signed(
     results: list[EvalResultCreate],
     keyfile: Path,
     evaluator: str | None,
+    source_sha256: str | None = None,
 ) -> list[EvalResultPublic]:
     """Sign an evaluation statement about the registered digest of ``ref`` and send it."""
     if not evaluator:
@@ -178,4 +185,35 @@ def _add_signed(
         ),
     )
     envelope = sign_statement(statement, key)
-    return registry.add_signed_evals(SignedEvalCreate(envelope=envelope))
+    return registry.add_signed_evals(
+        SignedEvalCreate(envelope=envelope, source_sha256=source_sha256)
+    )
+
+
+@eval_app.command("retract")
+def eval_retract(
+    ctx: typer.Context,
+    result_id: Annotated[int, typer.Argument(metavar="ID", help="the result (`eval list`)")],
+    reason: Annotated[str, typer.Option("--reason", help="why it no longer counts")],
+    as_json: JsonOption = False,
+) -> Output:
+    """Retract a result: it stays listed, marked retracted, and counts for nothing (logged)."""
+    state: CliState = ctx.obj
+    result = state.registry().retract_eval(result_id, EvalRetract(reason=reason))
+    return Output(result, view=eval_correction_view)
+
+
+@eval_app.command("supersede")
+def eval_supersede(
+    ctx: typer.Context,
+    result_id: Annotated[int, typer.Argument(metavar="ID", help="the result (`eval list`)")],
+    value: Annotated[float, typer.Option("--value", help="the corrected value")],
+    reason: Annotated[str, typer.Option("--reason", help="what was wrong")],
+    stderr: Annotated[float | None, typer.Option("--stderr")] = None,
+    as_json: JsonOption = False,
+) -> Output:
+    """Replace a result's value with a new result; the old one stays listed as superseded,
+    pointing at the new one (logged)."""
+    state: CliState = ctx.obj
+    body = EvalSupersede(value=value, stderr=stderr, reason=reason)
+    return Output(state.registry().supersede_eval(result_id, body), view=eval_correction_view)

@@ -54,7 +54,7 @@ def _root(
 app.command("init")(admin.init)
 app.command("register")(variants.register)
 app.command("show")(variants.show)
-app.command("lineage")(lineage.lineage)
+app.add_typer(lineage.lineage_app, name="lineage")
 app.command("identify")(identify.identify)
 app.command("serve")(admin.serve)
 app.add_typer(tokens.token_app, name="token")

@@ -52,6 +52,14 @@ from schemas import (
     VariantPage,
     VariantPublic,
 )
+from schemas.corrections import (
+    EvalCorrectionPublic,
+    EvalRetract,
+    EvalSupersede,
+    LineageCorrectionPublic,
+    LineageDeclare,
+    LineageRetract,
+)
 
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = 60.0
@@ -198,6 +206,18 @@ class RegistryClient:
         path = self._at("variants", name, "/signatures")
         return self._post(path, AttachedSignaturePublic, request, revision=revision)
 
+    def declare_parent(
+        self, name: str, revision: str | None, body: LineageDeclare
+    ) -> LineageCorrectionPublic:
+        path = self._at("lineage", name, "/parents")
+        return self._post(path, LineageCorrectionPublic, body, revision=revision)
+
+    def retract_parent(
+        self, name: str, revision: str | None, body: LineageRetract
+    ) -> LineageCorrectionPublic:
+        path = self._at("lineage", name, "/retractions")
+        return self._post(path, LineageCorrectionPublic, body, revision=revision)
+
     def claim_lineage(self, request: LineageClaimCreate) -> StatementPublic:
         return self._post("/lineage/claims", StatementPublic, request)
 
@@ -234,6 +254,14 @@ class RegistryClient:
     def import_evals(self, name: str, revision: str, body: EvalImport) -> EvalImportResult:
         path = self._at("evals", name, "/import")
         return self._post(path, EvalImportResult, body, revision=revision)
+
+    def retract_eval(self, result_id: int, body: EvalRetract) -> EvalCorrectionPublic:
+        path = f"/evals/results/{int(result_id)}/retract"
+        return self._post(path, EvalCorrectionPublic, body)
+
+    def supersede_eval(self, result_id: int, body: EvalSupersede) -> EvalCorrectionPublic:
+        path = f"/evals/results/{int(result_id)}/supersede"
+        return self._post(path, EvalCorrectionPublic, body)
 
     def list_evals(self, name: str, revision: str = "main") -> EvalResultList:
         return self._get(self._at("evals", name), EvalResultList, revision=revision)

@@ -17,6 +17,7 @@ class LineageEdgePublic(BaseModel):
     status: EdgeStatus
     score: float | None = None
     evidence: dict[str, Any] | None = None
+    reason: str | None = Field(default=None, description="why a retracted edge was retracted")
 
 
 class LineageNode(BaseModel):

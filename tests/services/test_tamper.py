@@ -23,6 +23,7 @@ from registry.services.downloads.report import record_downloads
 from registry.services.evals.results import add_results
 from registry.services.identify.sketch_index import encode_sketch
 from registry.services.lineage.claims import claim_lineage
+from registry.services.lineage.corrections import declare_parent, retract_parent
 from registry.services.safeguards.advisories import add_advisory
 from registry.services.safeguards.policy import load_policy
 from registry.services.safeguards.query import safeguard_status
@@ -32,7 +33,15 @@ from registry.trust.keys import public_key_pem
 from registry.trust.statements import release_statement, sign_statement
 from registry.weights import fingerprint_path, sketch_path
 from schemas import AdvisoryCreate, DownloadRecord, EvalResultCreate, VariantCreate
-from schemas.statements import LineagePredicate, LineageStatement, ParentClaim, Subject
+from schemas.corrections import LineageDeclare, LineageRetract
+from schemas.statements import (
+    LineageCorrectionPredicate,
+    LineageCorrectionStatement,
+    LineagePredicate,
+    LineageStatement,
+    ParentClaim,
+    Subject,
+)
 from schemas.variants import CardMarkers, DeclaredParent
 from tests.factories import finetuned, tiny_tensors, variant_request, write_model
 
@@ -148,6 +157,7 @@ def _scenario(session: Session, tmp: Path) -> None:
         ),
     )
     claim_lineage(session, sign_statement(statement, key))
+    _corrections(session, key, tuned.digest)
     result = EvalResultCreate(benchmark="harmbench", metric="asr", value=0.05, stderr=0.01)
     add_results(session, parse_ref("acme/base"), [result], POLICY)
     record_downloads(session, parse_ref("acme/base"), DownloadRecord(count=1000))
@@ -159,6 +169,30 @@ def _scenario(session: Session, tmp: Path) -> None:
     create_token(session, "publish", namespace="acme")
     assert tuned.digest is not None
     session.commit()
+
+
+def _corrections(session: Session, key: ed25519.Ed25519PrivateKey, digest: str | None) -> None:
+    """A signed retraction of acme/tuned's parent, then an unsigned declaration again."""
+    assert digest is not None
+    retraction = LineageCorrectionStatement(
+        subject=[Subject(name="acme/tuned@main", digest={"sha256": digest[7:]})],
+        predicate=LineageCorrectionPredicate(
+            action="retract",
+            child="acme/tuned@main",
+            child_digest=digest,
+            parent="acme/base@main",
+            reason="declared by mistake",
+            issued_at=datetime(2026, 12, 1, tzinfo=UTC),
+        ),
+    )
+    retract = LineageRetract(
+        parent="acme/base",
+        reason="declared by mistake",
+        envelope=sign_statement(retraction, key),
+    )
+    retract_parent(session, "acme/tuned", None, retract, "tok1")
+    declare = LineageDeclare(parent="acme/base", relation="finetune")
+    declare_parent(session, "acme/tuned", None, declare, "tok2")
 
 
 def _other_value(session: Session, table: Table, column: Column, value: Any) -> Any:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from registry.api.deps import ERRORS, EvaluatorToken, PolicyDep, SessionDep, variant_ref
+from registry.services.evals.corrections import retract_result, supersede_result
 from registry.services.evals.results import (
     add_results,
     add_signed_results,
     import_results,
     list_results,
 )
+from schemas.corrections import EvalCorrectionPublic, EvalRetract, EvalSupersede
 from schemas.evals import (
     EvalImport,
     EvalImportResult,
@@ -79,3 +81,33 @@ def import_(
 def list_(namespace: str, name: str, session: SessionDep, revision: str = "main") -> EvalResultList:
     """A variant's results, oldest first."""
     return list_results(session, variant_ref(namespace, name, revision))
+
+
+@router.post(
+    "/evals/results/{result_id}/retract", response_model=EvalCorrectionPublic, responses=ERRORS
+)
+def retract(
+    result_id: int,
+    body: EvalRetract,
+    policy: PolicyDep,
+    session: SessionDep,
+    token: EvaluatorToken,
+) -> EvalCorrectionPublic:
+    """Retract a result (admin, evaluate, or evaluate:<its evaluator>); it stays listed as
+    retracted and counts for nothing. Logged."""
+    return retract_result(session, result_id, body, token, policy)
+
+
+@router.post(
+    "/evals/results/{result_id}/supersede", response_model=EvalCorrectionPublic, responses=ERRORS
+)
+def supersede(
+    result_id: int,
+    body: EvalSupersede,
+    policy: PolicyDep,
+    session: SessionDep,
+    token: EvaluatorToken,
+) -> EvalCorrectionPublic:
+    """Replace a result's value with a new result (scopes as retract); the old one stays listed
+    as superseded, pointing at its replacement. Logged."""
+    return supersede_result(session, result_id, body, token, policy)

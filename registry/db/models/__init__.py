@@ -12,6 +12,7 @@ from registry.db.models.core import (
     timestamp_field,
     utcnow,
 )
+from registry.db.models.corrections import CORRECTION_ACTIONS, Correction
 from registry.db.models.evidence import (
     Advisory,
     DownloadSnapshot,
@@ -36,9 +37,11 @@ from registry.db.models.trust import (
 )
 
 __all__ = [
+    "CORRECTION_ACTIONS",
     "Advisory",
     "ApiToken",
     "AttachedSignature",
+    "Correction",
     "DownloadEvent",
     "DownloadSnapshot",
     "EvalResult",

@@ -37,6 +37,7 @@ from registry.names import (
 )
 from registry.services.identify.sketch_index import decode_sketch, store_sketch
 from registry.services.lineage.checks import check_lineage
+from registry.services.lineage.edge_log import retraction_reasons
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguards.status import mark_dirty
 from registry.services.trust.keys import namespace_row
@@ -118,7 +119,11 @@ def _refuse_new_parents(
         for e, p in session.exec(
             select(LineageEdge, Variant)
             .join(Variant, col(Variant.id) == LineageEdge.parent_id)
-            .where(LineageEdge.child_id == variant.id, LineageEdge.source == "declared")
+            .where(
+                LineageEdge.child_id == variant.id,
+                LineageEdge.source == "declared",
+                LineageEdge.status != "retracted",
+            )
         ).all()
     }
     new = [(ref, rel) for ref, rel in parents if (ref.name, ref.revision, rel) not in declared]
@@ -216,7 +221,10 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     return variant_public(session, variant, created=True)
 
 
-def edge_public(edge: LineageEdge, child: str, parent: str) -> LineageEdgePublic:
+def edge_public(
+    edge: LineageEdge, child: str, parent: str, reasons: dict[int, str] | None = None
+) -> LineageEdgePublic:
+    """The wire view of an edge; ``reasons`` holds retracted edges' reasons by edge id."""
     return LineageEdgePublic(
         child=child,
         parent=parent,
@@ -225,6 +233,7 @@ def edge_public(edge: LineageEdge, child: str, parent: str) -> LineageEdgePublic
         status=edge.status,
         score=edge.score,
         evidence=edge.evidence,
+        reason=(reasons or {}).get(edge.id or 0) if edge.status == "retracted" else None,
     )
 
 
@@ -258,6 +267,9 @@ def variant_public(
     ).one()
     parent_rows = _neighbours(session, variant, up=True)
     child_rows = _neighbours(session, variant, up=False, limit=CHILDREN_SHOWN)
+    reasons = retraction_reasons(
+        session, [e.id or 0 for e, _ in parent_rows + child_rows if e.status == "retracted"]
+    )
     sketch = session.get(VariantSketch, variant.id)
     return VariantPublic(
         name=variant.name,
@@ -273,8 +285,8 @@ def variant_public(
         files=[FileDigest(path=f.path, size=f.size, sha256=f.sha256) for f in files],
         tensor_count=int(tensor_count),
         sketch_digest=sketch.digest if sketch is not None else None,
-        lineage=[edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
-        children=[edge_public(e, c.ref, variant.ref) for e, c in child_rows],
+        lineage=[edge_public(e, variant.ref, p.ref, reasons) for e, p in parent_rows],
+        children=[edge_public(e, c.ref, variant.ref, reasons) for e, c in child_rows],
         created=created,
         signature=signature_info(session, variant.id),
         log_index=registration_index(session, variant.id),
