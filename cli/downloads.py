@@ -40,7 +40,7 @@ def show(
     """A variant's download snapshots, its reach (own and subtree) and growth over --window."""
     state: CliState = ctx.obj
     target = parse_ref(ref)
-    report = state.registry().downloads(target.name, target.revision, window=window)
+    report = state.registry().downloads(target.name, target.asked_revision, window=window)
     return Output(report, view=downloads_view)
 
 
@@ -58,7 +58,7 @@ def record(
     target = parse_ref(ref)
     observed = iso_datetime("--at", at) if at else None
     body = DownloadRecord(count=count, window=window, observed_at=observed)
-    result = state.registry().record_downloads(target.name, target.revision, body)
+    result = state.registry().record_downloads(target.name, target.asked_revision, body)
     return Output(result, view=snapshot_view)
 
 

@@ -107,7 +107,7 @@ def eval_add(
     if sign is not None:
         results = _add_signed(state, target, [body.as_fraction()], sign, evaluator)
     else:
-        results = state.registry().add_eval(target.name, target.revision, body)
+        results = state.registry().add_eval(target.name, target.asked_revision, body)
     return Output(results[0], view=eval_added_view)
 
 
@@ -146,7 +146,7 @@ def eval_import(
         )
     else:
         body = EvalImport(content=content, format=fmt, filename=file.name)
-        result = state.registry().import_evals(target.name, target.revision, body)
+        result = state.registry().import_evals(target.name, target.asked_revision, body)
     for warning in result.warnings:
         stderr().print(f"warning: {warning}", markup=False, highlight=False)
     return Output(result, view=eval_import_view)
@@ -157,7 +157,9 @@ def eval_list(ctx: typer.Context, ref: Ref, as_json: JsonOption = False) -> Outp
     """List a variant's results."""
     state: CliState = ctx.obj
     target = parse_ref(ref)
-    return Output(state.registry().list_evals(target.name, target.revision), view=eval_list_view)
+    return Output(
+        state.registry().list_evals(target.name, target.asked_revision), view=eval_list_view
+    )
 
 
 def _add_signed(
@@ -175,13 +177,14 @@ def _add_signed(
         )
     key = load_signing_key(keyfile)
     registry = state.registry()
-    digest = registry.show(ref.name, ref.revision).digest
+    shown = registry.show(ref.name, ref.asked_revision)
+    digest, subject = shown.digest, f"{shown.name}@{shown.revision}"
     if digest is None:
         raise InvalidInput(f"{ref} has no registered weights", hint="register it first")
     statement = EvaluationStatement(
-        subject=[Subject(name=str(ref), digest={"sha256": digest.removeprefix("sha256:")})],
+        subject=[Subject(name=subject, digest={"sha256": digest.removeprefix("sha256:")})],
         predicate=EvaluationPredicate(
-            evaluator=evaluator, subject=str(ref), digest=digest, results=results
+            evaluator=evaluator, subject=subject, digest=digest, results=results
         ),
     )
     envelope = sign_statement(statement, key)

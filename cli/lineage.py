@@ -18,10 +18,11 @@ from cli.options import JsonOption, NameOrCommandGroup, Ref
 from cli.output import Output
 from cli.output.corrections import lineage_correction_view
 from cli.output.graphs import GRAPH_FORMS, tree_view
+from cli.refs import resolved_ref, split_ref
 from cli.state import CliState
 from registry.errors import VariantNotFound
 from registry.interface import Registry
-from registry.names import VariantRef, parse_ref, validate_name, validate_revision
+from registry.names import VariantRef, parse_ref
 from schemas import Relation
 from schemas.corrections import LineageCorrectionPublic, LineageDeclare, LineageRetract
 
@@ -74,7 +75,7 @@ def lineage(
     target = parse_ref(ref)
     graph = state.registry().lineage(
         target.name,
-        target.revision,
+        target.asked_revision,
         direction="up" if up else "down" if down else "both",
         depth=depth,
         limit=limit,
@@ -90,24 +91,6 @@ SignOption = Annotated[
 ]
 
 
-def _split(ref: str) -> tuple[str, str | None]:
-    """``NAME[@REV]`` validated, the revision None when not given (the registry then takes
-    main, else the latest registered revision)."""
-    name, sep, revision = ref.strip().partition("@")
-    return validate_name(name), (validate_revision(revision) if sep else None)
-
-
-def _resolved(registry: Registry, ref: str) -> VariantRef:
-    """The registered variant ``ref`` means (for signing: the statement names exact revisions);
-    a parent not registered yet is named as given, at main without @REV."""
-    name, revision = _split(ref)
-    try:
-        shown = registry.show(name, revision)  # type: ignore[arg-type]
-    except VariantNotFound:
-        return parse_ref(ref)
-    return VariantRef(shown.name, shown.revision)
-
-
 def _signed(
     registry: Registry, child: str, parent: str, keyfile: Path, action: str, **fields: str
 ) -> tuple[VariantRef, str, str]:
@@ -117,11 +100,11 @@ def _signed(
     from schemas.statements import LineageCorrectionPredicate, LineageCorrectionStatement, Subject
 
     key = load_signing_key(keyfile)
-    child_ref = _resolved(registry, child)
+    child_ref = resolved_ref(registry, child)[0]
     digest = registry.show(child_ref.name, child_ref.revision).digest
     if digest is None:
         raise VariantNotFound(f"{child_ref} has no registered weights", hint="register it first")
-    parent_ref = str(_resolved(registry, parent))
+    parent_ref = str(resolved_ref(registry, parent)[0])
     statement = LineageCorrectionStatement(
         subject=[Subject(name=str(child_ref), digest={"sha256": digest.removeprefix("sha256:")})],
         predicate=LineageCorrectionPredicate(
@@ -137,8 +120,7 @@ def _signed(
 
 
 def _correction_output(result: LineageCorrectionPublic) -> Output:
-    notes = [f"note: {result.note}"] if result.note else []
-    notes += [f"warning: {w}" for w in result.warnings]
+    notes = [f"warning: {w}" for w in result.warnings]
     return Output(result, view=lineage_correction_view, notes=notes)
 
 
@@ -156,7 +138,7 @@ def declare(
     state: CliState = ctx.obj
     registry = state.registry()
     envelope = None
-    name, revision = _split(child)
+    name, revision = split_ref(child)
     if sign is not None:
         target, parent, envelope = _signed(
             registry, child, parent, sign, "declare", relation=relation
@@ -180,7 +162,7 @@ def retract(
     state: CliState = ctx.obj
     registry = state.registry()
     envelope = None
-    name, revision = _split(child)
+    name, revision = split_ref(child)
     if sign is not None:
         target, parent, envelope = _signed(registry, child, parent, sign, "retract", reason=reason)
         name, revision = target.name, target.revision

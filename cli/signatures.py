@@ -71,7 +71,7 @@ def attach_signature(
         public_key=read_text(public_key, error=KeyInvalid, hint="check the path"),
     )
     target = parse_ref(ref)
-    out = state.registry().attach_signature(target.name, target.revision, body)
+    out = state.registry().attach_signature(target.name, target.asked_revision, body)
     notes = []
     if out.unregistered_files:
         notes.append(

@@ -10,6 +10,7 @@ import typer
 from cli.options import JsonOption
 from cli.output import Output
 from cli.output.views import registered_view, variant_view
+from cli.refs import resolved_ref
 from cli.signing import load_signing_key, sign_release
 from cli.state import CliState
 from cli.weights_io import read_release
@@ -42,6 +43,23 @@ def _declared_parents(
     return declared
 
 
+def _parent_revisions(
+    state: CliState, parents: list[DeclaredParent]
+) -> tuple[list[DeclaredParent], list[str]]:
+    """Parents named without @REV (on the command line or as a card's base_model) at the
+    revision that exists: main when registered, else the latest registered; with notes."""
+    out, notes = [], []
+    for p in parents:
+        if "@" in p.name:
+            out.append(p)
+            continue
+        ref, note = resolved_ref(state.registry(), p.name)
+        out.append(p.model_copy(update={"name": str(ref)}))
+        if note:
+            notes.append(f"note: {note}")
+    return out, notes
+
+
 def register(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="model file or directory")],
@@ -70,6 +88,7 @@ def register(
     validate_revision(revision)
     parents = _declared_parents(parent or [], relation or [], card)
     signing_key = load_signing_key(sign) if sign is not None else None
+    parents, notes = _parent_revisions(state, parents)
     fingerprint = read_release(path, state.settings, quiet=state.as_json)
     markers = None
     if card is not None:  # the card's tags and name reach the safeguard markers
@@ -81,7 +100,7 @@ def register(
     )
     if signing_key is not None:
         request.signed_statement = sign_release(request, signing_key)
-    return Output(state.registry().register(request), view=registered_view)
+    return Output(state.registry().register(request), view=registered_view, notes=notes)
 
 
 def show(
@@ -92,4 +111,4 @@ def show(
     """Show a variant: digests, files and direct lineage."""
     state: CliState = ctx.obj
     target = parse_ref(ref)
-    return Output(state.registry().show(target.name, target.revision), view=variant_view)
+    return Output(state.registry().show(target.name, target.asked_revision), view=variant_view)

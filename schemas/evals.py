@@ -146,6 +146,7 @@ class SafeguardStatusPublic(BaseModel):
     revision: str
     status: SafeguardState
     reasons: list[str]
+    note: str | None = Field(default=None, description="how a name without @REV was resolved")
 
 
 class LackingSafeguardRow(BaseModel):

@@ -38,3 +38,4 @@ class LineageGraph(BaseModel):
         default=False, description="true when the depth or page limit cut the walk short"
     )
     next_cursor: str | None = Field(default=None, description="more descendants: pass as cursor")
+    note: str | None = Field(default=None, description="how a name without @REV was resolved")

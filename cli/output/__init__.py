@@ -108,8 +108,9 @@ def render(out: Output, *, as_json: bool) -> None:
         else:
             console.print(line)
     sys.stdout.flush()
-    for note in out.notes:
-        stderr().print(note)
+    resolved = getattr(out.document, "note", None)  # how a name without @REV was resolved
+    for note in ([f"note: {resolved}"] if isinstance(resolved, str) else []) + out.notes:
+        stderr().print(note, markup=False, highlight=False)
 
 
 def say(state_as_json: bool, line: str) -> None:

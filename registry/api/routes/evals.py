@@ -38,7 +38,7 @@ def add(
     policy: PolicyDep,
     session: SessionDep,
     token: EvaluatorToken,
-    revision: str = "main",
+    revision: str | None = None,
 ) -> list[EvalResultPublic]:
     """Record one result (scope evaluate or admin); it is logged."""
     return add_results(session, variant_ref(namespace, name, revision), [body], policy)
@@ -71,14 +71,16 @@ def import_(
     policy: PolicyDep,
     session: SessionDep,
     token: EvaluatorToken,
-    revision: str = "main",
+    revision: str | None = None,
 ) -> EvalImportResult:
     """Import a results file whole (lm-eval, model-index, .eval_results), or nothing."""
     return import_results(session, variant_ref(namespace, name, revision), body, policy)
 
 
 @router.get("/evals/{namespace}/{name}", response_model=EvalResultList, responses=ERRORS)
-def list_(namespace: str, name: str, session: SessionDep, revision: str = "main") -> EvalResultList:
+def list_(
+    namespace: str, name: str, session: SessionDep, revision: str | None = None
+) -> EvalResultList:
     """A variant's results, oldest first."""
     return list_results(session, variant_ref(namespace, name, revision))
 

@@ -21,7 +21,7 @@ def lineage(
     namespace: str,
     name: str,
     session: SessionDep,
-    revision: str = "main",
+    revision: str | None = None,
     direction: Literal["up", "down", "both"] = "both",
     depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = DEFAULT_DEPTH,
     limit: Annotated[int, Query(ge=1, le=1000)] = DEFAULT_PAGE,

@@ -25,7 +25,7 @@ from registry.services.safeguards.status import refresh
 from registry.services.trust import translog
 from registry.services.trust.log_records import leaves_of
 from registry.services.trust.signatures import verified_statement
-from registry.services.variants.register import get_variant
+from registry.services.variants.register import get_variant, resolve_variant
 from registry.trust.dsse import parse_envelope
 from schemas.evals import (
     EvalImport,
@@ -277,10 +277,10 @@ def import_results(
     )
 
 
-def list_results(session: Session, ref: VariantRef, note: str | None = None) -> EvalResultList:
+def list_results(session: Session, ref: VariantRef) -> EvalResultList:
     """A variant's results, oldest first, with those of byte-identical variants (marked
     ``shared_from``) and each correction marked; raises :class:`VariantNotFound`."""
-    variant = get_variant(session, ref)
+    variant, note = resolve_variant(session, ref)
     ids = sharing_ids(session, variant)
     rows = session.exec(
         select(EvalResult).where(col(EvalResult.variant_id).in_(ids)).order_by(col(EvalResult.id))

@@ -13,7 +13,7 @@ from registry.errors import InvalidInput
 from registry.names import VariantRef
 from registry.services.lineage.edge_log import retraction_reasons
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
-from registry.services.variants.register import edge_public, get_variant
+from registry.services.variants.register import edge_public, resolve_variant
 from schemas import LineageEdgePublic, LineageGraph, LineageNode
 
 Direction = Literal["up", "down", "both"]
@@ -49,7 +49,7 @@ def lineage_graph(
     if not 1 <= depth <= MAX_DEPTH:
         raise InvalidInput(f"depth {depth} is out of range", hint=f"use 1 to {MAX_DEPTH}")
     check_limit(limit)
-    root = get_variant(session, ref)
+    root, note = resolve_variant(session, ref)
     assert root.id is not None
     offset = int(decode_cursor(cursor).get("offset", 0))
 
@@ -116,4 +116,5 @@ def lineage_graph(
         edges=edges,
         truncated=truncated,
         next_cursor=next_cursor,
+        note=note,
     )

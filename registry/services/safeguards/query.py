@@ -25,7 +25,7 @@ from registry.services.pagination import check_limit, decode_cursor, encode_curs
 from registry.services.safeguards.compute import MAX_DEPTH
 from registry.services.safeguards.policy import SafeguardPolicy
 from registry.services.safeguards.status import catch_up, refresh
-from registry.services.variants.register import get_variant
+from registry.services.variants.register import get_variant, resolve_variant
 from schemas.evals import (
     SAFEGUARD_STATES,
     UNSAFE_STATES,
@@ -43,7 +43,7 @@ def safeguard_status(
     session: Session, ref: VariantRef, policy: SafeguardPolicy
 ) -> SafeguardStatusPublic:
     """The status of ``ref`` with its reasons; raises :class:`VariantNotFound`."""
-    variant = get_variant(session, ref)
+    variant, note = resolve_variant(session, ref)
     assert variant.id is not None
     catch_up(session, policy)
     row = session.get(SafeguardStatus, variant.id)
@@ -68,6 +68,7 @@ def safeguard_status(
         revision=variant.revision,
         status=row.status,
         reasons=list(row.reasons),
+        note=note,
     )
 
 

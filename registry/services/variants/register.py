@@ -47,6 +47,7 @@ from registry.services.trust.signatures import (
     registration_index,
     signature_info,
 )
+from registry.services.variants.resolve import latest_registered
 from registry.weights.validation import check_fingerprint
 from schemas import (
     CardMarkers,
@@ -69,15 +70,27 @@ def find_variant(session: Session, ref: VariantRef) -> Variant | None:
 
 
 def get_variant(session: Session, ref: VariantRef) -> Variant:
-    """The variant at ``ref``; raises :class:`VariantNotFound`."""
+    """The variant at ``ref`` (without an explicit revision: ``main`` when registered, else the
+    latest registered revision); raises :class:`VariantNotFound`."""
+    return resolve_variant(session, ref)[0]
+
+
+def resolve_variant(session: Session, ref: VariantRef) -> tuple[Variant, str | None]:
+    """``(variant, note)``: as :func:`get_variant`, with a note saying which revision a name
+    without one resolved to when it is not ``main``."""
     variant = find_variant(session, ref)
+    if not ref.explicit and (variant is None or variant.digest is None):
+        latest = latest_registered(session, ref.name)
+        if latest is not None:
+            using = f"using {latest.revision} (latest registered)"
+            return latest, f"{ref.name}: no revision {ref.revision}, {using}"
     if variant is None:
         raise VariantNotFound(
             f"no variant {ref} is registered",
             hint="check the name and revision, or register it with `provreg register`",
             detail={"name": ref.name, "revision": ref.revision},
         )
-    return variant
+    return variant, None
 
 
 def variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
@@ -297,7 +310,10 @@ def variant_public(
 
 def show_variant(session: Session, ref: VariantRef) -> VariantPublic:
     """The public view of ``ref``; raises :class:`VariantNotFound`."""
-    return variant_public(session, get_variant(session, ref))
+    variant, note = resolve_variant(session, ref)
+    public = variant_public(session, variant)
+    public.note = note
+    return public
 
 
 def list_variants(

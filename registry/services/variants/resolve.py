@@ -34,7 +34,7 @@ def resolve_ref(session: Session, name: str, revision: str | None) -> tuple[Vari
     main = session.exec(
         select(Variant.digest).where(Variant.name == name, Variant.revision == DEFAULT_REVISION)
     ).first()
-    if main is None:
+    if main is None:  # not registered (a placeholder's digest is None too)
         latest = latest_registered(session, name)
         if latest is not None:
             note = (
