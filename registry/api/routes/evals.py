@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from registry.api.deps import ERRORS, EvaluatorToken, PolicyDep, SessionDep, variant_ref
 from registry.services.evals.corrections import retract_result, supersede_result
@@ -12,6 +14,7 @@ from registry.services.evals.results import (
     import_results,
     list_results,
 )
+from schemas.common import INT64_MAX
 from schemas.corrections import EvalCorrectionPublic, EvalRetract, EvalSupersede
 from schemas.evals import (
     EvalImport,
@@ -23,6 +26,7 @@ from schemas.evals import (
 )
 
 router = APIRouter(tags=["evaluations"])
+ResultId = Annotated[int, Path(ge=0, le=INT64_MAX)]
 
 
 @router.post(
@@ -89,7 +93,7 @@ def list_(
     "/evals/results/{result_id}/retract", response_model=EvalCorrectionPublic, responses=ERRORS
 )
 def retract(
-    result_id: int,
+    result_id: ResultId,
     body: EvalRetract,
     policy: PolicyDep,
     session: SessionDep,
@@ -104,7 +108,7 @@ def retract(
     "/evals/results/{result_id}/supersede", response_model=EvalCorrectionPublic, responses=ERRORS
 )
 def supersede(
-    result_id: int,
+    result_id: ResultId,
     body: EvalSupersede,
     policy: PolicyDep,
     session: SessionDep,
