@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.options import JsonOption, NameOrCommandGroup, Ref
 from cli.output import Output
@@ -120,7 +121,7 @@ def _signed(
 
 
 def _correction_output(result: LineageCorrectionPublic) -> Output:
-    notes = [f"warning: {w}" for w in result.warnings]
+    notes = [f"[yellow]warning:[/] {escape(w)}" for w in result.warnings]
     return Output(result, view=lineage_correction_view, notes=notes)
 
 

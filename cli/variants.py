@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.options import JsonOption
 from cli.output import Output
@@ -56,7 +57,7 @@ def _parent_revisions(
         ref, note = resolved_ref(state.registry(), p.name)
         out.append(p.model_copy(update={"name": str(ref)}))
         if note:
-            notes.append(f"note: {note}")
+            notes.append(f"note: {escape(note)}")
     return out, notes
 
 

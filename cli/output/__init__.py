@@ -109,8 +109,10 @@ def render(out: Output, *, as_json: bool) -> None:
             console.print(line)
     sys.stdout.flush()
     resolved = getattr(out.document, "note", None)  # how a name without @REV was resolved
-    for note in ([f"note: {resolved}"] if isinstance(resolved, str) else []) + out.notes:
-        stderr().print(note, markup=False, highlight=False)
+    if isinstance(resolved, str):
+        stderr().print(f"note: {resolved}", markup=False)
+    for note in out.notes:
+        stderr().print(note)
 
 
 def say(state_as_json: bool, line: str) -> None:
