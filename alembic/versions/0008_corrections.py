@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('edge_id', sa.Integer(), nullable=True),
     sa.Column('result_id', sa.Integer(), nullable=True),
     sa.Column('replacement_id', sa.Integer(), nullable=True),
-    sa.Column('relation', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('relation', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('statement_id', sa.Integer(), nullable=True),

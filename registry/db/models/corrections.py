@@ -36,7 +36,7 @@ class Correction(SQLModel, table=True):
     replacement_id: int | None = Field(
         default=None, foreign_key="eval_result.id", ondelete="CASCADE"
     )
-    relation: str | None = Field(default=None, max_length=16, description="as declared")
+    relation: str | None = Field(default=None, max_length=32, description="as declared")
     reason: str | None = Field(default=None, sa_type=Text)
     actor: str | None = Field(default=None, max_length=64, description="the writing token's id")
     statement_id: int | None = Field(
