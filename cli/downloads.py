@@ -8,12 +8,11 @@ word that is not a subcommand is the variant, so `provreg downloads acme/chat` s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
-from typer.core import TyperGroup
 
-from cli.options import JsonOption, Ref, iso_datetime, read_text
+from cli.options import JsonOption, NameOrCommandGroup, Ref, iso_datetime, read_text
 from cli.output import Output
 from cli.output.views import downloads_view, ingest_view, snapshot_view
 from cli.state import CliState
@@ -21,19 +20,7 @@ from registry.errors import DownloadLogInvalid
 from registry.names import parse_ref
 from schemas import DownloadIngest, DownloadRecord
 
-SHOW = "show"
-
-
-class NameOrCommandGroup(TyperGroup):
-    """A group that reads an unknown first word as the argument of its default command."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and not args[0].startswith("-") and args[0] not in self.commands:
-            args = [SHOW, *args]
-        return super().parse_args(ctx, args)
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return [c for c in super().list_commands(ctx) if c != SHOW]
+SHOW = NameOrCommandGroup.default
 
 
 downloads_app = typer.Typer(
@@ -53,7 +40,7 @@ def show(
     """A variant's download snapshots, its reach (own and subtree) and growth over --window."""
     state: CliState = ctx.obj
     target = parse_ref(ref)
-    report = state.registry().downloads(target.name, target.revision, window=window)
+    report = state.registry().downloads(target.name, target.asked_revision, window=window)
     return Output(report, view=downloads_view)
 
 
@@ -71,7 +58,7 @@ def record(
     target = parse_ref(ref)
     observed = iso_datetime("--at", at) if at else None
     body = DownloadRecord(count=count, window=window, observed_at=observed)
-    result = state.registry().record_downloads(target.name, target.revision, body)
+    result = state.registry().record_downloads(target.name, target.asked_revision, body)
     return Output(result, view=snapshot_view)
 
 

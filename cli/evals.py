@@ -1,7 +1,9 @@
-"""`provreg eval add | import | list`: evaluation results of variants."""
+"""`provreg eval add | import | list | retract | supersede`: evaluation results of variants,
+and their append-only corrections."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,6 +19,7 @@ from cli.options import (
     read_text,
 )
 from cli.output import Output, stderr
+from cli.output.corrections import eval_correction_view
 from cli.output.tables import EVAL_COLUMNS, page_view
 from cli.output.views import eval_added_view, eval_import_view, eval_list_view
 from cli.signing import load_signing_key
@@ -34,6 +37,7 @@ from schemas import (
     EvaluationStatement,
     SignedEvalCreate,
 )
+from schemas.corrections import EvalRetract, EvalSupersede
 from schemas.statements import Subject
 
 eval_app = typer.Typer(help="Evaluation results of variants.", no_args_is_help=True)
@@ -112,7 +116,7 @@ def eval_add(
     if sign is not None:
         results = _add_signed(state, target, [body.as_fraction()], sign, evaluator)
     else:
-        results = state.registry().add_eval(target.name, target.revision, body)
+        results = state.registry().add_eval(target.name, target.asked_revision, body)
     return Output(results[0], view=eval_added_view)
 
 
@@ -138,18 +142,20 @@ def eval_import(
         from registry.services.evals.formats import read_results
 
         found, parsed, warnings = read_results(content, fmt, file.name)
-        stored = _add_signed(state, target, parsed, sign, evaluator) if parsed else []
+        digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        stored = _add_signed(state, target, parsed, sign, evaluator, digest) if parsed else []
         result = EvalImportResult(
             name=target.name,
             revision=target.revision,
             format=found,
             imported=len(stored),
+            already_recorded=len(parsed) - len(stored),
             results=stored,
             warnings=warnings,
         )
     else:
         body = EvalImport(content=content, format=fmt, filename=file.name)
-        result = state.registry().import_evals(target.name, target.revision, body)
+        result = state.registry().import_evals(target.name, target.asked_revision, body)
     for warning in result.warnings:
         stderr().print(f"warning: {warning}", markup=False, highlight=False)
     return Output(result, view=eval_import_view)
@@ -180,7 +186,9 @@ def eval_list(
         view = page_view(EVAL_COLUMNS, argv=state.argv, empty="no evaluation results recorded")
         return Output(page, view=view)
     target = parse_ref(ref)
-    return Output(state.registry().list_evals(target.name, target.revision), view=eval_list_view)
+    return Output(
+        state.registry().list_evals(target.name, target.asked_revision), view=eval_list_view
+    )
 
 
 def _add_signed(
@@ -189,6 +197,7 @@ def _add_signed(
     results: list[EvalResultCreate],
     keyfile: Path,
     evaluator: str | None,
+    source_sha256: str | None = None,
 ) -> list[EvalResultPublic]:
     """Sign an evaluation statement about the registered digest of ``ref`` and send it."""
     if not evaluator:
@@ -197,14 +206,46 @@ def _add_signed(
         )
     key = load_signing_key(keyfile)
     registry = state.registry()
-    digest = registry.show(ref.name, ref.revision).digest
+    shown = registry.show(ref.name, ref.asked_revision)
+    digest, subject = shown.digest, f"{shown.name}@{shown.revision}"
     if digest is None:
         raise InvalidInput(f"{ref} has no registered weights", hint="register it first")
     statement = EvaluationStatement(
-        subject=[Subject(name=str(ref), digest={"sha256": digest.removeprefix("sha256:")})],
+        subject=[Subject(name=subject, digest={"sha256": digest.removeprefix("sha256:")})],
         predicate=EvaluationPredicate(
-            evaluator=evaluator, subject=str(ref), digest=digest, results=results
+            evaluator=evaluator, subject=subject, digest=digest, results=results
         ),
     )
     envelope = sign_statement(statement, key)
-    return registry.add_signed_evals(SignedEvalCreate(envelope=envelope))
+    return registry.add_signed_evals(
+        SignedEvalCreate(envelope=envelope, source_sha256=source_sha256)
+    )
+
+
+@eval_app.command("retract")
+def eval_retract(
+    ctx: typer.Context,
+    result_id: Annotated[int, typer.Argument(metavar="ID", help="the result (`eval list`)")],
+    reason: Annotated[str, typer.Option("--reason", help="why it no longer counts")],
+    as_json: JsonOption = False,
+) -> Output:
+    """Retract a result: it stays listed, marked retracted, and counts for nothing (logged)."""
+    state: CliState = ctx.obj
+    result = state.registry().retract_eval(result_id, EvalRetract(reason=reason))
+    return Output(result, view=eval_correction_view)
+
+
+@eval_app.command("supersede")
+def eval_supersede(
+    ctx: typer.Context,
+    result_id: Annotated[int, typer.Argument(metavar="ID", help="the result (`eval list`)")],
+    value: Annotated[float, typer.Option("--value", help="the corrected value")],
+    reason: Annotated[str, typer.Option("--reason", help="what was wrong")],
+    stderr: Annotated[float | None, typer.Option("--stderr")] = None,
+    as_json: JsonOption = False,
+) -> Output:
+    """Replace a result's value with a new result; the old one stays listed as superseded,
+    pointing at the new one (logged)."""
+    state: CliState = ctx.obj
+    body = EvalSupersede(value=value, stderr=stderr, reason=reason)
+    return Output(state.registry().supersede_eval(result_id, body), view=eval_correction_view)

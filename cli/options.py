@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from registry.errors import InvalidInput, ProvregError
 
@@ -24,6 +25,30 @@ CursorOption = Annotated[
 ]
 
 Ref = Annotated[str, typer.Argument(metavar="NAME[@REV]", help="the variant")]
+
+
+class NameOrCommandGroup(TyperGroup):
+    """A group that reads an unknown first word as the argument of its (hidden) default
+    command ``default``, so ``provreg downloads acme/chat`` runs ``downloads show acme/chat``.
+    With ``options_first``, a first option (other than help) goes to the default command too:
+    ``provreg lineage --up acme/chat``."""
+
+    default = "show"
+    options_first = False
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        first = args[0] if args else None
+        if (
+            first is not None
+            and first not in self.commands
+            and first not in ctx.help_option_names
+            and (self.options_first or not first.startswith("-"))
+        ):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [c for c in super().list_commands(ctx) if c != self.default]
 
 
 def iso_datetime(option: str, text: str) -> datetime:

@@ -38,7 +38,9 @@ def safeguards(ctx: typer.Context, ref: Ref, as_json: JsonOption = False) -> Out
     """A variant's safeguard status and the reasons for it."""
     state: CliState = ctx.obj
     target = parse_ref(ref)
-    return Output(state.registry().safeguards(target.name, target.revision), view=safeguards_view)
+    return Output(
+        state.registry().safeguards(target.name, target.asked_revision), view=safeguards_view
+    )
 
 
 @query_app.command("lacking-safeguards")

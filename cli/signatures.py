@@ -116,7 +116,7 @@ def attach_signature(
         issuer=issuer,
     )
     target = parse_ref(ref)
-    out = state.registry().attach_signature(target.name, target.revision, body)
+    out = state.registry().attach_signature(target.name, target.asked_revision, body)
     notes = []
     if out.unregistered_files:
         notes.append(

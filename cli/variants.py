@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.options import JsonOption
 from cli.output import Output
 from cli.output.overview import overview_view
 from cli.output.views import registered_view
+from cli.refs import resolved_ref
 from cli.signing import load_signing_key, sign_release
 from cli.state import CliState
 from cli.weights_io import adapter_base, is_adapter_release, read_release
@@ -78,6 +80,23 @@ def _adapter_base(path: Path) -> list[DeclaredParent]:
     return [DeclaredParent(name=str(parsed), relation="adapter")]
 
 
+def _parent_revisions(
+    state: CliState, parents: list[DeclaredParent]
+) -> tuple[list[DeclaredParent], list[str]]:
+    """Parents named without @REV (on the command line or as a card's base_model) at the
+    revision that exists: main when registered, else the latest registered; with notes."""
+    out, notes = [], []
+    for p in parents:
+        if "@" in p.name:
+            out.append(p)
+            continue
+        ref, note = resolved_ref(state.registry(), p.name)
+        out.append(p.model_copy(update={"name": str(ref)}))
+        if note:
+            notes.append(f"note: {escape(note)}")
+    return out, notes
+
+
 def register(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="model file or directory")],
@@ -113,6 +132,7 @@ def register(
         parents = _adapter_base(path)
     signing_key = load_signing_key(sign) if sign is not None else None
     check_can_publish(state.registry(), name)
+    parents, notes = _parent_revisions(state, parents)
     fingerprint = read_release(path, state.settings, quiet=state.as_json)
     markers = None
     if card is not None:  # the card's tags and name reach the safeguard markers
@@ -124,7 +144,7 @@ def register(
     )
     if signing_key is not None:
         request.signed_statement = sign_release(request, signing_key)
-    return Output(state.registry().register(request), view=registered_view)
+    return Output(state.registry().register(request), view=registered_view, notes=notes)
 
 
 def show(
@@ -138,5 +158,5 @@ def show(
     downloads fields added."""
     state: CliState = ctx.obj
     target = parse_ref(ref)
-    overview = state.registry().variant_overview(target.name, target.revision)
+    overview = state.registry().variant_overview(target.name, target.asked_revision)
     return Output(overview, view=overview_view)

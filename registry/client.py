@@ -60,6 +60,14 @@ from schemas import (
     VariantPublic,
     VariantTable,
 )
+from schemas.corrections import (
+    EvalCorrectionPublic,
+    EvalRetract,
+    EvalSupersede,
+    LineageCorrectionPublic,
+    LineageDeclare,
+    LineageRetract,
+)
 from schemas.exports import ExportDocument
 from schemas.webhooks import DeliveryList, WebhookCreate, WebhookList, WebhookPublic, WebhookRemoved
 
@@ -133,7 +141,7 @@ class RegistryClient:
     def register(self, request: VariantCreate) -> VariantPublic:
         return self._post("/variants", VariantPublic, request)
 
-    def show(self, name: str, revision: str = "main") -> VariantPublic:
+    def show(self, name: str, revision: str | None = None) -> VariantPublic:
         return self._get(self._at("variants", name), VariantPublic, revision=revision)
 
     def list_variants(
@@ -161,14 +169,14 @@ class RegistryClient:
             sort=sort,
         )
 
-    def variant_overview(self, name: str, revision: str = "main") -> VariantOverview:
+    def variant_overview(self, name: str, revision: str | None = None) -> VariantOverview:
         path = self._at("variants", name, "/overview")
         return self._get(path, VariantOverview, revision=revision)
 
     def lineage(
         self,
         name: str,
-        revision: str = "main",
+        revision: str | None = None,
         *,
         direction: str = "both",
         depth: int = 10,
@@ -237,16 +245,28 @@ class RegistryClient:
 
     # --- signatures and the transparency log --------------------------------------------------
 
-    def statement(self, name: str, revision: str = "main") -> StatementPublic:
+    def statement(self, name: str, revision: str | None = None) -> StatementPublic:
         return self._get(
             self._at("variants", name, "/statement"), StatementPublic, revision=revision
         )
 
     def attach_signature(
-        self, name: str, revision: str, request: AttachSignature
+        self, name: str, revision: str | None, request: AttachSignature
     ) -> AttachedSignaturePublic:
         path = self._at("variants", name, "/signatures")
         return self._post(path, AttachedSignaturePublic, request, revision=revision)
+
+    def declare_parent(
+        self, name: str, revision: str | None, body: LineageDeclare
+    ) -> LineageCorrectionPublic:
+        path = self._at("lineage", name, "/parents")
+        return self._post(path, LineageCorrectionPublic, body, revision=revision)
+
+    def retract_parent(
+        self, name: str, revision: str | None, body: LineageRetract
+    ) -> LineageCorrectionPublic:
+        path = self._at("lineage", name, "/retractions")
+        return self._post(path, LineageCorrectionPublic, body, revision=revision)
 
     def claim_lineage(self, request: LineageClaimCreate) -> StatementPublic:
         return self._post("/lineage/claims", StatementPublic, request)
@@ -275,23 +295,33 @@ class RegistryClient:
 
     # --- evaluations, safeguards, advisories, downloads ---------------------------------------
 
-    def add_eval(self, name: str, revision: str, body: EvalResultEntry) -> list[EvalResultPublic]:
+    def add_eval(
+        self, name: str, revision: str | None, body: EvalResultEntry
+    ) -> list[EvalResultPublic]:
         return self._post(self._at("evals", name), _EvalResults, body, revision=revision).root
 
     def add_signed_evals(self, body: SignedEvalCreate) -> list[EvalResultPublic]:
         return self._post("/evals/signed", _EvalResults, body).root
 
-    def import_evals(self, name: str, revision: str, body: EvalImport) -> EvalImportResult:
+    def import_evals(self, name: str, revision: str | None, body: EvalImport) -> EvalImportResult:
         path = self._at("evals", name, "/import")
         return self._post(path, EvalImportResult, body, revision=revision)
 
-    def list_evals(self, name: str, revision: str = "main") -> EvalResultList:
+    def retract_eval(self, result_id: int, body: EvalRetract) -> EvalCorrectionPublic:
+        path = f"/evals/results/{int(result_id)}/retract"
+        return self._post(path, EvalCorrectionPublic, body)
+
+    def supersede_eval(self, result_id: int, body: EvalSupersede) -> EvalCorrectionPublic:
+        path = f"/evals/results/{int(result_id)}/supersede"
+        return self._post(path, EvalCorrectionPublic, body)
+
+    def list_evals(self, name: str, revision: str | None = None) -> EvalResultList:
         return self._get(self._at("evals", name), EvalResultList, revision=revision)
 
     def list_all_evals(self, *, limit: int = 50, cursor: str | None = None) -> EvalResultPage:
         return self._get("/evals", EvalResultPage, limit=limit, cursor=cursor or None)
 
-    def safeguards(self, name: str, revision: str = "main") -> SafeguardStatusPublic:
+    def safeguards(self, name: str, revision: str | None = None) -> SafeguardStatusPublic:
         return self._get(self._at("safeguards", name), SafeguardStatusPublic, revision=revision)
 
     def lacking_safeguards(self, **query: Any) -> LackingSafeguardPage:
@@ -308,12 +338,12 @@ class RegistryClient:
         return self._get(f"/advisories/{int(advisory_id)}/affected", AdvisoryAffected)
 
     def record_downloads(
-        self, name: str, revision: str, body: DownloadRecord
+        self, name: str, revision: str | None, body: DownloadRecord
     ) -> DownloadSnapshotPublic:
         path = self._at("downloads", name)
         return self._post(path, DownloadSnapshotPublic, body, revision=revision)
 
-    def downloads(self, name: str, revision: str, *, window: str = "30d") -> DownloadsPublic:
+    def downloads(self, name: str, revision: str | None, *, window: str = "30d") -> DownloadsPublic:
         path = self._at("downloads", name)
         return self._get(path, DownloadsPublic, revision=revision, window=window)
 

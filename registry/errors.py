@@ -50,6 +50,8 @@ Every error carries a stable ``code`` (used on the wire and mapped back by the c
     │   ├── KeyNotFound                 key_not_found
     │   ├── TokenNotFound               token_not_found
     │   ├── AdvisoryNotFound            advisory_not_found
+    │   ├── EdgeNotFound                edge_not_found
+    │   ├── EvalResultNotFound          eval_result_not_found
     │   ├── HubRepoNotFound             hub_repo_not_found
     │   ├── WebhookNotFound             webhook_not_found
     │   └── LogEntryNotFound            log_entry_not_found
@@ -307,6 +309,14 @@ class TokenNotFound(NotFound):
 
 class AdvisoryNotFound(NotFound):
     code = "advisory_not_found"
+
+
+class EdgeNotFound(NotFound):
+    code = "edge_not_found"
+
+
+class EvalResultNotFound(NotFound):
+    code = "eval_result_not_found"
 
 
 class HubRepoNotFound(NotFound):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from registry.errors import InvalidInput, InvalidName
 from schemas import DeclaredParent
@@ -18,6 +18,14 @@ _REVISION = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._/+-]{0,199}$")
 class VariantRef:
     name: str
     revision: str = DEFAULT_REVISION
+    #: False when the address gave no ``@REV``: the registry then takes ``main`` when it is
+    #: registered, else the latest registered revision
+    explicit: bool = field(default=True, compare=False)
+
+    @property
+    def asked_revision(self) -> str | None:
+        """The revision as asked: None when the address gave none."""
+        return self.revision if self.explicit else None
 
     @property
     def namespace(self) -> str:
@@ -53,7 +61,11 @@ def parse_ref(text: str, *, default_revision: str = DEFAULT_REVISION) -> Variant
     name, sep, revision = text.strip().partition("@")
     if sep and not revision:
         raise InvalidName(f"empty revision in {text!r}", hint="write NAME@REVISION or just NAME")
-    return VariantRef(validate_name(name), validate_revision(revision or default_revision))
+    return VariantRef(
+        validate_name(name),
+        validate_revision(revision or default_revision),
+        explicit=bool(sep) or default_revision != DEFAULT_REVISION,
+    )
 
 
 def declared_parents(parents: Iterable[DeclaredParent]) -> list[tuple[VariantRef, str]]:

@@ -20,8 +20,9 @@ EdgeSource = Literal["declared", "detected"]
 EDGE_SOURCES: tuple[str, ...] = get_args(EdgeSource)
 
 # unverified: declared, not (yet) checked against weights; verified: declared and the weights
-# agree; disputed: declared but the weights say unrelated; detected: found from weights alone.
-EdgeStatus = Literal["unverified", "verified", "disputed", "detected"]
+# agree; disputed: declared but the weights say unrelated; detected: found from weights alone;
+# retracted: declared, then withdrawn (kept and shown, read by nothing else).
+EdgeStatus = Literal["unverified", "verified", "disputed", "detected", "retracted"]
 EDGE_STATUSES: tuple[str, ...] = get_args(EdgeStatus)
 
 

@@ -100,12 +100,25 @@ class EvalResultPublic(BaseModel):
     log_index: int | None = None
     key_id: str | None = Field(default=None, description="the evaluator key that signed it")
     created_at: UtcDatetime
+    status: Literal["active", "retracted", "superseded"] = Field(
+        default="active", description="retracted and superseded results count for nothing"
+    )
+    reason: str | None = Field(default=None, description="why it was retracted or superseded")
+    superseded_by: int | None = Field(default=None, description="the id of its replacement")
+    supersedes: int | None = Field(default=None, description="the id of the result it replaced")
+    source_sha256: str | None = Field(default=None, description="SHA-256 of the imported file")
+    shared_from: str | None = Field(
+        default=None,
+        description="NAME@REV of the byte-identical variant (same digest) this result was "
+        "recorded against",
+    )
 
 
 class EvalResultList(BaseModel):
     name: str
     revision: str
     results: list[EvalResultPublic]
+    note: str | None = Field(default=None, description="how a name without @REV was resolved")
 
 
 class EvalImport(BaseModel):
@@ -121,6 +134,9 @@ class EvalImportResult(BaseModel):
     revision: str
     format: str
     imported: int
+    already_recorded: int = Field(
+        default=0, description="results of this file (same SHA-256) already recorded"
+    )
     results: list[EvalResultPublic]
     warnings: list[str] = []
 
@@ -130,6 +146,7 @@ class SafeguardStatusPublic(BaseModel):
     revision: str
     status: SafeguardState
     reasons: list[str]
+    note: str | None = Field(default=None, description="how a name without @REV was resolved")
 
 
 class LackingSafeguardRow(BaseModel):
@@ -230,3 +247,9 @@ class SignedEvalCreate(BaseModel):
     """A DSSE envelope over an :class:`EvaluationStatement`."""
 
     envelope: str = Field(max_length=20_000_000)
+    source_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the results file the statement was made from: a file already "
+        "recorded adds nothing",
+    )

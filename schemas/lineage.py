@@ -17,6 +17,7 @@ class LineageEdgePublic(BaseModel):
     status: EdgeStatus
     score: float | None = None
     evidence: dict[str, Any] | None = None
+    reason: str | None = Field(default=None, description="why a retracted edge was retracted")
 
 
 class LineageNode(BaseModel):
@@ -37,3 +38,4 @@ class LineageGraph(BaseModel):
         default=False, description="true when the depth or page limit cut the walk short"
     )
     next_cursor: str | None = Field(default=None, description="more descendants: pass as cursor")
+    note: str | None = Field(default=None, description="how a name without @REV was resolved")

@@ -6,10 +6,13 @@ Document versions (each has a JSON Schema in ``schemas/jsonschema/``):
 - ``https://provreg.dev/lineage/v1``: a publisher claims a child descends from a parent.
 - ``https://provreg.dev/evaluation/v1``: an evaluator signs results for these exact weights
   (the model is ``schemas.evals.EvaluationStatement``).
+- ``https://provreg.dev/lineage-correction/v1``: a publisher declares a parent of a registered
+  child after its release, or retracts one, with a reason.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +26,7 @@ LINEAGE_PREDICATE: Final = "https://provreg.dev/lineage/v1"
 EVALUATION_PREDICATE: Final = (
     "https://provreg.dev/evaluation/v1"  # schemas.evals.EvaluationStatement
 )
+LINEAGE_CORRECTION_PREDICATE: Final = "https://provreg.dev/lineage-correction/v1"
 DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 
@@ -108,3 +112,28 @@ class LineageStatement(_Statement):
 
     predicateType: Literal["https://provreg.dev/lineage/v1"] = LINEAGE_PREDICATE  # noqa: N815
     predicate: LineagePredicate
+
+
+class LineageCorrectionPredicate(BaseModel):
+    """A publisher declares (``declare``, with ``relation``) or retracts (``retract``, with
+    ``reason``) the edge from ``child`` to ``parent``; ``issued_at`` makes each one a fresh
+    statement (a statement is accepted once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["declare", "retract"]
+    child: str = Field(description="NAME@REVISION")
+    child_digest: str = Field(pattern=DIGEST)
+    parent: str = Field(description="NAME@REVISION")
+    relation: Relation | None = None
+    reason: str | None = Field(default=None, max_length=10_000)
+    issued_at: datetime
+
+
+class LineageCorrectionStatement(_Statement):
+    """Subject: the child variant."""
+
+    predicateType: Literal["https://provreg.dev/lineage-correction/v1"] = (  # noqa: N815
+        LINEAGE_CORRECTION_PREDICATE
+    )
+    predicate: LineageCorrectionPredicate

@@ -139,6 +139,7 @@ class VariantPublic(BaseModel):
     )
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
+    note: str | None = Field(default=None, description="how a name without @REV was resolved")
 
 
 class VariantPage(BaseModel):

@@ -14,7 +14,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas.evals import EvaluationStatement
-from schemas.statements import DsseEnvelope, LineageStatement, ReleaseStatement
+from schemas.statements import (
+    DsseEnvelope,
+    LineageCorrectionStatement,
+    LineageStatement,
+    ReleaseStatement,
+)
 
 OUT = Path(__file__).resolve().parents[1] / "schemas" / "jsonschema"
 
@@ -32,6 +37,10 @@ DOCUMENTS: dict[str, tuple[type[BaseModel], str]] = {
     "evaluation-statement-v1": (
         EvaluationStatement,
         "https://provreg.dev/schemas/evaluation-statement-v1.json",
+    ),
+    "lineage-correction-statement-v1": (
+        LineageCorrectionStatement,
+        "https://provreg.dev/schemas/lineage-correction-statement-v1.json",
     ),
 }
 

@@ -1,7 +1,7 @@
 """adapter sketches: PEFT LoRA adapter releases' target modules, shapes and low-rank deltas
 
-Revision ID: 0010_adapters
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 12:00:00
 
 """
@@ -14,8 +14,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0010_adapters'
-down_revision: str | None = '0011'
+revision: str = '0010'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -108,6 +108,9 @@ def render(out: Output, *, as_json: bool) -> None:
         else:
             console.print(line)
     sys.stdout.flush()
+    resolved = getattr(out.document, "note", None)  # how a name without @REV was resolved
+    if isinstance(resolved, str):
+        stderr().print(f"note: {resolved}", markup=False)
     for note in out.notes:
         stderr().print(note)
 

@@ -6,18 +6,26 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 
+from rich.markup import escape
 from rich.tree import Tree
 
 from cli.output import Line, Raw, View
 from schemas import LineageEdgePublic, LineageGraph
 
-_STATUS_STYLE = {"verified": "green", "disputed": "red", "detected": "cyan", "unverified": "dim"}
+_STATUS_STYLE = {
+    "verified": "green",
+    "disputed": "red",
+    "detected": "cyan",
+    "unverified": "dim",
+    "retracted": "strike dim",
+}
 
 
 def _edge_label(edge: LineageEdgePublic) -> str:
     score = f" {edge.score:.3f}" if edge.score is not None else ""
     style = _STATUS_STYLE.get(edge.status, "")
-    return f"[{style}]{edge.relation}, {edge.source}/{edge.status}{score}[/]"
+    why = f" [dim](reason: {escape(edge.reason)})[/]" if edge.reason else ""
+    return f"[{style}]{edge.relation}, {edge.source}/{edge.status}{score}[/]{why}"
 
 
 def render_tree(graph: LineageGraph) -> Tree:
@@ -65,6 +73,7 @@ _DOT_STYLE = {
     "unverified": "style=dashed",
     "disputed": 'style=bold, color="red"',
     "detected": 'style=dotted, color="blue"',
+    "retracted": 'style=dotted, color="gray"',
 }
 
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from cli.output import Line, human_count, human_size
 from cli.output.tables import SEVERITY_STYLE, STATUS_STYLE
+from cli.output.views import attached_lines, reason_suffix
 from schemas import LineageEdgePublic, VariantOverview
 
 _MAX_FILES_NAMED = 3
@@ -50,10 +51,13 @@ def _identity(v: VariantOverview) -> Iterable[Line]:
     named = ", ".join(f.path for f in v.files[:_MAX_FILES_NAMED])
     more = f", +{len(v.files) - _MAX_FILES_NAMED} more" if len(v.files) > _MAX_FILES_NAMED else ""
     yield f"  files        {len(v.files)} ({human_size(total)}): {escape(named + more)}"
+    if v.adapter_digest:
+        yield f"  adapter      {escape(v.adapter_digest)} (LoRA adapter sketch)"
     if v.signature is not None:
         yield f"  signature    key {v.signature.key_id[:16]}…  log leaf {v.signature.log_index}"
     else:
         yield "  signature    [yellow]unsigned[/]"
+    yield from attached_lines(v.attached_signatures)
 
 
 def _edge_facts(edge: LineageEdgePublic) -> str:
@@ -67,9 +71,9 @@ def _lineage(v: VariantOverview) -> Iterable[Line]:
         return
     yield "[bold]lineage[/]"
     for edge in v.lineage:
-        yield f"  parent  {escape(edge.parent)}  {_edge_facts(edge)}"
+        yield f"  parent  {escape(edge.parent)}  {_edge_facts(edge)}{reason_suffix(edge)}"
     for edge in v.children:
-        yield f"  child   {escape(edge.child)}  {_edge_facts(edge)}"
+        yield f"  child   {escape(edge.child)}  {_edge_facts(edge)}{reason_suffix(edge)}"
 
 
 def _evaluations(v: VariantOverview) -> Iterable[Line]:

@@ -23,6 +23,7 @@ from schemas import (
     HubSyncResult,
     IdentifyResult,
     KeyPublic,
+    LineageEdgePublic,
     SafeguardStatusPublic,
     TokenPublic,
     TokenRevoked,
@@ -68,10 +69,15 @@ def _variant_body(v: VariantPublic) -> Iterable[Line]:
     for edge in v.lineage:
         score = f" score {edge.score:.3f}" if edge.score is not None else ""
         facts = escape(f"[{edge.relation}, {edge.source}, {edge.status}{score}]")
-        yield f"  parent      {escape(edge.parent)}  {facts}"
+        yield f"  parent      {escape(edge.parent)}  {facts}{reason_suffix(edge)}"
     for edge in v.children:
         facts = escape(f"[{edge.relation}, {edge.source}, {edge.status}]")
-        yield f"  child       {escape(edge.child)}  {facts}"
+        yield f"  child       {escape(edge.child)}  {facts}{reason_suffix(edge)}"
+
+
+def reason_suffix(edge: LineageEdgePublic) -> str:
+    """A retracted edge's reason, as shown after its facts."""
+    return f" [dim]reason: {escape(edge.reason)}[/]" if edge.reason else ""
 
 
 _VERDICT_STYLE = {
@@ -159,6 +165,21 @@ def eval_import_view(result: EvalImportResult) -> Iterable[Line]:
     yield (
         f"imported {result.imported} results ({result.format}) for {result.name}@{result.revision}"
     )
+    yield f"{result.imported} added, {result.already_recorded} already recorded"
+
+
+def _eval_marks(r: EvalResultPublic) -> str:
+    """A listed result's status and provenance, when there is something to say."""
+    marks = []
+    if r.status == "superseded":
+        marks.append(f"superseded by {r.superseded_by}: {r.reason}")
+    elif r.status == "retracted":
+        marks.append(f"retracted: {r.reason}")
+    if r.supersedes is not None:
+        marks.append(f"supersedes {r.supersedes}")
+    if r.shared_from:
+        marks.append(f"from {r.shared_from}, the same weights")
+    return f"  [yellow]({escape('; '.join(marks))})[/]" if marks else ""
 
 
 def eval_list_view(result: EvalResultList) -> Iterable[Line]:
@@ -166,7 +187,8 @@ def eval_list_view(result: EvalResultList) -> Iterable[Line]:
     for r in result.results:
         err = f" ± {r.stderr:g}" if r.stderr is not None else ""
         n = f" n={r.samples}" if r.samples is not None else ""
-        yield escape(f"  {r.benchmark:<24} {r.metric:<20} {r.value:g}{err}{n}  [{r.category}]")
+        line = f"{r.id:>6}  {r.benchmark:<24} {r.metric:<20} {r.value:g}{err}{n}  [{r.category}]"
+        yield escape(line) + _eval_marks(r)
 
 
 def safeguards_view(result: SafeguardStatusPublic) -> Iterable[Line]:

@@ -23,10 +23,13 @@ ERRORS: dict[int | str, dict] = {
 }
 
 
-def variant_ref(namespace: str, name: str, revision: str) -> VariantRef:
-    """The variant a route's ``{namespace}/{name}`` and ``revision`` address; raises
-    :class:`InvalidName`."""
-    return VariantRef(validate_name(f"{namespace}/{name}"), validate_revision(revision))
+def variant_ref(namespace: str, name: str, revision: str | None) -> VariantRef:
+    """The variant a route's ``{namespace}/{name}`` and ``revision`` address (no revision:
+    ``main`` when registered, else the latest registered); raises :class:`InvalidName`."""
+    name = validate_name(f"{namespace}/{name}")
+    if revision is None:
+        return VariantRef(name, explicit=False)
+    return VariantRef(name, validate_revision(revision))
 
 
 # The identity of the CLI's local mode: never stored, never matched by a bearer secret.

@@ -23,8 +23,16 @@ _EDGE = LineageEdge.__table__  # type: ignore[attr-defined]
 _VARIANT = Variant.__table__  # type: ignore[attr-defined]
 
 
+RETRACTED = "retracted"  # an edge kept for the record that counts for nothing else
+
+
 def walk(
-    roots: int | Sequence[int], *, up: bool, max_depth: int | None = None, name: str = "walk"
+    roots: int | Sequence[int],
+    *,
+    up: bool,
+    max_depth: int | None = None,
+    name: str = "walk",
+    active_only: bool = False,
 ) -> CTE:
     """A recursive CTE over ``lineage_edge`` from ``roots`` (one id or several), to parents when
     ``up`` else to children.
@@ -32,7 +40,8 @@ def walk(
     Columns ``start`` (the root a row descends from) and ``id`` (reached, the roots themselves
     included); with ``max_depth`` also ``depth`` (0 for a root) and ``via`` (the neighbour ``id``
     was reached from), and no row deeper than ``max_depth``. Select ``depth > 0`` (or ``id`` not
-    among the roots) to leave the roots out.
+    among the roots) to leave the roots out. ``active_only`` leaves retracted edges out (what
+    counts: safeguards, reach); the graph shown keeps them.
     """
     near, far = (
         (_EDGE.c.child_id, _EDGE.c.parent_id) if up else (_EDGE.c.parent_id, _EDGE.c.child_id)
@@ -50,6 +59,8 @@ def walk(
         anchor = anchor.add_columns(zero.label("depth"), anchor.selected_columns.id.label("via"))
     cte = anchor.cte(name, recursive=True)
     step = select(cte.c.start, far).where(near == cte.c.id)
+    if active_only:
+        step = step.where(_EDGE.c.status != RETRACTED)
     if max_depth is not None:
         step = step.add_columns(cte.c.depth + 1, near).where(cte.c.depth < max_depth)
     return cte.union(step)
@@ -64,32 +75,42 @@ class WalkRow:
     via: int
 
 
-def ancestors(session: Session, root_id: int, max_depth: int) -> list[WalkRow]:
+def ancestors(
+    session: Session, root_id: int, max_depth: int, *, active_only: bool = False
+) -> list[WalkRow]:
     """Edges walked upwards from ``root_id``: ``id`` is a parent of ``via``."""
-    up = walk(root_id, up=True, max_depth=max_depth, name="up")
+    up = walk(root_id, up=True, max_depth=max_depth, name="up", active_only=active_only)
     rows = session.execute(select(up.c.id, up.c.depth, up.c.via).where(up.c.depth > 0)).all()
     return [WalkRow(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
 def descendants(
-    session: Session, root_id: int, max_depth: int, *, offset: int, limit: int
+    session: Session,
+    root_id: int,
+    max_depth: int,
+    *,
+    offset: int,
+    limit: int,
+    active_only: bool = False,
 ) -> list[WalkRow]:
     """Edges walked downwards, breadth first: ``id`` is a child of ``via``.
 
     Returns at most ``limit`` rows after skipping ``offset``; the walk stops as soon as it has
     produced ``offset + limit`` rows. On PostgreSQL each parent contributes at most that many
     children (a LATERAL ... LIMIT), which keeps the planner's estimates small for hub models
-    with tens of thousands of children; the rows returned are the same.
+    with tens of thousands of children; the rows returned are the same. ``active_only`` leaves
+    retracted edges out.
     """
     cap = offset + limit
     if session.get_bind().dialect.name == "sqlite":
         query = """
             WITH RECURSIVE down(id, depth, via) AS (
                 SELECT e.child_id, 1, e.parent_id FROM lineage_edge e WHERE e.parent_id = :root
+                    AND e.status != :skip
                 UNION
                 SELECT e.child_id, down.depth + 1, e.parent_id
                 FROM lineage_edge e JOIN down ON e.parent_id = down.id
-                WHERE down.depth < :max_depth
+                WHERE down.depth < :max_depth AND e.status != :skip
                 ORDER BY 2 LIMIT :cap
             )
             SELECT id, depth, via FROM down LIMIT :limit OFFSET :offset
@@ -99,13 +120,13 @@ def descendants(
             WITH RECURSIVE down(id, depth, via) AS (
                 SELECT c.child_id, 1, c.parent_id FROM (
                     SELECT child_id, parent_id FROM lineage_edge
-                    WHERE parent_id = :root LIMIT :cap
+                    WHERE parent_id = :root AND status != :skip LIMIT :cap
                 ) c
                 UNION
                 SELECT c.child_id, down.depth + 1, c.parent_id
                 FROM down CROSS JOIN LATERAL (
                     SELECT child_id, parent_id FROM lineage_edge e
-                    WHERE e.parent_id = down.id LIMIT :cap
+                    WHERE e.parent_id = down.id AND e.status != :skip LIMIT :cap
                 ) c
                 WHERE down.depth < :max_depth
             )
@@ -113,7 +134,15 @@ def descendants(
         """
     rows = session.execute(
         text(query),
-        {"root": root_id, "max_depth": max_depth, "cap": cap, "limit": limit, "offset": offset},
+        {
+            "root": root_id,
+            "max_depth": max_depth,
+            "cap": cap,
+            "limit": limit,
+            "offset": offset,
+            # no edge has an empty status: "" skips nothing
+            "skip": RETRACTED if active_only else "",
+        },
     ).all()
     return [WalkRow(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
@@ -140,13 +169,13 @@ def is_ancestor_or_self(session: Session, candidate_id: int, of_id: int) -> bool
     return bool(session.execute(select(exists().where(up.c.id == candidate_id))).scalar())
 
 
-def subtree_ids(session: Session, root_id: int) -> list[int]:
+def subtree_ids(session: Session, root_id: int, *, active_only: bool = False) -> list[int]:
     """``root_id`` and every descendant (any depth), each once."""
-    down = walk(root_id, up=False, name="down")
+    down = walk(root_id, up=False, name="down", active_only=active_only)
     return [int(r[0]) for r in session.execute(select(down.c.id))]
 
 
-def lineage_ids(session: Session, root_id: int) -> list[int]:
+def lineage_ids(session: Session, root_id: int, *, active_only: bool = False) -> list[int]:
     """``root_id`` and every ancestor (any depth), each once."""
-    up = walk(root_id, up=True, name="up")
+    up = walk(root_id, up=True, name="up", active_only=active_only)
     return [int(r[0]) for r in session.execute(select(up.c.id))]

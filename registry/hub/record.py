@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
-from registry.db.lineage_queries import is_ancestor_or_self
+from registry.db.lineage_queries import RETRACTED, is_ancestor_or_self
 from registry.db.models import (
     DownloadSnapshot,
     EvalResult,
@@ -262,7 +262,9 @@ def recognise_copy(session: Session, repo: HubRepo, variant: Variant, tally: Syn
                 LineageEdge.child_id == variant.id, LineageEdge.parent_id == vid
             )
         ).first()
-        if edge is not None:
+        if edge is not None and edge.status == RETRACTED:
+            pass  # a publisher's retraction stands until they declare the edge again
+        elif edge is not None:
             edge.status, edge.score, edge.evidence = (
                 "verified",
                 1.0,

@@ -25,8 +25,10 @@ from registry.trust.merkle import leaf_hash, root_from_leaves
 from schemas.evals import EvaluationStatement
 from schemas.statements import (
     EVALUATION_PREDICATE,
+    LINEAGE_CORRECTION_PREDICATE,
     LINEAGE_PREDICATE,
     RELEASE_PREDICATE,
+    LineageCorrectionStatement,
     LineageStatement,
     ParentClaim,
     ReleasePredicate,
@@ -42,6 +44,7 @@ STATEMENT_KINDS: dict[str, tuple[str, type[BaseModel]]] = {
     "release": (RELEASE_PREDICATE, ReleaseStatement),
     "lineage": (LINEAGE_PREDICATE, LineageStatement),
     "evaluation": (EVALUATION_PREDICATE, EvaluationStatement),
+    "correction": (LINEAGE_CORRECTION_PREDICATE, LineageCorrectionStatement),
 }
 
 

@@ -18,13 +18,15 @@ from sqlalchemy import JSON, Column, Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from registry.db.models import load_tables
+from registry.db.models import ApiToken, load_tables
 from registry.names import parse_ref
 from registry.services import create_token, register_variant
 from registry.services.downloads.report import record_downloads
-from registry.services.evals.results import add_results
+from registry.services.evals.corrections import retract_result, supersede_result
+from registry.services.evals.results import add_results, import_results
 from registry.services.identify.sketch_index import encode_sketch
 from registry.services.lineage.claims import claim_lineage
+from registry.services.lineage.corrections import declare_parent, retract_parent
 from registry.services.safeguards.advisories import add_advisory
 from registry.services.safeguards.policy import load_policy
 from registry.services.safeguards.query import safeguard_status
@@ -35,11 +37,21 @@ from registry.trust.statements import release_statement, sign_statement
 from registry.weights import fingerprint_path, open_model, sketch_path
 from registry.weights.adapter import sketch_adapter
 from schemas import AdvisoryCreate, DownloadRecord, EvalResultCreate, VariantCreate
-from schemas.statements import LineagePredicate, LineageStatement, ParentClaim, Subject
+from schemas.corrections import EvalRetract, EvalSupersede, LineageDeclare, LineageRetract
+from schemas.evals import EvalImport
+from schemas.statements import (
+    LineageCorrectionPredicate,
+    LineageCorrectionStatement,
+    LineagePredicate,
+    LineageStatement,
+    ParentClaim,
+    Subject,
+)
 from schemas.variants import CardMarkers, DeclaredParent
 from tests.factories import finetuned, tiny_tensors, variant_request, write_lora, write_model
 
 POLICY = load_policy()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evals"
 
 # Columns whose change audit does not report, and why none of them matters.
 _TIMES = "a bookkeeping time: no status, verdict or answer reads it"
@@ -155,8 +167,10 @@ def _scenario(session: Session, tmp: Path) -> None:
         ),
     )
     claim_lineage(session, sign_statement(statement, key))
+    _corrections(session, key, tuned.digest)
     result = EvalResultCreate(benchmark="harmbench", metric="asr", value=0.05, stderr=0.01)
     add_results(session, parse_ref("acme/base"), [result], POLICY)
+    _eval_corrections(session)
     record_downloads(session, parse_ref("acme/base"), DownloadRecord(count=1000))
     record_downloads(session, parse_ref("acme/tuned"), DownloadRecord(count=10))
     add_advisory(session, AdvisoryCreate(name="acme/other", severity="low", summary="s"))
@@ -171,6 +185,40 @@ def _scenario(session: Session, tmp: Path) -> None:
     create_token(session, "publish", namespace="acme")
     assert tuned.digest is not None
     session.commit()
+
+
+def _corrections(session: Session, key: ed25519.Ed25519PrivateKey, digest: str | None) -> None:
+    """A signed retraction of acme/tuned's parent, then an unsigned declaration again."""
+    assert digest is not None
+    retraction = LineageCorrectionStatement(
+        subject=[Subject(name="acme/tuned@main", digest={"sha256": digest[7:]})],
+        predicate=LineageCorrectionPredicate(
+            action="retract",
+            child="acme/tuned@main",
+            child_digest=digest,
+            parent="acme/base@main",
+            reason="declared by mistake",
+            issued_at=datetime(2026, 12, 1, tzinfo=UTC),
+        ),
+    )
+    retract = LineageRetract(
+        parent="acme/base",
+        reason="declared by mistake",
+        envelope=sign_statement(retraction, key),
+    )
+    retract_parent(session, "acme/tuned", None, retract, "tok1")
+    declare = LineageDeclare(parent="acme/base", relation="finetune")
+    declare_parent(session, "acme/tuned", None, declare, "tok2")
+
+
+def _eval_corrections(session: Session) -> None:
+    """An imported file (results keyed by its SHA-256), one result retracted, one superseded."""
+    content = (FIXTURES / "lm_eval_results.json").read_text()
+    imported = import_results(session, parse_ref("acme/tuned"), EvalImport(content=content), POLICY)
+    admin = ApiToken(token_id="tamper", secret_sha256="", scope="admin")
+    first, second = imported.results[0].id, imported.results[1].id
+    retract_result(session, first, EvalRetract(reason="wrong split"), admin, POLICY)
+    supersede_result(session, second, EvalSupersede(value=0.5, reason="rescored"), admin, POLICY)
 
 
 def _other_value(session: Session, table: Table, column: Column, value: Any) -> Any:

@@ -25,7 +25,12 @@ from registry.trust.statements import (
 )
 from schemas import VariantCreate
 from schemas.evals import EvaluationStatement
-from schemas.statements import LineageStatement, ParentClaim, ReleaseStatement
+from schemas.statements import (
+    LineageCorrectionStatement,
+    LineageStatement,
+    ParentClaim,
+    ReleaseStatement,
+)
 from tests.factories import variant_request
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -93,7 +98,12 @@ def test_release_statement_mismatches_are_named() -> None:
 
 
 @pytest.mark.parametrize(
-    ("stem", "model"), [("lineage-v1", LineageStatement), ("evaluation-v1", EvaluationStatement)]
+    ("stem", "model"),
+    [
+        ("lineage-v1", LineageStatement),
+        ("evaluation-v1", EvaluationStatement),
+        ("correction-v1", LineageCorrectionStatement),
+    ],
 )
 def test_golden_statements_still_verify_and_parse(stem: str, model: type[BaseModel]) -> None:
     envelope = (GOLDEN / f"{stem}.dsse.json").read_text().strip()

@@ -61,7 +61,7 @@ def advisory_affected(
     tags=["browse"],
 )
 def advisories(
-    namespace: str, name: str, session: SessionDep, revision: str = "main"
+    namespace: str, name: str, session: SessionDep, revision: str | None = None
 ) -> VariantAdvisories:
     """Advisories against the variant or an ancestor, newest first, with the path down to it."""
     return variant_advisories(session, variant_ref(namespace, name, revision))

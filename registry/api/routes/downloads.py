@@ -20,7 +20,7 @@ router = APIRouter()
     tags=["downloads"],
 )
 def downloads(
-    namespace: str, name: str, session: SessionDep, revision: str = "main", window: str = "30d"
+    namespace: str, name: str, session: SessionDep, revision: str | None = None, window: str = "30d"
 ) -> DownloadsPublic:
     """A variant's download snapshots (oldest first), its reach (own and its whole subtree's,
     each descendant once) and the growth of its counter over ``window`` (e.g. 30d, 4w)."""
@@ -40,7 +40,7 @@ def downloads_record(
     body: DownloadRecord,
     session: SessionDep,
     token: PublisherToken,
-    revision: str = "main",
+    revision: str | None = None,
 ) -> DownloadSnapshotPublic:
     """Store a download count snapshot (scope admin or publish:<namespace>)."""
     return record_downloads(session, variant_ref(namespace, name, revision), body)

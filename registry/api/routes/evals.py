@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from registry.api.deps import ERRORS, EvaluatorToken, PolicyDep, SessionDep, variant_ref
+from registry.services.evals.corrections import retract_result, supersede_result
 from registry.services.evals.results import (
     add_results,
     add_signed_results,
@@ -14,6 +15,8 @@ from registry.services.evals.results import (
     list_all_results,
     list_results,
 )
+from schemas.common import INT64_MAX
+from schemas.corrections import EvalCorrectionPublic, EvalRetract, EvalSupersede
 from schemas.evals import (
     EvalImport,
     EvalImportResult,
@@ -25,6 +28,7 @@ from schemas.evals import (
 from schemas.lists import EvalResultPage
 
 router = APIRouter(tags=["evaluations"])
+ResultId = Annotated[int, Path(ge=0, le=INT64_MAX)]
 
 
 @router.get("/evals", response_model=EvalResultPage, responses=ERRORS)
@@ -50,7 +54,7 @@ def add(
     policy: PolicyDep,
     session: SessionDep,
     token: EvaluatorToken,
-    revision: str = "main",
+    revision: str | None = None,
 ) -> list[EvalResultPublic]:
     """Record one result (scope evaluate or admin); it is logged."""
     return add_results(session, variant_ref(namespace, name, revision), [body], policy)
@@ -83,13 +87,45 @@ def import_(
     policy: PolicyDep,
     session: SessionDep,
     token: EvaluatorToken,
-    revision: str = "main",
+    revision: str | None = None,
 ) -> EvalImportResult:
     """Import a results file whole (lm-eval, model-index, .eval_results), or nothing."""
     return import_results(session, variant_ref(namespace, name, revision), body, policy)
 
 
 @router.get("/evals/{namespace}/{name}", response_model=EvalResultList, responses=ERRORS)
-def list_(namespace: str, name: str, session: SessionDep, revision: str = "main") -> EvalResultList:
+def list_(
+    namespace: str, name: str, session: SessionDep, revision: str | None = None
+) -> EvalResultList:
     """A variant's results, oldest first."""
     return list_results(session, variant_ref(namespace, name, revision))
+
+
+@router.post(
+    "/evals/results/{result_id}/retract", response_model=EvalCorrectionPublic, responses=ERRORS
+)
+def retract(
+    result_id: ResultId,
+    body: EvalRetract,
+    policy: PolicyDep,
+    session: SessionDep,
+    token: EvaluatorToken,
+) -> EvalCorrectionPublic:
+    """Retract a result (admin, evaluate, or evaluate:<its evaluator>); it stays listed as
+    retracted and counts for nothing. Logged."""
+    return retract_result(session, result_id, body, token, policy)
+
+
+@router.post(
+    "/evals/results/{result_id}/supersede", response_model=EvalCorrectionPublic, responses=ERRORS
+)
+def supersede(
+    result_id: ResultId,
+    body: EvalSupersede,
+    policy: PolicyDep,
+    session: SessionDep,
+    token: EvaluatorToken,
+) -> EvalCorrectionPublic:
+    """Replace a result's value with a new result (scopes as retract); the old one stays listed
+    as superseded, pointing at its replacement. Logged."""
+    return supersede_result(session, result_id, body, token, policy)

@@ -67,7 +67,7 @@ def lacking(
     tags=["evaluations"],
 )
 def show(
-    namespace: str, name: str, policy: PolicyDep, session: SessionDep, revision: str = "main"
+    namespace: str, name: str, policy: PolicyDep, session: SessionDep, revision: str | None = None
 ) -> SafeguardStatusPublic:
     """A variant's safeguard status with the reasons for it."""
     return safeguard_status(session, variant_ref(namespace, name, revision), policy)

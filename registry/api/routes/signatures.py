@@ -24,7 +24,7 @@ router = APIRouter()
     tags=["signatures"],
 )
 def statement(
-    namespace: str, name: str, session: SessionDep, revision: str = "main"
+    namespace: str, name: str, session: SessionDep, revision: str | None = None
 ) -> StatementPublic:
     """The signed release statement, byte for byte as the publisher signed it."""
     return get_release_statement(
@@ -45,7 +45,7 @@ def attach(
     body: AttachSignature,
     session: SessionDep,
     token: PublisherToken,
-    revision: str = "main",
+    revision: str | None = None,
 ) -> AttachedSignaturePublic:
     """Attach an OpenSSF model-signing bundle after checking it against the registered files:
     signed with a key (``public_key``) or keyless by Sigstore (``trust_root``, ``identity``,
@@ -83,7 +83,7 @@ def claim(body: LineageClaimCreate, session: SessionDep, token: PublisherToken) 
     tags=["browse"],
 )
 def signatures(
-    namespace: str, name: str, session: SessionDep, revision: str = "main"
+    namespace: str, name: str, session: SessionDep, revision: str | None = None
 ) -> VariantSignatures:
     """The release signature, attached bundles and the log leaves that record them."""
     return variant_signatures(session, variant_ref(namespace, name, revision))

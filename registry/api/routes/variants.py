@@ -71,7 +71,9 @@ def register(
 @router.get(
     "/{namespace}/{name}", response_model=VariantPublic, responses=ERRORS, tags=["variants"]
 )
-def show(namespace: str, name: str, session: SessionDep, revision: str = "main") -> VariantPublic:
+def show(
+    namespace: str, name: str, session: SessionDep, revision: str | None = None
+) -> VariantPublic:
     """One variant with its files and direct lineage edges."""
     return show_variant(session, variant_ref(namespace, name, revision))
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         timestamp_field,
         utcnow,
     )
+    from registry.db.models.corrections import CORRECTION_ACTIONS, Correction
     from registry.db.models.evidence import (
         Advisory,
         DownloadSnapshot,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__, __getattr__ = lazy_surface(__name__, __file__)
 
-TABLE_MODULES = ("core", "evidence", "hub", "trust", "webhooks")
+TABLE_MODULES = ("core", "corrections", "evidence", "hub", "trust", "webhooks")
 
 
 def load_tables() -> None:

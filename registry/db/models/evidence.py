@@ -24,7 +24,10 @@ class EvalResult(SQLModel, table=True):
     """One benchmark result of a variant, as recorded by hand or imported from a results file."""
 
     __tablename__ = "eval_result"
-    __table_args__ = (Index("ix_eval_result_variant_benchmark", "variant_id", "benchmark"),)
+    __table_args__ = (
+        Index("ix_eval_result_variant_benchmark", "variant_id", "benchmark"),
+        Index("ix_eval_result_variant_source", "variant_id", "source_sha256"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     variant_id: int = Field(foreign_key="variant.id", ondelete="CASCADE")
@@ -44,6 +47,9 @@ class EvalResult(SQLModel, table=True):
     evaluator: str | None = Field(default=None, max_length=200)
     evaluated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     source: str = Field(max_length=32, description="manual, lm-eval, model-index, ...")
+    source_sha256: str | None = Field(
+        default=None, max_length=64, description="SHA-256 of the imported results file"
+    )
     statement_id: int | None = Field(
         default=None,
         foreign_key="signed_statement.id",

@@ -173,7 +173,7 @@ def downloads_report(session: Session, ref: VariantRef, *, window: str = "30d") 
         select(DownloadSnapshot).where(DownloadSnapshot.variant_id == variant.id)
     ).all()
     series = sorted((_point(s) for s in rows), key=lambda p: (p.observed_at, p.window, p.source))
-    subtree = subtree_ids(session, variant.id)
+    subtree = subtree_ids(session, variant.id, active_only=True)
     current = current_downloads(session, subtree)
     all_time = latest_counts(session, subtree, "all")
     reach = DownloadReach(

@@ -7,24 +7,26 @@ refresh of the safeguard statuses it changes; an import is accepted whole or not
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 from sqlmodel import Session, col, select
 
 from registry.db.engine import transaction
-from registry.db.models import EvalResult, SignedStatement, Variant
-from registry.errors import EvalFileInvalid, StatementMismatch
+from registry.db.models import Correction, EvalResult, SignedStatement, Variant
+from registry.errors import EvalFileInvalid, StatementMismatch, StatementReplayed
 from registry.names import VariantRef, parse_ref
 from registry.services.evals.checks import check_entered, check_imported, check_signed
+from registry.services.evals.corrected import corrections_of
 from registry.services.evals.formats import read_results
 from registry.services.pagination import id_page
-from registry.services.safeguards.compute import reads
+from registry.services.safeguards.compute import reads, sharing_ids
 from registry.services.safeguards.policy import BenchmarkRule, SafeguardPolicy, normalise
 from registry.services.safeguards.status import refresh
 from registry.services.trust import translog
 from registry.services.trust.log_records import leaves_of
 from registry.services.trust.signatures import verified_statement
-from registry.services.variants.register import get_variant
+from registry.services.variants.register import get_variant, resolve_variant
 from registry.trust.dsse import parse_envelope
 from schemas.evals import (
     EvalImport,
@@ -95,7 +97,22 @@ def eval_public(
         log_index=log_index,
         key_id=key_id,
         created_at=row.created_at,
+        source_sha256=row.source_sha256,
     )
+
+
+def _marked(public: EvalResultPublic, correction: Correction | None) -> EvalResultPublic:
+    """The listing's marks: retracted or superseded (with its replacement), or the result a
+    replacement supersedes."""
+    if correction is None:
+        return public
+    if correction.result_id == public.id:
+        retracted = correction.action == "evaluation.retract"
+        public.status = "retracted" if retracted else "superseded"
+        public.reason, public.superseded_by = correction.reason, correction.replacement_id
+    else:
+        public.supersedes = correction.result_id
+    return public
 
 
 def add_results(
@@ -107,7 +124,7 @@ def add_results(
     """
     with transaction(session):
         checked = [check_entered(policy, r) for r in results]
-        return _store(session, get_variant(session, ref), checked, policy, None)
+        return _store(session, get_variant(session, ref), checked, policy, None)[0]
 
 
 def add_signed_results(
@@ -120,9 +137,14 @@ def add_signed_results(
     """
     namespace = _evaluator_namespace(body.envelope)
     with transaction(session):
-        kid, statement, payload_sha = verified_statement(
-            session, body.envelope, namespace, EvaluationStatement, role="evaluator"
-        )
+        try:
+            kid, statement, payload_sha = verified_statement(
+                session, body.envelope, namespace, EvaluationStatement, role="evaluator"
+            )
+        except StatementReplayed:
+            if body.source_sha256 is None:
+                raise
+            return []  # the same file signed again: the same statement, recorded already
         claim = statement.predicate
         variant = get_variant(session, parse_ref(claim.subject))
         if variant.digest != claim.digest or statement.subject[0].digest.get(
@@ -132,6 +154,9 @@ def add_signed_results(
                 f"the signed results are about other weights than the registered {variant.ref}",
                 hint="sign results naming the registered digest (`provreg show`)",
             )
+        recorded = _recorded_keys(session, variant, body.source_sha256)
+        if recorded and all((r.benchmark, r.task, r.metric) in recorded for r in claim.results):
+            return []  # the file was recorded already: nothing of it is stored again
         row = SignedStatement(
             kind="evaluation",
             predicate_type=EVALUATION_PREDICATE,
@@ -146,7 +171,7 @@ def add_signed_results(
             policy,
             [r.model_copy(update={"evaluator": r.evaluator or namespace}) for r in claim.results],
         )
-        return _store(session, variant, results, policy, row)
+        return _store(session, variant, results, policy, row, body.source_sha256)[0]
 
 
 def _evaluator_namespace(envelope: str) -> str:
@@ -163,20 +188,39 @@ def _evaluator_namespace(envelope: str) -> str:
     return namespace
 
 
+def _recorded_keys(
+    session: Session, variant: Variant, source_sha256: str | None
+) -> set[tuple[str, str | None, str]]:
+    """(benchmark, task, metric) of the variant's results imported from this very file."""
+    if source_sha256 is None:
+        return set()
+    rows = session.exec(
+        select(EvalResult.benchmark, EvalResult.task, EvalResult.metric).where(
+            EvalResult.variant_id == variant.id, EvalResult.source_sha256 == source_sha256
+        )
+    ).all()
+    return {(b, t, m) for b, t, m in rows}
+
+
 def _store(
     session: Session,
     variant: Variant,
     results: list[EvalResultCreate],
     policy: SafeguardPolicy,
     statement: SignedStatement | None,
-) -> list[EvalResultPublic]:
+    source_sha256: str | None = None,
+) -> tuple[list[EvalResultPublic], int]:
+    """Store and log ``results``; returns them and how many were skipped as recorded already
+    (the same file's results: same SHA-256, benchmark, task and metric)."""
     if not results:
         raise EvalFileInvalid("no results to record", hint="give at least one result")
     out: list[EvalResultPublic] = []
     read = False
     assert variant.id is not None
+    recorded = _recorded_keys(session, variant, source_sha256)
+    fresh = [r for r in results if (r.benchmark, r.task, r.metric) not in recorded]
     # one transaction: the caller rolls back on any error
-    for r in results:
+    for r in fresh:
         category, hib = resolve_category(policy, r)
         row = EvalResult(
             variant_id=variant.id,
@@ -195,6 +239,7 @@ def _store(
             evaluated_at=r.evaluated_at,
             source=r.source,
             statement_id=statement.id if statement else None,
+            source_sha256=source_sha256,
         )
         session.add(row)
         session.flush()
@@ -203,9 +248,11 @@ def _store(
         out.append(
             eval_public(row, variant, leaf.leaf_index, statement.key_id if statement else None)
         )
-    refresh(session, policy, [variant.id], reach=False, readings_changed=read)
+    if fresh:
+        ids = sharing_ids(session, variant)  # byte-identical variants read these results too
+        refresh(session, policy, ids, reach=False, readings_changed=read)
     session.commit()
-    return out
+    return out, len(results) - len(fresh)
 
 
 def import_results(
@@ -215,28 +262,33 @@ def import_results(
     field at fault, storing nothing."""
     fmt, results, warnings = read_results(body.content, body.format, body.filename)
     results = check_imported(policy, results, warnings)
+    digest = hashlib.sha256(body.content.encode("utf-8")).hexdigest()
     with transaction(session):
         variant = get_variant(session, ref)
-        stored = _store(session, variant, results, policy, None) if results else []
+        stored, skipped = (
+            _store(session, variant, results, policy, None, digest) if results else ([], 0)
+        )
     return EvalImportResult(
-        name=ref.name,
-        revision=ref.revision,
+        name=variant.name,
+        revision=variant.revision,
         format=fmt,
         imported=len(stored),
+        already_recorded=skipped,
         results=stored,
         warnings=warnings,
     )
 
 
 def list_results(session: Session, ref: VariantRef) -> EvalResultList:
-    """A variant's results, oldest first; raises :class:`VariantNotFound`."""
-    variant = get_variant(session, ref)
+    """A variant's results, oldest first, with those of byte-identical variants (marked
+    ``shared_from``) and each correction marked; raises :class:`VariantNotFound`."""
+    variant, note = resolve_variant(session, ref)
+    ids = sharing_ids(session, variant)
     rows = session.exec(
-        select(EvalResult).where(EvalResult.variant_id == variant.id).order_by(col(EvalResult.id))
+        select(EvalResult).where(col(EvalResult.variant_id).in_(ids)).order_by(col(EvalResult.id))
     ).all()
-    return EvalResultList(
-        name=variant.name, revision=variant.revision, results=_publics(session, list(rows))
-    )
+    results = _publics(session, list(rows), shown_as=variant)
+    return EvalResultList(name=variant.name, revision=variant.revision, results=results, note=note)
 
 
 def list_all_results(
@@ -250,8 +302,11 @@ def list_all_results(
     return EvalResultPage(items=_publics(session, rows), next_cursor=next_cursor)
 
 
-def _publics(session: Session, rows: list[EvalResult]) -> list[EvalResultPublic]:
-    """The wire form of ``rows``, with their log leaves and signing keys."""
+def _publics(
+    session: Session, rows: list[EvalResult], *, shown_as: Variant | None = None
+) -> list[EvalResultPublic]:
+    """The wire form of ``rows`` with their log leaves, signing keys and corrections; with
+    ``shown_as``, results of its byte-identical variants are marked ``shared_from``."""
     statement_ids = {r.statement_id for r in rows if r.statement_id}
     keys = {
         s.id: s.key_id
@@ -259,18 +314,23 @@ def _publics(session: Session, rows: list[EvalResult]) -> list[EvalResultPublic]
             select(SignedStatement).where(col(SignedStatement.id).in_(statement_ids))
         ).all()
     } if statement_ids else {}  # fmt: skip
-    variants = {
+    owners = {
         v.id: v
         for v in session.exec(
             select(Variant).where(col(Variant.id).in_({r.variant_id for r in rows}))
         ).all()
     }
-    return [
-        eval_public(
+    marks = corrections_of(session, [r.id or 0 for r in rows])
+    results = []
+    for r in rows:
+        owner = owners[r.variant_id]
+        public = eval_public(
             r,
-            variants[r.variant_id],
+            shown_as or owner,
             next(iter(leaves_of(session, "evaluation.added", r.id or 0)), None),
             keys.get(r.statement_id) if r.statement_id else None,
         )
-        for r in rows
-    ]
+        if shown_as is not None and owner.id != shown_as.id:
+            public.shared_from = owner.ref
+        results.append(_marked(public, marks.get(r.id or 0)))
+    return results

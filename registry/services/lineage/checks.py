@@ -67,6 +67,13 @@ def _judge(edge: LineageEdge, match: Scored | None) -> None:
     edge.updated_at = utcnow()
 
 
+def check_declared_edge(session: Session, edge: LineageEdge) -> None:
+    """Judge one declared edge against the weights of both ends (a declaration made after
+    both were registered); leaves it ``unverified`` when either has no sketch."""
+    edge.status = "unverified"
+    _judge(edge, _compare(session, load_sketch(session, edge.child_id), edge.parent_id))
+
+
 HUB_RATIO = 0.9  # a newcomer this much closer to both ends of an edge is their common parent
 _ORDER_ONLY = "direction from registration order"
 

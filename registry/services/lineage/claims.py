@@ -77,6 +77,12 @@ def claim_lineage(session: Session, envelope: str) -> StatementPublic:
                 source="declared",
                 status="unverified",
             )
+        elif edge.status == "retracted":
+            raise Conflict(
+                f"the edge {child.ref} -> {parent.ref} was retracted",
+                hint=f"declare it again with `provreg lineage declare {child.ref} --parent "
+                f"{parent.ref} --relation {claim.relation}`",
+            )
         elif edge.source == "declared" and edge.relation != claim.relation:
             raise Conflict(
                 f"{child.ref} is already declared a {edge.relation} of {parent.ref}",

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from registry.db.engine import transaction
-from registry.db.models import LineageEdge, LogLeaf
+from registry.db.models import Correction, LineageEdge, LogLeaf
 from registry.services.trust import translog
 from registry.services.trust.log_records import evidence_digest
 
@@ -93,3 +93,15 @@ def log_unlogged_edges(session: Session) -> int:
     with transaction(session):
         log_edge_states(session, edges)
     return len(edges)
+
+
+def retraction_reasons(session: Session, edge_ids: list[int]) -> dict[int, str]:
+    """The reason of each edge's latest retraction (for the edges that have one)."""
+    if not edge_ids:
+        return {}
+    rows = session.exec(
+        select(Correction.edge_id, Correction.reason)
+        .where(Correction.action == "lineage.retract", col(Correction.edge_id).in_(edge_ids))
+        .order_by(col(Correction.id))
+    ).all()
+    return {int(e): str(r) for e, r in rows if e is not None}

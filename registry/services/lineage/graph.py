@@ -11,8 +11,9 @@ from registry.db.lineage_queries import WalkRow
 from registry.db.models import LineageEdge, Variant
 from registry.errors import InvalidInput
 from registry.names import VariantRef
+from registry.services.lineage.edge_log import retraction_reasons
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
-from registry.services.variants.register import edge_public, get_variant
+from registry.services.variants.register import edge_public, resolve_variant
 from schemas import LineageEdgePublic, LineageGraph, LineageNode
 
 Direction = Literal["up", "down", "both"]
@@ -48,7 +49,7 @@ def lineage_graph(
     if not 1 <= depth <= MAX_DEPTH:
         raise InvalidInput(f"depth {depth} is out of range", hint=f"use 1 to {MAX_DEPTH}")
     check_limit(limit)
-    root = get_variant(session, ref)
+    root, note = resolve_variant(session, ref)
     assert root.id is not None
     offset = int(decode_cursor(cursor).get("offset", 0))
 
@@ -81,13 +82,20 @@ def lineage_graph(
     edges: list[LineageEdgePublic] = []
     if pairs:
         children = {c for c, _ in pairs}
-        for edge in session.exec(
-            select(LineageEdge).where(col(LineageEdge.child_id).in_(children))
-        ):
-            if (edge.child_id, edge.parent_id) in pairs:
-                edges.append(
-                    edge_public(edge, variants[edge.child_id].ref, variants[edge.parent_id].ref)
+        found = [
+            edge
+            for edge in session.exec(
+                select(LineageEdge).where(col(LineageEdge.child_id).in_(children))
+            )
+            if (edge.child_id, edge.parent_id) in pairs
+        ]
+        reasons = retraction_reasons(session, [e.id or 0 for e in found if e.status == "retracted"])
+        for edge in found:
+            edges.append(
+                edge_public(
+                    edge, variants[edge.child_id].ref, variants[edge.parent_id].ref, reasons
                 )
+            )
     edges.sort(key=lambda e: (e.child, e.parent))
     nodes = [
         LineageNode(
@@ -108,4 +116,5 @@ def lineage_graph(
         edges=edges,
         truncated=truncated,
         next_cursor=next_cursor,
+        note=note,
     )

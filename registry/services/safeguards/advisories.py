@@ -81,7 +81,7 @@ def affected(session: Session, advisory_id: int) -> AdvisoryAffected:
     root = row.variant_id
     via: dict[int, int] = {}
     order = [root]
-    for w in descendants(session, root, MAX_DEPTH, offset=0, limit=MAX_AFFECTED):
+    for w in descendants(session, root, MAX_DEPTH, offset=0, limit=MAX_AFFECTED, active_only=True):
         if w.id != root and w.id not in via:
             via[w.id] = w.via
             order.append(w.id)

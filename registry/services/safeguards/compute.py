@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from registry.db.lineage_queries import RETRACTED
 from registry.db.models import (
     EvalResult,
     LineageEdge,
     Variant,
 )
+from registry.services.evals.corrected import corrected_ids
 from registry.services.safeguards.policy import MetricRule, SafeguardPolicy, normalise
 
 MAX_DEPTH = 64
@@ -116,15 +118,52 @@ def reads(policy: SafeguardPolicy, result: EvalResult) -> bool:
     return _rule_for(policy, result) is not None
 
 
+def sharing_ids(session: Session, variant: Variant) -> list[int]:
+    """``variant`` and every registered variant with the same digest (byte-identical weights
+    share their evaluation evidence)."""
+    assert variant.id is not None
+    if variant.digest is None:
+        return [variant.id]
+    ids = session.exec(select(Variant.id).where(Variant.digest == variant.digest)).all()
+    return sorted({variant.id, *(int(i) for i in ids if i is not None)})
+
+
 def _results(session: Session, variant_id: int) -> list[EvalResult]:
-    return list(session.exec(select(EvalResult).where(EvalResult.variant_id == variant_id)).all())
+    """The results that count for the variant: its own and those of byte-identical variants
+    (same digest; never of a modified copy), less retracted and superseded ones."""
+    digest = session.exec(select(Variant.digest).where(Variant.id == variant_id)).first()
+    same: Any = (
+        select(Variant.id).where(Variant.digest == digest) if digest is not None else [variant_id]
+    )
+    return list(
+        session.exec(
+            select(EvalResult).where(
+                col(EvalResult.variant_id).in_(same), col(EvalResult.id).not_in(corrected_ids())
+            )
+        ).all()
+    )
+
+
+def _shared_note(session: Session, variant: Variant, results: list[EvalResult]) -> list[str]:
+    """Where results recorded against byte-identical variants came from."""
+    others = sorted({r.variant_id for r in results if r.variant_id != variant.id})
+    if not others:
+        return []
+    refs = ", ".join(_name(session, vid) for vid in others)
+    return [f"results of {refs} count here: the same weights ({variant.digest})"]
+
+
+def _name(session: Session, variant_id: int) -> str:
+    other = session.get(Variant, variant_id)
+    return other.ref if other is not None else f"#{variant_id}"
 
 
 def parents_of(session: Session, variant_id: int) -> list[tuple[int, str]]:
-    """``(parent id, relation)`` of each edge up from ``variant_id``."""
+    """``(parent id, relation)`` of each edge up from ``variant_id`` that counts (a retracted
+    edge passes nothing down)."""
     rows = session.exec(
         select(LineageEdge.parent_id, LineageEdge.relation).where(
-            LineageEdge.child_id == variant_id
+            LineageEdge.child_id == variant_id, LineageEdge.status != RETRACTED
         )
     ).all()
     return [(int(p), str(r)) for p, r in rows]
@@ -158,8 +197,10 @@ def compute_status(
     """``(status, reasons)`` of ``variant``; ``parent_status`` maps each parent id to
     ``(status, NAME@REV)``."""
     assert variant.id is not None
+    results = _results(session, variant.id)
     notes: list[str] = []
-    own = readings(policy, _results(session, variant.id), notes)
+    own = readings(policy, results, notes)
+    notes += _shared_note(session, variant, [r for r in results if reads(policy, r)])
     reasons: list[str] = []
     failing = [r for r in own.values() if not r.passed]
     for r in sorted(failing, key=lambda x: (x.benchmark, x.metric)):

@@ -25,7 +25,7 @@ from registry.services.pagination import check_limit, decode_cursor, encode_curs
 from registry.services.safeguards.compute import MAX_DEPTH
 from registry.services.safeguards.policy import SafeguardPolicy
 from registry.services.safeguards.status import catch_up, refresh
-from registry.services.variants.register import get_variant
+from registry.services.variants.register import get_variant, resolve_variant
 from schemas.evals import (
     SAFEGUARD_STATES,
     UNSAFE_STATES,
@@ -43,7 +43,7 @@ def safeguard_status(
     session: Session, ref: VariantRef, policy: SafeguardPolicy
 ) -> SafeguardStatusPublic:
     """The status of ``ref`` with its reasons; raises :class:`VariantNotFound`."""
-    variant = get_variant(session, ref)
+    variant, note = resolve_variant(session, ref)
     assert variant.id is not None
     catch_up(session, policy)
     row = session.get(SafeguardStatus, variant.id)
@@ -68,6 +68,7 @@ def safeguard_status(
         revision=variant.revision,
         status=row.status,
         reasons=list(row.reasons),
+        note=note,
     )
 
 
@@ -89,7 +90,7 @@ def parse_statuses(value: str | list[str] | None) -> list[str]:
 def path_to_safeguarded(session: Session, variant: Variant) -> list[str]:
     """NAME@REV from ``variant`` up to its nearest safeguarded ancestor, or just ``variant``."""
     assert variant.id is not None
-    walk = ancestors(session, variant.id, MAX_DEPTH)
+    walk = ancestors(session, variant.id, MAX_DEPTH, active_only=True)
     if not walk:
         return [variant.ref]
     best: dict[int, tuple[int, int]] = {}
@@ -223,13 +224,13 @@ def _after(query: Select, key: Any, k: int, after: int) -> Select:
 
 def _in_subtree(query: Select, root_id: int) -> Select:
     """``query`` kept to strict descendants of ``root_id`` (the walked set, depth-limited)."""
-    down = walk(root_id, up=False, max_depth=MAX_DEPTH, name="down")
+    down = walk(root_id, up=False, max_depth=MAX_DEPTH, name="down", active_only=True)
     return query.where(_S.c.variant_id.in_(select(down.c.id).where(down.c.depth > 0)))
 
 
 def _under_root(session: Session, ids: list[int], root_id: int) -> set[int]:
     """Those of ``ids`` that ``root_id`` is a strict ancestor of (one upward walk for all)."""
-    up = walk(ids, up=True, max_depth=MAX_DEPTH, name="up")
+    up = walk(ids, up=True, max_depth=MAX_DEPTH, name="up", active_only=True)
     found = select(up.c.start).where(up.c.id == root_id, up.c.depth > 0).distinct()
     return {int(r[0]) for r in session.execute(found)}
 
@@ -237,7 +238,9 @@ def _under_root(session: Session, ids: list[int], root_id: int) -> set[int]:
 def _subtree_is_small(session: Session, root_id: int) -> bool:
     """Whether the walk under ``root_id`` ends within SMALL_SUBTREE edges (then filtering by
     the walked set is cheapest); the walk stops as soon as it passes that many."""
-    walked = descendants(session, root_id, MAX_DEPTH, offset=0, limit=SMALL_SUBTREE + 1)
+    walked = descendants(
+        session, root_id, MAX_DEPTH, offset=0, limit=SMALL_SUBTREE + 1, active_only=True
+    )
     return len(walked) <= SMALL_SUBTREE
 
 

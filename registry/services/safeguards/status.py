@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from registry.db.engine import insert_once
-from registry.db.lineage_queries import lineage_ids, walk
+from registry.db.lineage_queries import RETRACTED, lineage_ids, walk
 from registry.db.models import (
     DownloadSnapshot,
     LineageEdge,
@@ -62,7 +62,7 @@ def current_downloads(session: Session, ids: list[int]) -> dict[int, int]:
 
 def reach_of(session: Session, root_id: int) -> int:
     """The downloads of ``root_id``'s whole subtree, each descendant once."""
-    down = walk(root_id, up=False, name="down")
+    down = walk(root_id, up=False, name="down", active_only=True)
     status = SafeguardStatus.__table__  # type: ignore[attr-defined]
     total = select(func.coalesce(func.sum(status.c.downloads), 0)).select_from(
         down.join(status, status.c.variant_id == down.c.id)
@@ -71,10 +71,11 @@ def reach_of(session: Session, root_id: int) -> int:
 
 
 def refresh_reach(session: Session, variant_ids: list[int]) -> None:
-    """Recompute the reach of these variants and all their ancestors (each descendant once)."""
+    """Recompute the reach of these variants and all their ancestors (each descendant once,
+    through edges that count: not retracted ones)."""
     todo: set[int] = set()
     for vid in variant_ids:
-        todo.update(lineage_ids(session, vid))
+        todo.update(lineage_ids(session, vid, active_only=True))
     for vid in todo:
         row = session.get(SafeguardStatus, vid)
         if row is not None:
@@ -87,7 +88,11 @@ def refresh_reach(session: Session, variant_ids: list[int]) -> None:
 
 
 def _children(session: Session, variant_id: int) -> list[int]:
-    rows = session.exec(select(LineageEdge.child_id).where(LineageEdge.parent_id == variant_id))
+    rows = session.exec(
+        select(LineageEdge.child_id).where(
+            LineageEdge.parent_id == variant_id, LineageEdge.status != RETRACTED
+        )
+    )
     return [int(c) for c in rows.all()]
 
 

@@ -23,8 +23,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.db.models import (
+    CORRECTION_ACTIONS as ACTIONS,
+)
+from registry.db.models import (
     Advisory,
     AttachedSignature,
+    Correction,
     EvalResult,
     LineageEdge,
     LogLeaf,
@@ -44,6 +48,7 @@ from registry.trust import merkle
 from schemas.trust import AuditProblem, AuditReport
 
 _BATCH = 5000
+_RELATION_EVENTS = ("lineage.declared", "lineage.claimed")
 
 
 def _leaves(
@@ -80,6 +85,10 @@ def _leaves(
             if leaf.kind == edge_log.KIND:
                 event = edge_log.state_of_leaf(data)
                 edge_states[leaf.record_id] = event
+            elif leaf.kind in _RELATION_EVENTS:
+                # the relation declared then: a retracted edge declared again may have another
+                # one, and the edge's current relation is its lineage.status events' to check
+                event = {"relation": str(json.loads(data)["record"]["relation"])}
             version = int(json.loads(data)["v"])
             derived = leaf_data(
                 session, leaf.kind, leaf.record_id, leaf.logged_at, event, version=version
@@ -138,6 +147,7 @@ def _unlogged(session: Session, logged: set[tuple[str, int]], problems: list[Aud
         ("lineage.declared", _declared_unclaimed(session)),
         ("evaluation.added", _ids(session, EvalResult)),
         ("advisory.published", _ids(session, Advisory)),
+        *((action, _ids(session, Correction, Correction.action == action)) for action in ACTIONS),
     ]
     for kind, ids in checks:
         for record_id in ids:

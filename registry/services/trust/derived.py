@@ -13,6 +13,7 @@ from collections import defaultdict
 from sqlmodel import Session, col, select
 
 from registry.db.models import (
+    Correction,
     LineageEdge,
     SafeguardDirty,
     SafeguardStatus,
@@ -29,13 +30,19 @@ from registry.trust.canonical import sha256_digest
 from registry.trust.dsse import parse_envelope
 from registry.weights.adapter import AdapterSketch
 from registry.weights.sketch import Sketch
-from schemas.statements import EVALUATION_PREDICATE, LINEAGE_PREDICATE, RELEASE_PREDICATE
+from schemas.statements import (
+    EVALUATION_PREDICATE,
+    LINEAGE_CORRECTION_PREDICATE,
+    LINEAGE_PREDICATE,
+    RELEASE_PREDICATE,
+)
 from schemas.trust import AuditProblem
 
 _KINDS = {
     RELEASE_PREDICATE: "release",
     LINEAGE_PREDICATE: "lineage",
     EVALUATION_PREDICATE: "evaluation",
+    LINEAGE_CORRECTION_PREDICATE: "correction",
 }
 
 
@@ -122,12 +129,25 @@ def check_statements(session: Session, problems: list[AuditProblem]) -> None:
             edge is not None and edge.child_id != row.variant_id
         ):
             wrong.append("subject")
+        if row.kind == "correction" and _corrected_child(session, row.id or 0) != row.variant_id:
+            wrong.append("subject")
         if wrong:
             problems.append(
                 _problem(
                     f"signed statement #{row.id}: stored {', '.join(wrong)} not its envelope's"
                 )
             )
+
+
+def _corrected_child(session: Session, statement_id: int) -> int | None:
+    """The child of the edge a signed lineage correction corrects."""
+    correction = session.exec(
+        select(Correction).where(Correction.statement_id == statement_id)
+    ).first()
+    edge = (
+        session.get(LineageEdge, correction.edge_id) if correction and correction.edge_id else None
+    )
+    return edge.child_id if edge is not None else None
 
 
 def check_downloads(session: Session, problems: list[AuditProblem]) -> None:

@@ -9,7 +9,8 @@ Kinds: ``variant.registered`` (variant id), ``lineage.declared`` (edge id), ``li
 (signed statement id), ``key.added`` and ``key.revoked`` (signing key id), ``signature.attached``
 (attached signature id), ``evaluation.added`` (eval result id), ``advisory.published``
 (advisory id), ``lineage.status`` (edge id: one per change of an edge's relation, source or
-status; see ``registry.services.lineage.edge_log``).
+status; see ``registry.services.lineage.edge_log``), and the corrections (correction id):
+``lineage.declare``, ``lineage.retract``, ``evaluation.retract``, ``evaluation.supersede``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from registry.db.models import (
+    CORRECTION_ACTIONS,
     Advisory,
     AttachedSignature,
+    Correction,
     EvalResult,
     LineageEdge,
     LogLeaf,
@@ -234,6 +237,8 @@ def _evaluation_added(session: Session, record_id: int) -> dict[str, Any]:
         "evaluator": r.evaluator,
         "evaluated_at": timestamp(r.evaluated_at),
         "source": r.source,
+        # imported results only, so the leaves of other results stay as they were
+        **({"source_sha256": r.source_sha256} if r.source_sha256 is not None else {}),
         **_eval_statement(session, r.statement_id),
     }
 
@@ -259,6 +264,30 @@ def _advisory_published(session: Session, record_id: int) -> dict[str, Any]:
     }
 
 
+def _correction(session: Session, record_id: int) -> dict[str, Any]:
+    """A correction: what it did, to which edge or result, why, by whom, and its signature."""
+    c: Correction = _get(session, Correction, record_id)
+    record: dict[str, Any] = {
+        "action": c.action,
+        "relation": c.relation,
+        "reason": c.reason,
+        "actor": c.actor,
+        "created_at": timestamp(c.created_at),
+    }
+    if c.edge_id is not None:
+        record["edge"] = {"id": c.edge_id, **_edge_ends(session, c.edge_id)}
+    for field, result_id in (("result", c.result_id), ("replacement", c.replacement_id)):
+        if result_id is not None:
+            r: EvalResult = _get(session, EvalResult, result_id)
+            record[field] = {"id": result_id, "subject": _ref(session, r.variant_id).ref}
+    return record | _eval_statement(session, c.statement_id)
+
+
+def _edge_ends(session: Session, edge_id: int) -> dict[str, Any]:
+    edge: LineageEdge = _get(session, LineageEdge, edge_id)
+    return {"child": _ref(session, edge.child_id).ref, "parent": _ref(session, edge.parent_id).ref}
+
+
 # what version 2 adds to a kind's record
 DERIVERS_V2: dict[str, Callable[[Session, int], dict[str, Any]]] = {
     "variant.registered": _variant_registered_v2,
@@ -277,6 +306,7 @@ DERIVERS: dict[str, Callable[[Session, int], dict[str, Any]]] = {
     "signature.attached": _signature_attached,
     "evaluation.added": _evaluation_added,
     "advisory.published": _advisory_published,
+    **dict.fromkeys(CORRECTION_ACTIONS, _correction),
 }
 
 

@@ -17,7 +17,8 @@ from schemas import EvalResultPublic, VariantOverview
 
 def variant_overview(session: Session, ref: VariantRef, policy: SafeguardPolicy) -> VariantOverview:
     """Everything a person asks about one variant; raises :class:`VariantNotFound`."""
-    variant = show_variant(session, ref)
+    variant = show_variant(session, ref)  # a name without @REV: main, else the latest
+    ref = VariantRef(variant.name, variant.revision)
     overview = VariantOverview(**variant.model_dump())
     overview.advisories = variant_advisories(session, ref).advisories
     overview.downloads = downloads_report(session, ref).reach

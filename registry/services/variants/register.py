@@ -36,6 +36,7 @@ from registry.names import (
     validate_name,
     validate_revision,
 )
+from registry.services.lineage.edge_log import retraction_reasons
 from registry.services.trust.keys import namespace_row
 from registry.services.trust.signatures import (
     attached_signatures,
@@ -44,6 +45,7 @@ from registry.services.trust.signatures import (
     registration_index,
     signature_info,
 )
+from registry.services.variants.resolve import latest_registered
 from registry.services.webhooks.events import variant_added
 from registry.weights.validation import check_fingerprint
 from schemas import (
@@ -65,15 +67,27 @@ def find_variant(session: Session, ref: VariantRef) -> Variant | None:
 
 
 def get_variant(session: Session, ref: VariantRef) -> Variant:
-    """The variant at ``ref``; raises :class:`VariantNotFound`."""
+    """The variant at ``ref`` (without an explicit revision: ``main`` when registered, else the
+    latest registered revision); raises :class:`VariantNotFound`."""
+    return resolve_variant(session, ref)[0]
+
+
+def resolve_variant(session: Session, ref: VariantRef) -> tuple[Variant, str | None]:
+    """``(variant, note)``: as :func:`get_variant`, with a note saying which revision a name
+    without one resolved to when it is not ``main``."""
     variant = find_variant(session, ref)
+    if not ref.explicit and (variant is None or variant.digest is None):
+        latest = latest_registered(session, ref.name)
+        if latest is not None:
+            using = f"using {latest.revision} (latest registered)"
+            return latest, f"{ref.name}: no revision {ref.revision}, {using}"
     if variant is None:
         raise VariantNotFound(
             f"no variant {ref} is registered",
             hint="check the name and revision, or register it with `provreg register`",
             detail={"name": ref.name, "revision": ref.revision},
         )
-    return variant
+    return variant, None
 
 
 def variant_or_placeholder(session: Session, ref: VariantRef) -> Variant:
@@ -115,7 +129,11 @@ def _refuse_new_parents(
         for e, p in session.exec(
             select(LineageEdge, Variant)
             .join(Variant, col(Variant.id) == LineageEdge.parent_id)
-            .where(LineageEdge.child_id == variant.id, LineageEdge.source == "declared")
+            .where(
+                LineageEdge.child_id == variant.id,
+                LineageEdge.source == "declared",
+                LineageEdge.status != "retracted",
+            )
         ).all()
     }
     new = [(ref, rel) for ref, rel in parents if (ref.name, ref.revision, rel) not in declared]
@@ -226,7 +244,10 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
     return variant_public(session, variant, created=True)
 
 
-def edge_public(edge: LineageEdge, child: str, parent: str) -> LineageEdgePublic:
+def edge_public(
+    edge: LineageEdge, child: str, parent: str, reasons: dict[int, str] | None = None
+) -> LineageEdgePublic:
+    """The wire view of an edge; ``reasons`` holds retracted edges' reasons by edge id."""
     return LineageEdgePublic(
         child=child,
         parent=parent,
@@ -235,6 +256,7 @@ def edge_public(edge: LineageEdge, child: str, parent: str) -> LineageEdgePublic
         status=edge.status,
         score=edge.score,
         evidence=edge.evidence,
+        reason=(reasons or {}).get(edge.id or 0) if edge.status == "retracted" else None,
     )
 
 
@@ -268,6 +290,9 @@ def variant_public(
     ).one()
     parent_rows = _neighbours(session, variant, up=True)
     child_rows = _neighbours(session, variant, up=False, limit=CHILDREN_SHOWN)
+    reasons = retraction_reasons(
+        session, [e.id or 0 for e, _ in parent_rows + child_rows if e.status == "retracted"]
+    )
     sketch = session.get(VariantSketch, variant.id)
     adapter = session.get(VariantAdapter, variant.id)
     return VariantPublic(
@@ -285,8 +310,8 @@ def variant_public(
         tensor_count=int(tensor_count),
         sketch_digest=sketch.digest if sketch is not None else None,
         adapter_digest=adapter.digest if adapter is not None else None,
-        lineage=[edge_public(e, variant.ref, p.ref) for e, p in parent_rows],
-        children=[edge_public(e, c.ref, variant.ref) for e, c in child_rows],
+        lineage=[edge_public(e, variant.ref, p.ref, reasons) for e, p in parent_rows],
+        children=[edge_public(e, c.ref, variant.ref, reasons) for e, c in child_rows],
         created=created,
         signature=signature_info(session, variant.id),
         log_index=registration_index(session, variant.id),
@@ -298,4 +323,7 @@ def variant_public(
 
 def show_variant(session: Session, ref: VariantRef) -> VariantPublic:
     """The public view of ``ref``; raises :class:`VariantNotFound`."""
-    return variant_public(session, get_variant(session, ref))
+    variant, note = resolve_variant(session, ref)
+    public = variant_public(session, variant)
+    public.note = note
+    return public

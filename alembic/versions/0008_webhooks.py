@@ -1,6 +1,6 @@
 """webhooks: subscriptions and their delivery log
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02 11:53:14
 
@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0009'
+revision: str = '0008'
 down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
