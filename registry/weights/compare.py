@@ -30,6 +30,7 @@ from registry.weights.relation import (
     block_evidence,
     guess_relation,
     quantized_siblings,
+    trimmed_siblings,
 )
 from registry.weights.sketch import Sketch
 
@@ -183,6 +184,14 @@ def _compare(a: Sketch, b: Sketch) -> Comparison:
         permuted = not by_index and evidence["signature_cosine"] >= PERMUTED_SIGNATURE
         relation, direction, reasons = guess_relation(a, b, strong, blocks, mean_r, permuted)
         evidence["reasons"] = reasons
+        if trimmed_siblings(a, b, relation, direction):
+            evidence["reasons"] = [
+                "a quantized copy of a larger vocabulary than the other's, whose rows it holds "
+                "under other token ids: both derive from the float model with the full "
+                "vocabulary, neither from the other"
+            ]
+            score = min(1.0, coverage) * max(0.0, mean_r)
+            return Comparison("related", None, "unknown", round(score, 4), layer_log_p, evidence)
         if quantized_siblings(a, b, relation):
             evidence["reasons"] = [
                 f"both quantized to {a.bits}-bit with different values: copies of one float "

@@ -144,6 +144,17 @@ def quantized_siblings(a: Sketch, b: Sketch, relation: str) -> bool:
     return relation != "repackaged" and quantized(a) and quantized(b) and a.bits == b.bits
 
 
+def trimmed_siblings(a: Sketch, b: Sketch, relation: str, direction: Direction) -> bool:
+    """A quantized copy with the larger vocabulary, against a float model whose vocabulary is
+    a renumbered subset of it: neither is the other's parent. A child of the trimmed model
+    would keep its token ids (or append rows), and a trim of the quantized copy would keep
+    the quantization grid; both are children of the float model with the full vocabulary."""
+    if relation != "quantized" or a.vocab == b.vocab or np.array_equal(a.anchors, b.anchors):
+        return False
+    child, parent = (a, b) if direction == "a_is_child" else (b, a)
+    return child.vocab > parent.vocab
+
+
 def guess_relation(
     a: Sketch,
     b: Sketch,

@@ -37,6 +37,7 @@ from registry.names import (
 )
 from registry.services.identify.sketch_index import decode_sketch, store_sketch
 from registry.services.lineage.checks import check_lineage
+from registry.services.lineage.edge_log import log_edge_states
 from registry.services.pagination import check_limit, decode_cursor, encode_cursor
 from registry.services.safeguards.status import mark_dirty
 from registry.services.trust.keys import namespace_row
@@ -206,8 +207,9 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
                 )
             )
         session.flush()
-        check_lineage(session, variant, sketch)
+        moved = check_lineage(session, variant, sketch)
         record_registration(session, variant, request, parents)  # signature check and log
+        log_edge_states(session, moved)  # detected edges re-pointed elsewhere in the family
         mark_dirty(session, variant.id)  # its safeguard status, at the next read
         for child_id in session.exec(
             select(LineageEdge.child_id).where(LineageEdge.parent_id == variant.id)
