@@ -30,7 +30,7 @@ from registry.weights.relation import (
     block_evidence,
     guess_relation,
     quantized_siblings,
-    trimmed_siblings,
+    vocab_siblings,
 )
 from registry.weights.sketch import Sketch
 
@@ -184,10 +184,10 @@ def _compare(a: Sketch, b: Sketch) -> Comparison:
         permuted = not by_index and evidence["signature_cosine"] >= PERMUTED_SIGNATURE
         relation, direction, reasons = guess_relation(a, b, strong, blocks, mean_r, permuted)
         evidence["reasons"] = reasons
-        if trimmed_siblings(a, b, relation, direction):
+        if vocab_siblings(a, b, relation, direction):
             evidence["reasons"] = [
-                "a quantized copy of a larger vocabulary than the other's, whose rows it holds "
-                "under other token ids: both derive from the float model with the full "
+                "a quantized copy whose vocabulary makes the float model its child (rows "
+                "trimmed or appended): both derive from a float model with the copy's "
                 "vocabulary, neither from the other"
             ]
             score = min(1.0, coverage) * max(0.0, mean_r)

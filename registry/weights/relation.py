@@ -144,15 +144,18 @@ def quantized_siblings(a: Sketch, b: Sketch, relation: str) -> bool:
     return relation != "repackaged" and quantized(a) and quantized(b) and a.bits == b.bits
 
 
-def trimmed_siblings(a: Sketch, b: Sketch, relation: str, direction: Direction) -> bool:
-    """A quantized copy with the larger vocabulary, against a float model whose vocabulary is
-    a renumbered subset of it: neither is the other's parent. A child of the trimmed model
-    would keep its token ids (or append rows), and a trim of the quantized copy would keep
-    the quantization grid; both are children of the float model with the full vocabulary."""
-    if relation != "quantized" or a.vocab == b.vocab or np.array_equal(a.anchors, b.anchors):
+def vocab_siblings(a: Sketch, b: Sketch, relation: str, direction: Direction) -> bool:
+    """A quantized copy against a float model whose vocabulary says the float model is the
+    child (a renumbered subset of the copy's rows, or the copy's rows with more appended):
+    neither is the other's parent. Quantizing keeps the vocabulary, and a trim or an extension
+    of the quantized copy would keep its grid; both derive from the float model with the
+    copy's vocabulary."""
+    if relation != "quantized" or a.vocab == b.vocab:
         return False
     child, parent = (a, b) if direction == "a_is_child" else (b, a)
-    return child.vocab > parent.vocab
+    if np.array_equal(a.anchors, b.anchors):
+        return child.vocab < parent.vocab  # rows appended to the float model
+    return child.vocab > parent.vocab  # the float model's vocabulary trimmed
 
 
 def guess_relation(
@@ -252,4 +255,12 @@ def guess_relation(
             f"weights changed: {blocks['changed_matrices']} of {blocks['compared_matrices']} "
             "compared raw blocks differ beyond a dtype cast"
         )
+    if bits_differ:
+        # changed weights stored at lower precision: a fine-tune released after a cast down
+        # (a fine-tune saved at higher precision than its parent reads reversed)
+        low_a = QUANTIZED_BITS.get(a.vocab_storage.upper(), 32) < QUANTIZED_BITS.get(
+            b.vocab_storage.upper(), 32
+        )
+        reasons.append("reduced precision: the child is stored at lower precision")
+        return "finetune", "a_is_child" if low_a else "b_is_child", reasons
     return "finetune", "unknown", reasons

@@ -116,3 +116,16 @@ def test_a_quantized_copy_of_the_full_vocabulary_is_no_child_of_the_trimmed_one(
     assert _parents(session) == {}
     _register(session, REALZOO, "qwen2-b0")
     assert _parents(session) == {"qwen2-b0-trim": "qwen2-b0", "qwen2-b0-gguf-q8_0.gguf": "qwen2-b0"}
+
+
+def test_a_quantized_copy_is_no_child_of_a_model_with_rows_appended() -> None:
+    """The base's Q8_0 copy against the base with vocabulary rows appended: quantizing keeps
+    the vocabulary, so the copy (without those rows) is the extended model's sibling."""
+    from registry.weights.compare import compare_sketches
+
+    zoo = FIXTURES / "zoo"
+    quantized = fingerprint_with_sketch(zoo / "llama-b0-gguf-q8_0.gguf")[1]
+    extended = fingerprint_with_sketch(zoo / "llama-b0-vocab-ext")[1]
+    base = fingerprint_with_sketch(zoo / "llama-b0")[1]
+    assert compare_sketches(quantized, extended).verdict == "related"
+    assert compare_sketches(quantized, base).verdict == "derived"
