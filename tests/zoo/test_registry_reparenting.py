@@ -129,3 +129,12 @@ def test_a_quantized_copy_is_no_child_of_a_model_with_rows_appended() -> None:
     base = fingerprint_with_sketch(zoo / "llama-b0")[1]
     assert compare_sketches(quantized, extended).verdict == "related"
     assert compare_sketches(quantized, base).verdict == "derived"
+
+
+def test_a_relative_of_a_copy_moves_to_the_original_when_it_arrives(session: Session) -> None:
+    """A model with vocabulary rows appended is first joined to the base's bf16 copy (more rows:
+    the child). The base, registered last, is the copy's parent by structure and matches the
+    extended model as well as the copy does: the base is the extended model's ancestor either
+    way, so the edge moves to it."""
+    _register(session, FIXTURES / "zoo", "llama-b0-bf16", "llama-b0-vocab-ext", "llama-b0")
+    assert _parents(session) == {"llama-b0-bf16": "llama-b0", "llama-b0-vocab-ext": "llama-b0"}

@@ -111,8 +111,18 @@ def reparent(session: Session, variant: Variant, scored: list[Scored]) -> list[L
         # (two quantized copies of one float model with equal values): it is their ancestor
         # whichever copied the other, so it is the parent known for sure
         structural = parent is not None and _structural_child(child) and _structural_child(parent)
+        # a relative as close to the newcomer as to its recorded parent, when that parent is the
+        # newcomer's child by its structure: the newcomer is the relative's ancestor either way
+        # (parent of both siblings, or grandparent), so it is the parent known for sure
+        tied_above = (
+            parent is not None
+            and _structural_child(parent)
+            and not closer(old_gap, child.gap)
+            and child.comparison is not None
+            and child.comparison.direction != "a_is_child"
+        )
         if (
-            not (closer(child.gap, old_gap) or (structural and _by_order(edge)))
+            not (closer(child.gap, old_gap) or (structural and _by_order(edge)) or tied_above)
         ) or is_ancestor_or_self(session, edge.child_id, variant.id):
             continue
         star = (
@@ -146,7 +156,12 @@ def reparent(session: Session, variant: Variant, scored: list[Scored]) -> list[L
             moved.append(sibling)
             children.add(edge.parent_id)
         else:
-            reason = f"moved from {was}: closer (gap {child.gap:.2e}) than it was ({old_gap:.2e})"
+            reason = (
+                f"moved from {was}: closer (gap {child.gap:.2e}) than it was ({old_gap:.2e})"
+                if closer(child.gap, old_gap)
+                else f"moved from {was}, a child of the newcomer by its structure that matches "
+                f"no better (gaps {old_gap:.2e}, {child.gap:.2e})"
+            )
             _point(edge, edge.child_id, variant.id, child, reason)
         session.add(edge)
         moved.append(edge)
