@@ -203,5 +203,6 @@ def record_observed_sketch(session: Session, variant_id: int, sketch: Sketch) ->
         session.flush()
     store_sketch(session, variant.id, sketch, sketch.to_bytes())
     session.flush()
-    check_lineage(session, variant, sketch)
+    moved = check_lineage(session, variant, sketch)
     log_edge_states(session, edges_touching(session, variant.id))
+    log_edge_states(session, moved)

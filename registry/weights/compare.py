@@ -31,6 +31,7 @@ from registry.weights.relation import (
     guess_relation,
     quantized,
     quantized_siblings,
+    vocab_siblings,
 )
 from registry.weights.rotation import RELATED_COVERAGE as VIEWS_RELATED
 from registry.weights.rotation import (
@@ -191,6 +192,14 @@ def _compare(a: Sketch, b: Sketch) -> Comparison:
         permuted = not by_index and evidence["signature_cosine"] >= PERMUTED_SIGNATURE
         relation, direction, reasons = guess_relation(a, b, strong, blocks, mean_r, permuted)
         evidence["reasons"] = reasons
+        if vocab_siblings(a, b, relation, direction):
+            evidence["reasons"] = [
+                "a quantized copy whose vocabulary makes the float model its child (rows "
+                "trimmed or appended): both derive from a float model with the copy's "
+                "vocabulary, neither from the other"
+            ]
+            score = min(1.0, coverage) * max(0.0, mean_r)
+            return Comparison("related", None, "unknown", round(score, 4), layer_log_p, evidence)
         if quantized_siblings(a, b, relation):
             evidence["reasons"] = [
                 f"both quantized to {a.bits}-bit with different values: copies of one float "

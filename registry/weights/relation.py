@@ -144,6 +144,20 @@ def quantized_siblings(a: Sketch, b: Sketch, relation: str) -> bool:
     return relation != "repackaged" and quantized(a) and quantized(b) and a.bits == b.bits
 
 
+def vocab_siblings(a: Sketch, b: Sketch, relation: str, direction: Direction) -> bool:
+    """A quantized copy against a float model whose vocabulary says the float model is the
+    child (a renumbered subset of the copy's rows, or the copy's rows with more appended):
+    neither is the other's parent. Quantizing keeps the vocabulary, and a trim or an extension
+    of the quantized copy would keep its grid; both derive from the float model with the
+    copy's vocabulary."""
+    if relation != "quantized" or a.vocab == b.vocab:
+        return False
+    child, parent = (a, b) if direction == "a_is_child" else (b, a)
+    if np.array_equal(a.anchors, b.anchors):
+        return child.vocab < parent.vocab  # rows appended to the float model
+    return child.vocab > parent.vocab  # the float model's vocabulary trimmed
+
+
 def guess_relation(
     a: Sketch,
     b: Sketch,
@@ -250,4 +264,12 @@ def guess_relation(
             f"weights changed: {blocks['changed_matrices']} of {blocks['compared_matrices']} "
             "compared raw blocks differ beyond a dtype cast"
         )
+    if bits_differ:
+        # changed weights stored at lower precision: a fine-tune released after a cast down
+        # (a fine-tune saved at higher precision than its parent reads reversed)
+        low_a = QUANTIZED_BITS.get(a.vocab_storage.upper(), 32) < QUANTIZED_BITS.get(
+            b.vocab_storage.upper(), 32
+        )
+        reasons.append("reduced precision: the child is stored at lower precision")
+        return "finetune", "a_is_child" if low_a else "b_is_child", reasons
     return "finetune", "unknown", reasons

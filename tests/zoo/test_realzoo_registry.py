@@ -24,11 +24,6 @@ def _prints() -> dict:
     return {e["id"]: fingerprint_with_sketch(ZOO / e["path"]) for e in load_manifest(ZOO)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry-level lineage: siblings registered before their parent are linked to each "
-    "other, and a parent registered after its children is made their child",
-)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_registering_in_any_order_gives_the_true_graph(session: Session, seed: int) -> None:
     manifest = load_manifest(ZOO)

@@ -23,12 +23,7 @@ from scripts.zoo.truth import DERIVATIONS, PARTIAL, expected_verdict, load_manif
 ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "realzoo"
 pytestmark = pytest.mark.skipif(not (ZOO / "manifest.json").exists(), reason="no fixture zoo")
 
-_BF16_DIRECTION = "short bf16 fine-tune: no direction from the bf16 grid"
-KNOWN_FAILURES = {
-    ("llama-b0-ft12-bf16", "llama-b0"): _BF16_DIRECTION,
-    ("qwen2-b0-ft12-bf16", "qwen2-b0"): _BF16_DIRECTION,
-    ("gpt2-b0-ft12-bf16", "gpt2-b0"): _BF16_DIRECTION,
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _pairs() -> list:

@@ -23,6 +23,7 @@ from registry.services.identify.sketch_index import (
     decode_sketch,
     load_sketch,
     load_sketches,
+    row_candidates,
 )
 from registry.weights.compare import Comparison, compare_sketches
 from registry.weights.sketch import Sketch
@@ -35,7 +36,27 @@ MERGE_RESIDUAL = 0.5  # blend of the parents' values, no common ancestor known
 MERGE_RESIDUAL_FROM_ANCESTOR = 0.75  # blend of the parents' changes from their ancestor
 MERGE_MIN_SHARE = 0.2  # each parent must contribute at least this much
 NEIGHBOUR_BUDGET = 32  # candidates compared in all, counting lineage neighbours
-SCORE_TIE = 0.002  # scores this close tie: a copy of an ancestor is not a closer parent
+# gaps this close (a factor) tie: a copy of an ancestor, or a sibling, is not a closer parent
+GAP_TIE = 1.25
+GAP_FLOOR = 1e-6  # the resolution of a gap (record correlations are kept to 6 decimals)
+
+
+def gap_of(evidence: dict[str, Any] | None, score: float | None) -> float:
+    """How far apart two matched models are: 1 - coverage x mean record correlation at the
+    evidence's full resolution (0 for the same digest). The score keeps 4 decimals, too few to
+    tell a parent (gap 2e-4 from its fine-tune) from its quantized copy (3e-4)."""
+    ev = evidence or {}
+    if "exact" in ev:
+        return 0.0
+    if "mean_record_r" in ev and "coverage" in ev:
+        cover, r = min(1.0, float(ev["coverage"])), max(0.0, float(ev["mean_record_r"]))
+        return max(0.0, 1.0 - cover * r)
+    return 1.0 - (score or 0.0)
+
+
+def closer(gap: float, than: float) -> bool:
+    """``gap`` is clearly smaller than ``than``, beyond a tie."""
+    return gap * GAP_TIE + GAP_FLOOR < than
 
 
 @dataclass
@@ -49,6 +70,12 @@ class Scored:
     score: float
     fpr: float
     parents: list[str] | None = None
+
+    @property
+    def gap(self) -> float:
+        if self.comparison is None:
+            return 0.0 if self.verdict == "identical" else 1.0 - self.score
+        return gap_of(self.comparison.evidence, self.comparison.score)
 
 
 def _blocks(s: Sketch) -> list[np.ndarray | None]:
@@ -156,8 +183,8 @@ def _refine_with_lineage(session: Session, query: Sketch, scored: list[Scored]) 
         if s.verdict != "derived" or id(s) in merge_parents:
             continue
         for other in strong:
-            # a strictly better-matching ancestor, or one of the query's own merge parents
-            if other is s or (other.score < s.score - SCORE_TIE and id(other) not in merge_parents):
+            # a clearly worse-matching one is no ancestor standing in for it (merge parents are)
+            if other is s or (closer(s.gap, other.gap) and id(other) not in merge_parents):
                 continue
             if ancestry.is_ancestor_or_self(other.variant, s.variant):
                 s.verdict, s.relation, s.direction = "related", None, "unknown"
@@ -197,12 +224,18 @@ def compare_with_registry(
                 seen.add(v.id or 0)
                 scored.append(Scored(v, None, None, "identical", None, "unknown", 1.0, 0.0))
     found = candidates(session, sketch.code, exclude=seen)
+    # the same anchor rows under other token ids: a trimmed vocabulary's parent or child
+    by_code = {vid for vid, _ in found}
+    found += [
+        (vid, -1) for vid in row_candidates(session, sketch, exclude=seen) if vid not in by_code
+    ]
     by_id = {
         v.id: v
         for v in session.exec(select(Variant).where(col(Variant.id).in_([i for i, _ in found])))
     }
     queue: list[tuple[int, dict[str, Any]]] = [
-        (vid, {"code_hamming": distance}) for vid, distance in found
+        (vid, {"code_hamming": distance} if distance >= 0 else {"found_by": "anchor rows"})
+        for vid, distance in found
     ]
     prefetched = load_sketches(session, [vid for vid, _ in found])
     compared: set[int] = set()

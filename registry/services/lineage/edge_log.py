@@ -6,6 +6,11 @@ registered), so a leaf cannot re-derive the *current* state of an edge. Instead 
 its own append-only event, written in the transaction that made it: the leaf's ``record`` holds
 the edge's endpoints (re-derived at audit) and the new state (the event itself, protected by the
 tree). The audit folds the events per edge, last one wins, and compares with the stored edge.
+
+A detected edge can also *move*: when a better parent is registered later, the edge is pointed at
+it (or a sibling first taken for a parent is re-pointed). The endpoints are then part of the
+event's state too, so each leaf keeps the endpoints it was written with and the audit checks the
+stored edge against the last event's.
 """
 
 from __future__ import annotations
@@ -16,18 +21,21 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from registry.db.engine import transaction
-from registry.db.models import Correction, LineageEdge, LogLeaf
+from registry.db.models import Correction, LineageEdge, LogLeaf, Variant
 from registry.services.trust import translog
 from registry.services.trust.log_records import evidence_digest
 
 KIND = "lineage.status"
-STATE_FIELDS = ("relation", "source", "status", "evidence")
+STATE_FIELDS = ("child", "parent", "relation", "source", "status", "evidence")
 # leaves before version 2 hold no evidence digest: they are compared on what they hold
-_REQUIRED = STATE_FIELDS[:3]
+_REQUIRED = STATE_FIELDS[:5]
 
 
-def edge_state(edge: LineageEdge) -> dict[str, str]:
+def edge_state(session: Session, edge: LineageEdge) -> dict[str, str]:
+    child, parent = session.get(Variant, edge.child_id), session.get(Variant, edge.parent_id)
     return {
+        "child": child.ref if child is not None else "?",
+        "parent": parent.ref if parent is not None else "?",
         "relation": edge.relation,
         "source": edge.source,
         "status": edge.status,
@@ -36,8 +44,8 @@ def edge_state(edge: LineageEdge) -> dict[str, str]:
 
 
 def state_of_leaf(data: bytes) -> dict[str, str]:
-    """The state a ``lineage.status`` leaf records (a version 1 leaf: without ``evidence``);
-    raises ValueError/KeyError when malformed."""
+    """The state a ``lineage.status`` leaf records, endpoints included (a version 1 leaf:
+    without ``evidence``); raises ValueError/KeyError when malformed."""
     record = json.loads(data)["record"]
     state = {f: str(record[f]) for f in _REQUIRED}
     if "evidence" in record:
@@ -67,7 +75,7 @@ def log_edge_states(session: Session, edges: Iterable[LineageEdge]) -> None:
     for edge in sorted(edges, key=lambda e: e.id or 0):
         assert edge.id is not None
         logged = logged_state(session, edge.id)
-        if logged is None or logged != edge_state(edge):
+        if logged is None or logged != edge_state(session, edge):
             translog.append(session, KIND, edge.id)
 
 

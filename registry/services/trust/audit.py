@@ -180,7 +180,7 @@ def _edges(
         child, parent = session.get(Variant, edge.child_id), session.get(Variant, edge.parent_id)
         name = f"edge #{edge.id} {child.ref if child else '?'} -> {parent.ref if parent else '?'}"
         logged = states.get(edge.id)
-        now = edge_log.edge_state(edge)
+        now = edge_log.edge_state(session, edge)
         if logged is None:
             problems.append(
                 AuditProblem(

@@ -36,7 +36,7 @@ from registry.names import (
     validate_name,
     validate_revision,
 )
-from registry.services.lineage.edge_log import retraction_reasons
+from registry.services.lineage.edge_log import log_edge_states, retraction_reasons
 from registry.services.trust.keys import namespace_row
 from registry.services.trust.signatures import (
     attached_signatures,
@@ -232,8 +232,9 @@ def register_variant(session: Session, request: VariantCreate) -> VariantPublic:
                 )
             )
         session.flush()
-        check_lineage(session, variant, sketch, adapter)
+        moved = check_lineage(session, variant, sketch, adapter)
         record_registration(session, variant, request, parents)  # signature check and log
+        log_edge_states(session, moved)  # detected edges re-pointed elsewhere in the family
         if session.exec(select(HubRepo.id).where(HubRepo.variant_id == variant.id)).first() is None:
             variant_added(session, variant)  # webhooks (a Hub repo was announced when first seen)
         mark_dirty(session, variant.id)  # its safeguard status, at the next read
