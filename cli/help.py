@@ -39,6 +39,16 @@ EXAMPLES: dict[str, list[str]] = {
         "provreg lineage acme/base --down --depth 3",
         "provreg lineage acme/merged --up --format mermaid",
     ],
+    "lineage graph": [
+        "provreg lineage graph acme/base --down   (the same as: provreg lineage acme/base --down)",
+    ],
+    "lineage declare": [
+        "provreg lineage declare acme/chat --parent acme/base@v1 --relation finetune",
+        "provreg lineage declare acme/chat --parent acme/base --relation finetune --sign acme.key",
+    ],
+    "lineage retract": [
+        "provreg lineage retract acme/chat --parent acme/base@v1 --reason 'wrong base named'",
+    ],
     "identify": ["provreg identify ./download.safetensors", "provreg identify ./m.gguf --all"],
     "serve": ["provreg serve --host 127.0.0.1 --port 8000"],
     "attach-signature": [
@@ -78,6 +88,10 @@ EXAMPLES: dict[str, list[str]] = {
     "eval import": [
         "provreg eval import results.json --model acme/chat",
         "provreg eval import README.md --model acme/chat --format model-index",
+    ],
+    "eval retract": ["provreg eval retract 42 --reason 'contaminated test split'"],
+    "eval supersede": [
+        "provreg eval supersede 43 --value 0.12 --stderr 0.01 --reason 'rescored, judge fixed'",
     ],
     "eval list": ["provreg eval list acme/chat", "provreg eval list --all --limit 20"],
     "query lacking-safeguards": [
@@ -138,6 +152,9 @@ _OPTION_METAVARS = {
     "--path": "DIR",
     "--card": "README.md",
     "--from": "SIZE",
+    "--reason": "TEXT",
+    "--value": "X",
+    "--stderr": "S",
 }
 
 

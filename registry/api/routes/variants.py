@@ -97,7 +97,11 @@ def search(
     tags=["variants"],
 )
 def overview(
-    namespace: str, name: str, session: SessionDep, policy: PolicyDep, revision: str = "main"
+    namespace: str,
+    name: str,
+    session: SessionDep,
+    policy: PolicyDep,
+    revision: str | None = None,
 ) -> VariantOverview:
     """One variant with its safeguard status, latest results, advisories and downloads."""
     return variant_overview(session, variant_ref(namespace, name, revision), policy)
