@@ -30,6 +30,7 @@ from registry.config import Settings
 from registry.db import make_engine, upgrade_database
 from registry.services import create_token
 from tests.peft_models import LoraRecipe, LoraRelease, build_lora
+from tests.zoo_tools import require_zoo_tools
 
 DEFAULT_POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 #: this run's own database, used when PROVREG_TEST_POSTGRES_URL is not set
@@ -246,6 +247,7 @@ def lora_releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, LoraRel
     """Real PEFT adapters on the tiny realzoo llamas, each saved and merged into its base:
     ``a`` and ``b`` two adapters trained apart on llama-b0 (same targets and rank), ``kin``
     adapter ``a``'s recipe on llama-k0 (which shares only llama-b0's embeddings)."""
+    require_zoo_tools()  # PEFT trains them
     recipes = {
         "a": LoraRecipe("llama-b0", seed=1),
         "b": LoraRecipe("llama-b0", seed=2),

@@ -9,11 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from registry.weights import compare_sketches, sketch_path
-from registry.weights.sketch import Sketch
-from scripts.realzoo.rotate import int8_per_row, rotate_model
-from scripts.realzoo.tools import export_gguf
-from tests.peft_models import REALZOO
+from tests.zoo_tools import require_zoo_tools
+
+require_zoo_tools()
+
+from registry.weights import compare_sketches, sketch_path  # noqa: E402
+from registry.weights.sketch import Sketch  # noqa: E402
+from scripts.realzoo.rotate import int8_per_row, rotate_model  # noqa: E402
+from scripts.realzoo.tools import export_gguf  # noqa: E402
+from tests.peft_models import REALZOO  # noqa: E402
 
 
 @pytest.fixture(scope="module")
