@@ -6,6 +6,7 @@ Exit status: 0 done, 1 a handled error (one line on stderr, no traceback unless 
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from collections.abc import Sequence
@@ -152,6 +153,15 @@ def invalid_options(exc: ValidationError) -> InvalidInput:
     )
 
 
+@functools.cache
+def click_command() -> typer._click.Command:
+    """The click command tree, built and polished once per process (tests and scripts call
+    :func:`run` many times; building it walks every command's signature)."""
+    command = typer.main.get_command(app)
+    polish(command)
+    return command
+
+
 def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit status (tests call this directly)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -159,8 +169,7 @@ def run(argv: Sequence[str] | None = None, *, state: CliState | None = None) -> 
     if debug:  # accepted anywhere on the line, as users type it
         args = ["--debug", *[a for a in args if a != "--debug"]]
     as_json = "--json" in args
-    command = typer.main.get_command(app)
-    polish(command)
+    command = click_command()
     try:
         state = state or CliState()
         state.as_json = as_json
