@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from registry.db.engine import transaction
 from registry.db.lineage_queries import is_ancestor_or_self
-from registry.db.models import LineageEdge, SignedStatement, utcnow
+from registry.db.models import LineageEdge, SignedStatement, Variant, utcnow
 from registry.errors import Conflict, LineageCycle, StatementMismatch
 from registry.names import parse_ref
 from registry.services.lineage.edge_log import log_edge_states
@@ -25,6 +25,35 @@ from registry.services.variants.register import get_variant, variant_or_placehol
 from registry.trust.dsse import parse_envelope
 from schemas.statements import LINEAGE_PREDICATE, LineageStatement
 from schemas.trust import StatementPublic
+
+
+def edge_between(session: Session, child: Variant, parent: Variant) -> LineageEdge | None:
+    """The edge from ``child`` to ``parent``, whatever its source and status, if any."""
+    return session.exec(
+        select(LineageEdge).where(
+            LineageEdge.child_id == child.id, LineageEdge.parent_id == parent.id
+        )
+    ).first()
+
+
+def new_declared_edge(
+    session: Session, child: Variant, parent: Variant, relation: str
+) -> LineageEdge:
+    """A new declared edge, ``unverified`` until the weights are compared (not added to the
+    session); raises :class:`LineageCycle` when ``parent`` already descends from ``child``."""
+    assert child.id is not None and parent.id is not None
+    if is_ancestor_or_self(session, child.id, parent.id):
+        raise LineageCycle(
+            f"declaring {parent.ref} as a parent of {child.ref} would close a cycle",
+            hint=f"{parent.ref} already descends from {child.ref}",
+        )
+    return LineageEdge(
+        child_id=child.id,
+        parent_id=parent.id,
+        relation=relation,
+        source="declared",
+        status="unverified",
+    )
 
 
 def claim_namespace(envelope: str) -> str:
@@ -59,24 +88,9 @@ def claim_lineage(session: Session, envelope: str) -> StatementPublic:
             )
         parent = variant_or_placeholder(session, parse_ref(claim.parent))
         assert child.id is not None and parent.id is not None
-        edge = session.exec(
-            select(LineageEdge).where(
-                LineageEdge.child_id == child.id, LineageEdge.parent_id == parent.id
-            )
-        ).first()
+        edge = edge_between(session, child, parent)
         if edge is None:
-            if is_ancestor_or_self(session, child.id, parent.id):
-                raise LineageCycle(
-                    f"declaring {parent.ref} as a parent of {child.ref} would close a cycle",
-                    hint=f"{parent.ref} already descends from {child.ref}",
-                )
-            edge = LineageEdge(
-                child_id=child.id,
-                parent_id=parent.id,
-                relation=claim.relation,
-                source="declared",
-                status="unverified",
-            )
+            edge = new_declared_edge(session, child, parent, claim.relation)
         elif edge.status == "retracted":
             raise Conflict(
                 f"the edge {child.ref} -> {parent.ref} was retracted",

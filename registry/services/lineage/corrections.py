@@ -9,14 +9,14 @@ transaction; a declaration that changes nothing writes nothing.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from registry.db.engine import transaction
-from registry.db.lineage_queries import is_ancestor_or_self
 from registry.db.models import Correction, LineageEdge, Variant, utcnow
-from registry.errors import Conflict, EdgeNotFound, LineageCycle, VariantNotFound
+from registry.errors import Conflict, EdgeNotFound, VariantNotFound
 from registry.names import VariantRef
 from registry.services.lineage.checks import check_declared_edge
+from registry.services.lineage.claims import edge_between, new_declared_edge
 from registry.services.lineage.correction_statements import signed_correction
 from registry.services.lineage.edge_log import log_edge_states, retraction_reasons
 from registry.services.safeguards.status import mark_dirty, refresh_reach
@@ -55,14 +55,6 @@ def _parent_ref(session: Session, text: str) -> tuple[VariantRef, list[str], str
         hint = f"; did you mean {close}?" if close else ""
         warnings.append(f"{ref} is not registered: the edge is recorded by name{hint}")
     return ref, warnings, note
-
-
-def _edge_between(session: Session, child: Variant, parent: Variant) -> LineageEdge | None:
-    return session.exec(
-        select(LineageEdge).where(
-            LineageEdge.child_id == child.id, LineageEdge.parent_id == parent.id
-        )
-    ).first()
 
 
 def _log_correction(
@@ -104,7 +96,7 @@ def declare_parent(
         note = _notes(child_note, parent_note)
         parent = variant_or_placeholder(session, parent_ref)
         assert child.id is not None and parent.id is not None
-        edge = _edge_between(session, child, parent)
+        edge = edge_between(session, child, parent)
         if edge is not None and edge.source == "declared" and edge.status != "retracted":
             if edge.relation != body.relation:
                 raise Conflict(
@@ -120,18 +112,7 @@ def declare_parent(
             session, body.envelope, child, parent.ref, "declare", relation=body.relation
         )
         if edge is None:
-            if is_ancestor_or_self(session, child.id, parent.id):
-                raise LineageCycle(
-                    f"declaring {parent.ref} as a parent of {child.ref} would close a cycle",
-                    hint=f"{parent.ref} already descends from {child.ref}",
-                )
-            edge = LineageEdge(
-                child_id=child.id,
-                parent_id=parent.id,
-                relation=body.relation,
-                source="declared",
-                status="unverified",
-            )
+            edge = new_declared_edge(session, child, parent, body.relation)
             outcome = "declared"
         else:
             outcome = "reactivated" if edge.status == "retracted" else "declared"
@@ -171,7 +152,7 @@ def retract_parent(
         parent_ref, parent_note = resolve_ref(session, *split_ref(body.parent))
         note = _notes(child_note, parent_note)
         parent = find_variant(session, parent_ref)
-        edge = _edge_between(session, child, parent) if parent is not None else None
+        edge = edge_between(session, child, parent) if parent is not None else None
         if parent is None or edge is None:
             raise EdgeNotFound(
                 f"{child.ref} has no edge to {parent_ref}",
